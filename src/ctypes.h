@@ -1,0 +1,267 @@
+/*
+** ctypes.h -- the one internal header of lua-ctypes' C core.
+** Everything shared between the src/*.c files is declared here; everything
+** else is static. Only luaopen_ctypes_core is exported from the module.
+*/
+#ifndef CTYPES_H
+#define CTYPES_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <wchar.h>
+#include <ffi.h>
+#include <lua.h>
+#include <lauxlib.h>
+
+#define CT_EXPORT __attribute__((visibility("default")))
+
+
+/* {======================================================================
+** Type kinds and the scalar table
+** ======================================================================= */
+
+typedef enum {
+  CT_SIMPLE,    /* one of the scalar types below (c_int, c_char_p, ...) */
+  CT_POINTER,   /* POINTER(T): pointee in CT_TUV_PROTO */
+  CT_ARRAY,     /* T * n: element in CT_TUV_PROTO, count in length */
+  CT_STRUCT,    /* Structure: fields in CT_TUV_FIELDS */
+  CT_UNION,     /* Union: fields in CT_TUV_FIELDS */
+  CT_FUNC       /* CFUNCTYPE(...): a function pointer type */
+} ct_Kind;
+
+/*
+** The scalar table: X(CODE, name, C type, libffi type).
+** Aliases (c_int32 = c_int, c_size_t = c_ulong, ...) are made in module.c
+** from sizes, as ctypes does; they are the same type objects.
+*/
+#define CT_SCALARS(X) \
+  X(BOOL,       c_bool,       _Bool,              ffi_type_uint8) \
+  X(CHAR,       c_char,       char,               ffi_type_schar) \
+  X(WCHAR,      c_wchar,      wchar_t,            ffi_type_sint32) \
+  X(BYTE,       c_byte,       signed char,        ffi_type_schar) \
+  X(UBYTE,      c_ubyte,      unsigned char,      ffi_type_uchar) \
+  X(SHORT,      c_short,      short,              ffi_type_sshort) \
+  X(USHORT,     c_ushort,     unsigned short,     ffi_type_ushort) \
+  X(INT,        c_int,        int,                ffi_type_sint) \
+  X(UINT,       c_uint,       unsigned int,       ffi_type_uint) \
+  X(LONG,       c_long,       long,               ffi_type_slong) \
+  X(ULONG,      c_ulong,      unsigned long,      ffi_type_ulong) \
+  X(LONGLONG,   c_longlong,   long long,          ffi_type_sint64) \
+  X(ULONGLONG,  c_ulonglong,  unsigned long long, ffi_type_uint64) \
+  X(FLOAT,      c_float,      float,              ffi_type_float) \
+  X(DOUBLE,     c_double,     double,             ffi_type_double) \
+  X(LONGDOUBLE, c_longdouble, long double,        ffi_type_longdouble) \
+  X(CHAR_P,     c_char_p,     char *,             ffi_type_pointer) \
+  X(WCHAR_P,    c_wchar_p,    wchar_t *,          ffi_type_pointer) \
+  X(VOID_P,     c_void_p,     void *,             ffi_type_pointer)
+
+typedef enum {
+#define CT_X_ENUM(code, name, ctype, ffit) CT_##code,
+  CT_SCALARS(CT_X_ENUM)
+#undef CT_X_ENUM
+  CT_NSCALARS
+} ct_Scalar;
+
+/* } ====================================================================== */
+
+
+/* {======================================================================
+** Type descriptors: the plain C struct at the start of a type userdata
+** (metatable "ctypes.Type"). Lua references live in its uservalues.
+** ======================================================================= */
+
+/* ct_Type.flags */
+#define CT_INCOMPLETE 0x01  /* struct/union declared without _fields_ yet */
+#define CT_FINAL      0x02  /* _fields_ assigned: layout can no longer change */
+#define CT_PACKED     0x04  /* _pack_ given */
+#define CT_SWAPPED    0x08  /* fields stored in the non-native byte order */
+#define CT_HASBITS    0x10  /* has bit fields */
+#define CT_UNIONLIKE  0x20  /* contains a union or bit fields (libffi needs help) */
+
+typedef struct ct_Type {
+  ct_Kind kind;
+  int scalar;          /* ct_Scalar for CT_SIMPLE; -1 otherwise */
+  unsigned flags;
+  size_t size;
+  size_t align;
+  size_t length;       /* CT_ARRAY: number of elements */
+  ffi_type *ffi;       /* by-value libffi type; NULL until built (aggregates:
+                          call.c builds it lazily, storage in CT_TUV_EXT) */
+  void *ext;           /* kind-specific C data, owned by the CT_TUV_EXT value */
+} ct_Type;
+
+/* uservalue slots of a type userdata */
+enum {
+  CT_TUV_NAME = 1,  /* string: tostring(T) */
+  CT_TUV_PROTO,     /* element (array), pointee (pointer), restype (func, nil
+                       = void), base type (derived struct) */
+  CT_TUV_FIELDS,    /* struct/union: { [1..n] = Field, [name] = Field };
+                       func: argtypes sequence */
+  CT_TUV_CACHE,     /* { ["*"] = POINTER(T), [n] = T * n } */
+  CT_TUV_BODY,      /* struct/union: class body (methods, _pack_, ...);
+                       func: options table */
+  CT_TUV_EXT,       /* userdata owning ext/ffi storage, or nil */
+  CT_TUV_N = CT_TUV_EXT
+};
+
+/* } ====================================================================== */
+
+
+/* {======================================================================
+** Instances (CData): one userdata (metatable "ctypes.CData"), the header
+** below, then the payload aligned for the type.
+** ======================================================================= */
+
+/* ct_CData.flags */
+#define CT_CD_OWNS     0x01  /* ptr is this object's own payload/buffer */
+#define CT_CD_RESIZED  0x02  /* ptr is a resize() buffer held in CT_UV_KEEP */
+
+typedef struct ct_CData {
+  ct_Type *type;       /* descriptor; the type userdata is in CT_UV_TYPE */
+  void *ptr;           /* the C memory */
+  size_t size;         /* bytes at ptr (sizeof(obj); grows with resize) */
+  unsigned flags;
+} ct_CData;
+
+/* uservalue slots of a CData */
+enum {
+  CT_UV_TYPE = 1,   /* the type userdata */
+  CT_UV_BASE,       /* views: what keeps the memory alive (base object) */
+  CT_UV_KEEP,       /* roots: table of objects kept alive by stores into
+                       this object (ctypes' _objects); created lazily */
+  CT_UV_N = CT_UV_KEEP
+};
+/* CT_FUNC instances (function objects and callbacks) have more */
+enum {
+  CT_UV_CALLINFO = CT_UV_N + 1,  /* call.c: prepared call info userdata */
+  CT_UV_ARGTYPES,   /* call.c: argtypes table or nil */
+  CT_UV_RESTYPE,    /* call.c: restype (false = void) */
+  CT_UV_ERRCHECK,   /* call.c: errcheck function or nil */
+  CT_UV_OWNER,      /* call.c: the library the symbol came from */
+  CT_UV_CLOSURE,    /* callback.c: closure userdata (owns the libffi closure
+                       and holds the Lua function) */
+  CT_NUV_FUNC = CT_UV_CLOSURE
+};
+
+/* } ====================================================================== */
+
+
+/* {======================================================================
+** Conversion results (ct_tocvalue, ct_scalar_set)
+** ======================================================================= */
+#define CT_CONV_FAIL    (-1)  /* error message pushed ("expected X, got Y") */
+#define CT_CONV_OK        0   /* done, nothing to keep alive */
+#define CT_CONV_KEEPARG   1   /* memory now points into the Lua value at idx:
+                                 keep that value alive */
+#define CT_CONV_KEEPTOP   2   /* memory now points into a new object pushed on
+                                 top of the stack: keep it alive (caller pops) */
+
+/* } ====================================================================== */
+
+
+/* error.c: every error goes through these. They never return. */
+int ct_error (lua_State *L, const char *exc, const char *fmt, ...);
+int ct_argerror (lua_State *L, int argn, const char *fmt, ...);
+/* "expected <T>, got <what>" pushed on the stack; returns CT_CONV_FAIL */
+int ct_pushexpected (lua_State *L, int tidx, int idx);
+/* a short description of the Lua value at idx for "got ...":
+** "nil", "string", "integer", "number", "table", "c_int instance",
+** "type c_int", ... */
+const char *ct_describe (lua_State *L, int idx);
+
+/* type.c */
+ct_Type *ct_newtype (lua_State *L, ct_Kind kind, const char *name);
+ct_Type *ct_totype (lua_State *L, int idx);
+ct_Type *ct_checktype (lua_State *L, int idx);
+const char *ct_typename (lua_State *L, int tidx);
+void ct_pointertype (lua_State *L, int tidx);            /* pushes POINTER(T) */
+void ct_arraytype (lua_State *L, int tidx, lua_Integer n); /* pushes T * n */
+void ct_pushscalartype (lua_State *L, int code);         /* pushes c_int, ... */
+void ct_checkcomplete (lua_State *L, int tidx);   /* TypeError if incomplete */
+int ct_ispointerlike (const ct_Type *t);  /* holds one address: pointers,
+                                   c_void_p, c_char_p, c_wchar_p, functions */
+void ct_settypemethod (lua_State *L, const char *name, lua_CFunction f);
+void ct_open_type (lua_State *L);
+
+/* scalar.c */
+int ct_scalar_set (lua_State *L, int code, void *p, int idx, int tidx);
+void ct_scalar_push (lua_State *L, int code, const void *p);
+void ct_bswap (void *p, size_t n);
+/* UTF-8 <-> wchar_t */
+void ct_pushwstring (lua_State *L, const wchar_t *w, size_t n);
+wchar_t *ct_towstring (lua_State *L, int idx, size_t *n); /* pushes buffer */
+void ct_open_scalar (lua_State *L);
+
+/* cdata.c */
+ct_CData *ct_newcdata (lua_State *L, int tidx);   /* owning, zeroed, pushed */
+ct_CData *ct_newcdata_sized (lua_State *L, int tidx, size_t size, int nuv);
+ct_CData *ct_newview (lua_State *L, int tidx, void *ptr, int baseidx);
+ct_CData *ct_tocdata (lua_State *L, int idx);
+ct_CData *ct_checkcdata (lua_State *L, int idx);
+void ct_keep (lua_State *L, int cdidx, const void *addr, int validx);
+int ct_tocvalue (lua_State *L, int tidx, void *p, int idx);
+void ct_pushvalue (lua_State *L, int tidx, const void *p, int baseidx);
+int ct_toaddress (lua_State *L, int idx, void **out);
+void *ct_pointervalue (const ct_CData *cd);   /* pointer-like: the address */
+void ct_open_cdata (lua_State *L);
+
+/* array.c: arrays, pointers, byref and the memory functions */
+int ct_array_index (lua_State *L);      /* __index/__newindex by kind */
+int ct_array_newindex (lua_State *L);
+int ct_array_new (lua_State *L);        /* T(...) for arrays and pointers */
+int ct_array_init (lua_State *L, int tidx, void *p, int idx, int cdidx);
+void *ct_tobyref (lua_State *L, int idx);  /* byref() object -> address */
+void ct_open_array (lua_State *L);
+
+/* struct.c: structures, unions, field descriptors */
+int ct_struct_index (lua_State *L);
+int ct_struct_newindex (lua_State *L);
+int ct_struct_new (lua_State *L);        /* T(...) */
+int ct_struct_typeindex (lua_State *L);  /* T.field, T.method; 0 if none */
+int ct_struct_typenewindex (lua_State *L);
+int ct_struct_init (lua_State *L, int tidx, void *p, int idx, int cdidx);
+void ct_open_struct (lua_State *L);
+
+/* library.c */
+void ct_open_library (lua_State *L);
+
+/* call.c: function objects, the call path, errno.
+** A CT_FUNC type's ext is its prepared signature. */
+#define CT_SIG_USE_ERRNO  0x01
+typedef struct ct_Sig {
+  unsigned flags;      /* CT_SIG_* */
+  int nargs;           /* fixed arguments */
+  ct_Type *ret;        /* NULL = void */
+  ct_Type **args;      /* nargs descriptors */
+  ffi_cif cif;         /* prepared for the fixed arguments */
+  ffi_type *rtype;
+  ffi_type **atypes;   /* nargs libffi types */
+} ct_Sig;
+/* pushes a userdata owning a prepared ct_Sig: restype at retidx (nil or
+** false = void), argtypes sequence at argsidx (0 = none) */
+ct_Sig *ct_newsig (lua_State *L, int retidx, int argsidx, unsigned flags);
+int ct_func_index (lua_State *L);
+int ct_func_newindex (lua_State *L);
+int ct_func_call (lua_State *L);         /* obj(...) */
+int ct_functype_new (lua_State *L);      /* F(...) */
+ffi_type *ct_ffitype (lua_State *L, int tidx);  /* by-value type, built once */
+/* pushes a new function object for the C function at addr, with the default
+** restype c_int and no argtypes; ownidx (0 = none) is kept alive (the
+** library); flags are CT_SIG_* (use_errno from the library) */
+ct_CData *ct_func_new (lua_State *L, void *addr, int ownidx, unsigned flags);
+void ct_open_call (lua_State *L);
+/* the lua_State making the innermost foreign call on this OS thread, or
+** NULL: callbacks run Lua only on it */
+extern _Thread_local lua_State *ct_active_L;
+/* set by the callback trampoline when it stored an error to re-raise:
+** call.c checks it right after each foreign call returns and then calls
+** ct_callback_raise */
+extern _Thread_local int ct_cb_pending;
+
+/* callback.c */
+int ct_callback_new (lua_State *L, int tidx, int fidx); /* F(lua_function) */
+int ct_callback_close (lua_State *L);    /* __close / explicit release */
+int ct_callback_raise (lua_State *L);    /* raise the pending error */
+void ct_open_callback (lua_State *L);
+
+#endif
