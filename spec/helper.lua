@@ -1,0 +1,80 @@
+-- Shared by the specs:  local helper = require("spec.helper")
+--
+--   helper.fixture     absolute path of the C fixture library (the ASan build
+--                      under `make asan`)
+--   helper.root        absolute path of the repository
+--   helper.build_dir   build/ or build-asan/ (absolute), holds ctypes/core.so
+--   helper.asan        true under `make asan`
+--   helper.lua_command(args)   shell command running lua5.4 with the same
+--                      module paths (and, under ASan, the sanitizer runtimes)
+--   helper.run(cmd)    runs a shell command: ok, output (stdout+stderr), code
+--   helper.quote(s)    a string quoted for the shell
+--   helper.gc()        two full collections
+local M = {}
+
+local getenv = os.getenv
+
+local function dirname(p)
+  return p:match("^(.*)/[^/]*$") or "."
+end
+
+local function absolute(p)
+  if p:sub(1, 1) == "/" then return p end
+  local ok, lfs = pcall(require, "lfs")
+  local cwd = ok and lfs.currentdir() or getenv("PWD") or "."
+  p = p:gsub("^%./", "")
+  if p == "." or p == "" then return cwd end
+  return cwd .. "/" .. p
+end
+
+-- The repository is the parent of this file's directory.
+local source = debug.getinfo(1, "S").source:gsub("^@", "")
+M.root = absolute(dirname(dirname(source)))
+
+local build = getenv("CTYPES_BUILD_DIR")
+if build == nil or build == "" then build = "build" end
+M.build_dir = build:sub(1, 1) == "/" and build or (M.root .. "/" .. build)
+M.asan = (getenv("CTYPES_ASAN_PRELOAD") or "") ~= ""
+
+local fixture = getenv("CTYPES_FIXTURE")
+if fixture == nil or fixture == "" then
+  fixture = M.root .. "/spec/fixtures/libfixture.so"
+end
+M.fixture = fixture
+
+M.lua = "lua5.4"
+M.lua_path = M.root .. "/lua/?.lua;" .. M.root .. "/lua/?/init.lua;;"
+M.lua_cpath = M.build_dir .. "/?.so;;"
+
+function M.quote(s)
+  return "'" .. tostring(s):gsub("'", [['\'']]) .. "'"
+end
+
+-- Under `make asan` LD_PRELOAD is removed from the environment once lua5.4
+-- has started (so gcc, sh, ... run by specs are not sanitized and do not
+-- report their own leaks); a Lua child that loads the ASan core needs the
+-- runtimes again.
+function M.lua_command(args)
+  local env = "LUA_PATH=" .. M.quote(M.lua_path) ..
+              " LUA_CPATH=" .. M.quote(M.lua_cpath)
+  if M.asan then
+    env = "LD_PRELOAD=" .. M.quote(getenv("CTYPES_ASAN_PRELOAD")) .. " " .. env
+  end
+  return env .. " " .. M.lua .. " " .. args
+end
+
+function M.run(cmd)
+  local p = assert(io.popen("(" .. cmd .. ") 2>&1; printf '\\n__status=%d\\n' $?", "r"))
+  local out = p:read("a")
+  p:close()
+  local code = tonumber(out:match("\n__status=(%d+)\n?$")) or -1
+  out = out:gsub("\n?\n__status=%d+\n?$", "")
+  return code == 0, out, code
+end
+
+function M.gc()
+  collectgarbage("collect")
+  collectgarbage("collect")
+end
+
+return M
