@@ -1,0 +1,83 @@
+-- The rock: `luarocks make` installs ctypes into a fresh tree, offline, and
+-- the installed module works and does not link liblua.
+local helper = require("spec.helper")
+local q = helper.quote
+
+describe("the ctypes rock", function()
+  local tmp, tree, ok_make, make_out
+
+  setup(function()
+    local ok, out = helper.run("mktemp -d /tmp/ctypes-rock.XXXXXX")
+    assert(ok, out)
+    tmp = out:match("^%s*(.-)%s*$")
+    tree = tmp .. "/tree"
+    -- Build from a copy of the sources: `luarocks make` compiles in place
+    -- and must not leave objects in (or race a `make` on) the work tree.
+    local root = helper.root
+    assert(helper.run("mkdir -p " .. q(tmp .. "/src") .. " && cp -r " ..
+      q(root .. "/src") .. " " .. q(root .. "/lua") .. " " ..
+      q(root .. "/rockspec") .. " " .. q(tmp .. "/src")))
+    ok_make, make_out = helper.run("cd " .. q(tmp .. "/src") ..
+      " && luarocks --lua-version 5.4 make rockspec/ctypes-scm-1.rockspec" ..
+      " --tree " .. q(tree))
+  end)
+
+  teardown(function()
+    if tmp and tmp:match("^/tmp/ctypes%-rock%.") then
+      helper.run("rm -rf " .. q(tmp))
+    end
+  end)
+
+  it("installs with luarocks make into a fresh tree", function()
+    assert.is_true(ok_make, make_out)
+    assert.matches("ctypes scm%-1 is now installed", make_out)
+    for _, f in ipairs({
+      "/lib/lua/5.4/ctypes/core.so",
+      "/share/lua/5.4/ctypes/init.lua",
+      "/share/lua/5.4/ctypes/memory.lua",
+      "/share/lua/5.4/ctypes/struct.lua",
+      "/share/lua/5.4/ctypes/library.lua",
+      "/share/lua/5.4/ctypes/util.lua",
+    }) do
+      local fh = io.open(tree .. f, "rb")
+      assert.is_truthy(fh, "not installed: " .. f)
+      fh:close()
+    end
+  end)
+
+  it("is usable with require('ctypes') from that tree alone", function()
+    assert.is_true(ok_make, make_out)
+    -- Only the tree on the paths, and run outside the repository, so
+    -- nothing from the work tree can be picked up.
+    local lpath = tree .. "/share/lua/5.4/?.lua;" .. tree .. "/share/lua/5.4/?/init.lua"
+    local cpath = tree .. "/lib/lua/5.4/?.so"
+    local code = [[
+      local ctypes = require("ctypes")
+      local util = require("ctypes.util")
+      io.write(package.searchpath("ctypes.core", package.cpath), " ",
+               ctypes.sizeof(ctypes.c_int), " ", ctypes.c_int(42).value, " ",
+               type(util.find_library))
+    ]]
+    local ok, out = helper.run("cd " .. q(tmp) .. " && LUA_PATH=" .. q(lpath) ..
+      " LUA_CPATH=" .. q(cpath) .. " " .. helper.lua .. " -e " .. q(code))
+    assert.is_true(ok, out)
+    assert.equal(tree .. "/lib/lua/5.4/ctypes/core.so 4 42 function", out)
+  end)
+
+  it("builds a core.so that links libffi and not liblua", function()
+    assert.is_true(ok_make, make_out)
+    local ok, out = helper.run("ldd " .. q(tree .. "/lib/lua/5.4/ctypes/core.so"))
+    assert.is_true(ok, out)
+    assert.matches("libffi%.so", out)
+    assert.is_nil(out:find("liblua", 1, true), out)
+  end)
+end)
+
+describe("make's core.so", function()
+  it("links libffi and not liblua", function()
+    local ok, out = helper.run("ldd " .. q(helper.build_dir .. "/ctypes/core.so"))
+    assert.is_true(ok, out)
+    assert.matches("libffi%.so", out)
+    assert.is_nil(out:find("liblua", 1, true), out)
+  end)
+end)
