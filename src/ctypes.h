@@ -1,6 +1,6 @@
 /*
 ** ctypes.h -- the one internal header of lua-ctypes' C core.
-** Everything shared between the src/*.c files is declared here; everything
+** Everything shared between the C files is declared here; everything
 ** else is static. Only luaopen_ctypes_core is exported from the module.
 */
 #ifndef CTYPES_H
@@ -164,9 +164,9 @@ int ct_error (lua_State *L, const char *exc, const char *fmt, ...);
 int ct_argerror (lua_State *L, int argn, const char *fmt, ...);
 /* "expected <T>, got <what>" pushed on the stack; returns CT_CONV_FAIL */
 int ct_pushexpected (lua_State *L, int tidx, int idx);
-/* a short description of the Lua value at idx for "got ...":
-** "nil", "string", "integer", "number", "table", "c_int instance",
-** "type c_int", ... */
+/* pushes (and returns) a short description of the Lua value at idx for
+** "got ...": "nil", "string", "integer", "number", "table",
+** "c_int instance", "type c_int", ... */
 const char *ct_describe (lua_State *L, int idx);
 
 /* type.c */
@@ -181,6 +181,7 @@ void ct_checkcomplete (lua_State *L, int tidx);   /* TypeError if incomplete */
 int ct_ispointerlike (const ct_Type *t);  /* holds one address: pointers,
                                    c_void_p, c_char_p, c_wchar_p, functions */
 void ct_settypemethod (lua_State *L, const char *name, lua_CFunction f);
+void ct_registerscalar (lua_State *L, int code, int tidx);
 void ct_open_type (lua_State *L);
 
 /* scalar.c */
@@ -200,6 +201,11 @@ ct_CData *ct_tocdata (lua_State *L, int idx);
 ct_CData *ct_checkcdata (lua_State *L, int idx);
 void ct_keep (lua_State *L, int cdidx, const void *addr, int validx);
 int ct_tocvalue (lua_State *L, int tidx, void *p, int idx);
+/* ct_tocvalue + keep-alive in cdidx's root + "TypeError: <what>: ..." on
+** failure (what may be NULL) */
+void ct_setvalue (lua_State *L, int cdidx, int tidx, void *p, int idx,
+                  const char *what);
+int ct_simple_new (lua_State *L);       /* T(...) for scalars */
 void ct_pushvalue (lua_State *L, int tidx, const void *p, int baseidx);
 int ct_toaddress (lua_State *L, int idx, void **out);
 void *ct_pointervalue (const ct_CData *cd);   /* pointer-like: the address */
@@ -210,6 +216,7 @@ int ct_array_index (lua_State *L);      /* __index/__newindex by kind */
 int ct_array_newindex (lua_State *L);
 int ct_array_new (lua_State *L);        /* T(...) for arrays and pointers */
 int ct_array_init (lua_State *L, int tidx, void *p, int idx, int cdidx);
+int ct_array_pairs (lua_State *L);      /* __pairs: 0-based (i, v) */
 void *ct_tobyref (lua_State *L, int idx);  /* byref() object -> address */
 void ct_open_array (lua_State *L);
 

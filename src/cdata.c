@@ -1,0 +1,592 @@
+/*
+** cdata.c -- instances: aligned allocation, owning objects and views,
+** keep-alive, Lua <-> C value conversion by type, the "ctypes.CData"
+** metamethods and the from_* constructors.
+*/
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ctypes.h"
+
+#define CDATA_MT "ctypes.CData"
+
+
+/* {======================================================================
+** Allocation
+** ======================================================================= */
+
+static int nuvfor (const ct_Type *t) {
+  return t->kind == CT_FUNC ? CT_NUV_FUNC : CT_UV_N;
+}
+
+
+ct_CData *ct_newcdata_sized (lua_State *L, int tidx, size_t size, int nuv) {
+  ct_Type *t;
+  ct_CData *cd;
+  size_t align, extra;
+  uintptr_t a;
+  tidx = lua_absindex(L, tidx);
+  t = (ct_Type *)lua_touserdata(L, tidx);
+  align = t->align > 0 ? t->align : 1;
+  /* Lua aligns userdata memory for LUAI_MAXALIGN (8 here); the header keeps
+  ** that alignment, so only stricter types (long double) need slack. */
+  extra = align > 8 ? align - 1 : 0;
+  if (size > SIZE_MAX - sizeof(ct_CData) - extra)
+    ct_error(L, "MemoryError", "cannot allocate %I bytes", (lua_Integer)size);
+  cd = (ct_CData *)lua_newuserdatauv(L, sizeof(ct_CData) + size + extra, nuv);
+  a = (uintptr_t)(cd + 1);
+  a = (a + align - 1) & ~(uintptr_t)(align - 1);
+  cd->type = t;
+  cd->ptr = (void *)a;
+  cd->size = size;
+  cd->flags = CT_CD_OWNS;
+  memset(cd->ptr, 0, size);
+  luaL_setmetatable(L, CDATA_MT);
+  lua_pushvalue(L, tidx);
+  lua_setiuservalue(L, -2, CT_UV_TYPE);
+  return cd;
+}
+
+
+ct_CData *ct_newcdata (lua_State *L, int tidx) {
+  ct_Type *t = (ct_Type *)lua_touserdata(L, tidx);
+  ct_checkcomplete(L, tidx);
+  return ct_newcdata_sized(L, tidx, t->size, nuvfor(t));
+}
+
+
+ct_CData *ct_newview (lua_State *L, int tidx, void *ptr, int baseidx) {
+  ct_Type *t;
+  ct_CData *cd;
+  tidx = lua_absindex(L, tidx);
+  if (baseidx != 0) baseidx = lua_absindex(L, baseidx);
+  t = (ct_Type *)lua_touserdata(L, tidx);
+  ct_checkcomplete(L, tidx);
+  cd = (ct_CData *)lua_newuserdatauv(L, sizeof(ct_CData), nuvfor(t));
+  cd->type = t;
+  cd->ptr = ptr;
+  cd->size = t->size;
+  cd->flags = 0;
+  luaL_setmetatable(L, CDATA_MT);
+  lua_pushvalue(L, tidx);
+  lua_setiuservalue(L, -2, CT_UV_TYPE);
+  if (baseidx != 0) {
+    lua_pushvalue(L, baseidx);
+    lua_setiuservalue(L, -2, CT_UV_BASE);
+  }
+  return cd;
+}
+
+
+ct_CData *ct_tocdata (lua_State *L, int idx) {
+  return (ct_CData *)luaL_testudata(L, idx, CDATA_MT);
+}
+
+
+ct_CData *ct_checkcdata (lua_State *L, int idx) {
+  ct_CData *cd = ct_tocdata(L, idx);
+  if (cd == NULL) {
+    const char *got = ct_describe(L, idx);
+    luaL_argerror(L, idx, lua_pushfstring(L, "ctypes instance expected, "
+                                          "got %s", got));
+  }
+  return cd;
+}
+
+
+void *ct_pointervalue (const ct_CData *cd) {
+  return *(void *const *)cd->ptr;
+}
+
+/* } ====================================================================== */
+
+
+/* {======================================================================
+** Keep-alive: ctypes' _objects. Stores that make C memory point into a Lua
+** object record that object in the root's keep table, keyed by the address
+** of the slot, so overwriting the slot drops the old object.
+** ======================================================================= */
+
+void ct_keep (lua_State *L, int cdidx, const void *addr, int validx) {
+  validx = validx != 0 ? lua_absindex(L, validx) : 0;
+  lua_pushvalue(L, cdidx);                          /* obj */
+  for (;;) {
+    if (lua_getiuservalue(L, -1, CT_UV_BASE) == LUA_TUSERDATA &&
+        ct_tocdata(L, -1) != NULL) {                /* obj, base */
+      lua_remove(L, -2);
+      continue;
+    }
+    lua_pop(L, 1);                                  /* root */
+    break;
+  }
+  if (lua_getiuservalue(L, -1, CT_UV_KEEP) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    if (validx == 0) { lua_pop(L, 1); return; }     /* nothing to clear */
+    lua_createtable(L, 0, 1);
+    lua_pushvalue(L, -1);
+    lua_setiuservalue(L, -3, CT_UV_KEEP);
+  }                                                 /* root, keep */
+  lua_pushinteger(L, (lua_Integer)(uintptr_t)addr);
+  if (validx != 0) lua_pushvalue(L, validx); else lua_pushnil(L);
+  lua_rawset(L, -3);
+  lua_pop(L, 2);
+}
+
+/* } ====================================================================== */
+
+
+/* {======================================================================
+** Conversion by type
+** ======================================================================= */
+
+/* the type userdata of the cdata at idx and of its element/pointee */
+static ct_Type *prototype (lua_State *L, int tidx) {
+  ct_Type *e;
+  lua_getiuservalue(L, tidx, CT_TUV_PROTO);
+  e = ct_totype(L, -1);
+  lua_pop(L, 1);   /* the type keeps it alive */
+  return e;
+}
+
+
+/* A table initialiser for an aggregate: built in a temporary instance, whose
+** keep table holds whatever the initialiser made the memory point into; the
+** caller keeps that instance (pushed) alive with the copy. */
+static int fromtable (lua_State *L, int tidx, void *p, int idx,
+                      int (*init) (lua_State *, int, void *, int, int)) {
+  ct_CData *tmp = ct_newcdata(L, tidx);
+  init(L, tidx, tmp->ptr, idx, lua_gettop(L));
+  memcpy(p, tmp->ptr, tmp->size);
+  return CT_CONV_KEEPTOP;
+}
+
+
+int ct_tocvalue (lua_State *L, int tidx, void *p, int idx) {
+  ct_Type *t;
+  ct_CData *cd;
+  tidx = lua_absindex(L, tidx);
+  idx = lua_absindex(L, idx);
+  t = (ct_Type *)lua_touserdata(L, tidx);
+  if (t->kind == CT_SIMPLE)
+    return ct_scalar_set(L, t->scalar, p, idx, tidx);
+  cd = lua_type(L, idx) == LUA_TUSERDATA ? ct_tocdata(L, idx) : NULL;
+  if (cd != NULL && cd->type == t) {       /* the same type: copy */
+    memcpy(p, cd->ptr, t->size);
+    return ct_ispointerlike(t) ? CT_CONV_KEEPARG : CT_CONV_OK;
+  }
+  switch (t->kind) {
+    case CT_POINTER: {
+      ct_Type *e = prototype(L, tidx);
+      if (lua_isnil(L, idx)) { *(void **)p = NULL; return CT_CONV_OK; }
+      if (cd != NULL) {
+        if (cd->type == e) {             /* an instance: its address */
+          *(void **)p = cd->ptr;
+          return CT_CONV_KEEPARG;
+        }
+        if (cd->type->kind == CT_ARRAY) {
+          lua_getiuservalue(L, idx, CT_UV_TYPE);
+          if (prototype(L, -1) == e) {
+            lua_pop(L, 1);
+            *(void **)p = cd->ptr;
+            return CT_CONV_KEEPARG;
+          }
+          lua_pop(L, 1);
+        }
+      }
+      else if (lua_type(L, idx) == LUA_TUSERDATA) {
+        void *a = ct_tobyref(L, idx);
+        if (a != NULL) {                 /* byref(obj): obj must be a T */
+          ct_CData *o;
+          lua_getiuservalue(L, idx, 1);
+          o = ct_tocdata(L, -1);
+          lua_pop(L, 1);
+          if (o != NULL && o->type == e) {
+            *(void **)p = a;
+            return CT_CONV_KEEPARG;
+          }
+        }
+      }
+      return ct_pushexpected(L, tidx, idx);
+    }
+    case CT_ARRAY:
+      if (lua_istable(L, idx))
+        return fromtable(L, tidx, p, idx, ct_array_init);
+      if (lua_type(L, idx) == LUA_TSTRING) {
+        ct_Type *e = prototype(L, tidx);
+        if (e->kind == CT_SIMPLE && (e->scalar == CT_CHAR ||
+                                     e->scalar == CT_WCHAR))
+          return ct_array_init(L, tidx, p, idx, idx);
+      }
+      return ct_pushexpected(L, tidx, idx);
+    case CT_STRUCT: case CT_UNION:
+      if (lua_istable(L, idx))
+        return fromtable(L, tidx, p, idx, ct_struct_init);
+      return ct_pushexpected(L, tidx, idx);
+    case CT_FUNC:
+      if (lua_isnil(L, idx)) { *(void **)p = NULL; return CT_CONV_OK; }
+      return ct_pushexpected(L, tidx, idx);
+    default:
+      return ct_pushexpected(L, tidx, idx);
+  }
+}
+
+
+void ct_setvalue (lua_State *L, int cdidx, int tidx, void *p, int idx,
+                  const char *what) {
+  int r;
+  cdidx = lua_absindex(L, cdidx);
+  idx = lua_absindex(L, idx);
+  r = ct_tocvalue(L, tidx, p, idx);
+  switch (r) {
+    case CT_CONV_FAIL:
+      if (what != NULL)
+        ct_error(L, "TypeError", "%s: %s", what, lua_tostring(L, -1));
+      ct_error(L, "TypeError", "%s", lua_tostring(L, -1));
+      break;
+    case CT_CONV_KEEPARG:
+      ct_keep(L, cdidx, p, idx);
+      break;
+    case CT_CONV_KEEPTOP:
+      ct_keep(L, cdidx, p, -1);
+      lua_pop(L, 1);
+      break;
+    default:
+      /* a pointer slot overwritten with a plain value drops what it kept */
+      if (ct_ispointerlike((ct_Type *)lua_touserdata(L, tidx)))
+        ct_keep(L, cdidx, p, 0);
+      break;
+  }
+}
+
+
+void ct_pushvalue (lua_State *L, int tidx, const void *p, int baseidx) {
+  ct_Type *t = (ct_Type *)lua_touserdata(L, tidx);
+  if (t->kind == CT_SIMPLE)
+    ct_scalar_push(L, t->scalar, p);
+  else if (baseidx != 0)
+    ct_newview(L, tidx, (void *)p, baseidx);
+  else {
+    ct_CData *cd = ct_newcdata(L, tidx);
+    memcpy(cd->ptr, p, t->size);
+  }
+}
+
+
+int ct_toaddress (lua_State *L, int idx, void **out) {
+  switch (lua_type(L, idx)) {
+    case LUA_TNIL: *out = NULL; return 1;
+    case LUA_TNUMBER:
+      if (!lua_isinteger(L, idx)) return 0;
+      *out = (void *)(intptr_t)lua_tointeger(L, idx);
+      return 1;
+    case LUA_TSTRING:
+      *out = (void *)lua_tostring(L, idx);
+      return 1;
+    case LUA_TUSERDATA: {
+      ct_CData *cd = ct_tocdata(L, idx);
+      if (cd != NULL) {
+        *out = ct_ispointerlike(cd->type) ? ct_pointervalue(cd) : cd->ptr;
+        return 1;
+      }
+      *out = ct_tobyref(L, idx);
+      return *out != NULL;
+    }
+    default: return 0;
+  }
+}
+
+/* } ====================================================================== */
+
+
+/* {======================================================================
+** "ctypes.CData" metamethods
+** ======================================================================= */
+
+static const char *cdname (lua_State *L, int idx) {
+  const char *s;
+  lua_getiuservalue(L, idx, CT_UV_TYPE);
+  s = ct_typename(L, -1);
+  lua_pop(L, 1);
+  return s;
+}
+
+
+static int noattr (lua_State *L) {
+  return ct_error(L, "AttributeError", "'%s' object has no attribute '%s'",
+                  cdname(L, 1), luaL_tolstring(L, 2, NULL));
+}
+
+
+static int cdata_index (lua_State *L) {
+  ct_CData *cd = (ct_CData *)lua_touserdata(L, 1);
+  switch (cd->type->kind) {
+    case CT_SIMPLE:
+      if (lua_type(L, 2) == LUA_TSTRING &&
+          strcmp(lua_tostring(L, 2), "value") == 0) {
+        ct_scalar_push(L, cd->type->scalar, cd->ptr);
+        return 1;
+      }
+      return noattr(L);
+    case CT_POINTER: case CT_ARRAY: return ct_array_index(L);
+    case CT_STRUCT: case CT_UNION: return ct_struct_index(L);
+    case CT_FUNC: return ct_func_index(L);
+  }
+  return 0;
+}
+
+
+static int cdata_newindex (lua_State *L) {
+  ct_CData *cd = (ct_CData *)lua_touserdata(L, 1);
+  switch (cd->type->kind) {
+    case CT_SIMPLE:
+      if (lua_type(L, 2) == LUA_TSTRING &&
+          strcmp(lua_tostring(L, 2), "value") == 0) {
+        lua_getiuservalue(L, 1, CT_UV_TYPE);
+        ct_setvalue(L, 1, 4, cd->ptr, 3, NULL);
+        return 0;
+      }
+      return noattr(L);
+    case CT_POINTER: case CT_ARRAY: return ct_array_newindex(L);
+    case CT_STRUCT: case CT_UNION: return ct_struct_newindex(L);
+    case CT_FUNC: return ct_func_newindex(L);
+  }
+  return 0;
+}
+
+
+static int cdata_call (lua_State *L) {
+  ct_CData *cd = (ct_CData *)lua_touserdata(L, 1);
+  if (cd->type->kind == CT_FUNC)
+    return ct_func_call(L);
+  return ct_error(L, "TypeError", "'%s' object is not callable",
+                  cdname(L, 1));
+}
+
+
+static int cdata_close (lua_State *L) {
+  ct_CData *cd = (ct_CData *)lua_touserdata(L, 1);
+  if (cd->type->kind == CT_FUNC)
+    return ct_callback_close(L);
+  return 0;
+}
+
+
+static int cdata_len (lua_State *L) {
+  ct_CData *cd = (ct_CData *)lua_touserdata(L, 1);
+  if (cd->type->kind == CT_ARRAY) {
+    lua_pushinteger(L, (lua_Integer)cd->type->length);
+    return 1;
+  }
+  return ct_error(L, "TypeError", "object of type '%s' has no len()",
+                  cdname(L, 1));
+}
+
+
+static int cdata_pairs (lua_State *L) {
+  ct_CData *cd = (ct_CData *)lua_touserdata(L, 1);
+  if (cd->type->kind == CT_ARRAY)
+    return ct_array_pairs(L);
+  return ct_error(L, "TypeError", "'%s' object is not iterable",
+                  cdname(L, 1));
+}
+
+
+/* a Lua string literal as it would be written in Lua source */
+static void addquoted (luaL_Buffer *b, const char *s, size_t len) {
+  size_t i;
+  luaL_addchar(b, '"');
+  for (i = 0; i < len; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c == '"' || c == '\\') {
+      luaL_addchar(b, '\\');
+      luaL_addchar(b, (char)c);
+    }
+    else if (c < 32 || c == 127) {
+      char buf[8];
+      snprintf(buf, sizeof buf, "\\%d", c);
+      luaL_addstring(b, buf);
+    }
+    else luaL_addchar(b, (char)c);
+  }
+  luaL_addchar(b, '"');
+}
+
+
+static int cdata_tostring (lua_State *L) {
+  ct_CData *cd = (ct_CData *)lua_touserdata(L, 1);
+  const char *name = cdname(L, 1);
+  if (cd->type->kind == CT_SIMPLE) {
+    luaL_Buffer b;
+    ct_scalar_push(L, cd->type->scalar, cd->ptr);        /* value */
+    luaL_buffinit(L, &b);
+    luaL_addstring(&b, name);
+    luaL_addchar(&b, '(');
+    if (lua_type(L, 2) == LUA_TSTRING) {
+      size_t len;
+      const char *s = lua_tolstring(L, 2, &len);
+      addquoted(&b, s, len);
+    }
+    else {
+      luaL_tolstring(L, 2, NULL);
+      luaL_addvalue(&b);
+    }
+    luaL_addchar(&b, ')');
+    luaL_pushresult(&b);
+    return 1;
+  }
+  lua_pushfstring(L, "<%s object at %p>", name, cd->ptr);
+  return 1;
+}
+
+/* } ====================================================================== */
+
+
+/* {======================================================================
+** Constructors: T(v) for scalars, T.from_address/from_buffer/...
+** ======================================================================= */
+
+int ct_simple_new (lua_State *L) {
+  int n = lua_gettop(L) - 1;
+  ct_CData *cd;
+  if (n > 1)
+    return ct_error(L, "TypeError", "%s() takes at most 1 argument (%d given)",
+                    ct_typename(L, 1), n);
+  cd = ct_newcdata(L, 1);
+  if (n == 1)
+    ct_setvalue(L, -1, 1, cd->ptr, 2, NULL);
+  return 1;
+}
+
+
+static lua_Integer checkoffset (lua_State *L, int idx) {
+  int isnum;
+  lua_Integer off;
+  if (lua_isnoneornil(L, idx)) return 0;
+  off = lua_tointegerx(L, idx, &isnum);
+  if (!isnum) {
+    const char *got = ct_describe(L, idx);
+    ct_error(L, "TypeError", "offset must be an integer, got %s", got);
+  }
+  if (off < 0)
+    ct_error(L, "ValueError", "offset cannot be negative");
+  return off;
+}
+
+
+static int type_from_address (lua_State *L) {
+  int isnum;
+  lua_Integer a;
+  ct_checktype(L, 1);
+  a = lua_tointegerx(L, 2, &isnum);
+  if (!isnum) {
+    const char *got = ct_describe(L, 2);
+    return ct_error(L, "TypeError", "from_address: address must be an "
+                    "integer, got %s", got);
+  }
+  if (a == 0)
+    return ct_error(L, "ValueError", "NULL pointer access");
+  ct_newview(L, 1, (void *)(intptr_t)a, 0);
+  return 1;
+}
+
+
+static int type_from_buffer (lua_State *L) {
+  ct_Type *t = ct_checktype(L, 1);
+  ct_CData *src = ct_tocdata(L, 2);
+  lua_Integer off;
+  ct_checkcomplete(L, 1);
+  if (src == NULL) {
+    const char *got = ct_describe(L, 2);
+    return ct_error(L, "TypeError", "from_buffer: expected a writable ctypes "
+                    "instance, got %s", got);
+  }
+  off = checkoffset(L, 3);
+  if (src->size < t->size || (size_t)off > src->size - t->size)
+    return ct_error(L, "ValueError", "Buffer size too small (%I instead of at "
+                    "least %I bytes)", (lua_Integer)src->size,
+                    (lua_Integer)(t->size + (size_t)off));
+  ct_newview(L, 1, (char *)src->ptr + off, 2);
+  return 1;
+}
+
+
+static int type_from_buffer_copy (lua_State *L) {
+  ct_Type *t = ct_checktype(L, 1);
+  const void *p;
+  size_t len;
+  lua_Integer off;
+  ct_CData *cd;
+  ct_checkcomplete(L, 1);
+  if (lua_type(L, 2) == LUA_TSTRING)
+    p = lua_tolstring(L, 2, &len);
+  else {
+    ct_CData *src = ct_tocdata(L, 2);
+    if (src == NULL) {
+      const char *got = ct_describe(L, 2);
+      return ct_error(L, "TypeError", "from_buffer_copy: expected a string or "
+                      "ctypes instance, got %s", got);
+    }
+    p = src->ptr;
+    len = src->size;
+  }
+  off = checkoffset(L, 3);
+  if (len < t->size || (size_t)off > len - t->size)
+    return ct_error(L, "ValueError", "Buffer size too small (%I instead of at "
+                    "least %I bytes)", (lua_Integer)len,
+                    (lua_Integer)(t->size + (size_t)off));
+  cd = ct_newcdata(L, 1);
+  memcpy(cd->ptr, (const char *)p + off, t->size);
+  return 1;
+}
+
+
+static int type_from_param (lua_State *L) {
+  ct_Type *t = ct_checktype(L, 1);
+  ct_CData *cd = ct_tocdata(L, 2);
+  if (cd != NULL && cd->type == t) {
+    lua_settop(L, 2);
+    return 1;
+  }
+  if (t->kind == CT_POINTER || t->kind == CT_FUNC ||
+      (t->kind == CT_SIMPLE && ct_ispointerlike(t))) {
+    void *slot;
+    int r = ct_tocvalue(L, 1, &slot, 2);
+    if (r == CT_CONV_FAIL)
+      return ct_error(L, "TypeError", "%s", lua_tostring(L, -1));
+    if (t->kind != CT_SIMPLE) {
+      lua_settop(L, 2);
+      return 1;
+    }
+  }
+  /* otherwise an instance made from the value */
+  lua_settop(L, 2);
+  lua_pushvalue(L, 1);
+  lua_insert(L, 2);
+  lua_call(L, 1, 1);
+  return 1;
+}
+
+/* } ====================================================================== */
+
+
+void ct_open_cdata (lua_State *L) {
+  static const luaL_Reg meta[] = {
+    {"__index", cdata_index},
+    {"__newindex", cdata_newindex},
+    {"__call", cdata_call},
+    {"__close", cdata_close},
+    {"__len", cdata_len},
+    {"__pairs", cdata_pairs},
+    {"__tostring", cdata_tostring},
+    {NULL, NULL}
+  };
+  if (!luaL_newmetatable(L, CDATA_MT))
+    luaL_error(L, "metatable '" CDATA_MT "' exists already");
+  luaL_setfuncs(L, meta, 0);
+  lua_pop(L, 1);
+  ct_settypemethod(L, "from_address", type_from_address);
+  ct_settypemethod(L, "from_buffer", type_from_buffer);
+  ct_settypemethod(L, "from_buffer_copy", type_from_buffer_copy);
+  ct_settypemethod(L, "from_param", type_from_param);
+}

@@ -1,0 +1,367 @@
+/*
+** scalar.c -- the scalar kinds: one table (CT_SCALARS in ctypes.h) gives
+** names, sizes, alignments and libffi types; strict Lua <-> C conversion.
+*/
+#include <math.h>
+#include <stdalign.h>
+#include <stdbool.h>
+#include <string.h>
+
+#include "ctypes.h"
+
+
+/* {======================================================================
+** Integers: wrap modulo 2^N as ctypes does; accept floats only when they
+** hold an exact integer value.
+** ======================================================================= */
+
+/* Lua value -> 64-bit pattern; 0 if not an integer value. Floats from
+** -2^63 up to (but excluding) 2^64 with an integral value are accepted. */
+static int tointbits (lua_State *L, int idx, uint64_t *out) {
+  if (lua_isinteger(L, idx)) {
+    *out = (uint64_t)lua_tointeger(L, idx);
+    return 1;
+  }
+  if (lua_type(L, idx) == LUA_TNUMBER) {
+    lua_Number n = lua_tonumber(L, idx);
+    if (n != floor(n)) return 0;
+    if (n >= -9223372036854775808.0 && n < 9223372036854775808.0) {
+      *out = (uint64_t)(int64_t)n;
+      return 1;
+    }
+    if (n >= 0 && n < 18446744073709551616.0) {
+      *out = (uint64_t)n;
+      return 1;
+    }
+  }
+  return 0;
+}
+
+
+/* encode one code point as UTF-8 into buf (at least 4 bytes) */
+static size_t utf8enc (char *buf, uint32_t c) {
+  if (c < 0x80) { buf[0] = (char)c; return 1; }
+  if (c < 0x800) {
+    buf[0] = (char)(0xC0 | (c >> 6));
+    buf[1] = (char)(0x80 | (c & 0x3F));
+    return 2;
+  }
+  if (c < 0x10000) {
+    buf[0] = (char)(0xE0 | (c >> 12));
+    buf[1] = (char)(0x80 | ((c >> 6) & 0x3F));
+    buf[2] = (char)(0x80 | (c & 0x3F));
+    return 3;
+  }
+  buf[0] = (char)(0xF0 | (c >> 18));
+  buf[1] = (char)(0x80 | ((c >> 12) & 0x3F));
+  buf[2] = (char)(0x80 | ((c >> 6) & 0x3F));
+  buf[3] = (char)(0x80 | (c & 0x3F));
+  return 4;
+}
+
+
+/* decode one UTF-8 code point at s[0..len); returns its length, 0 if bad */
+static size_t utf8dec (const unsigned char *s, size_t len, uint32_t *out) {
+  uint32_t c = s[0];
+  size_t n, i;
+  if (c < 0x80) { *out = c; return 1; }
+  else if ((c & 0xE0) == 0xC0) { n = 2; c &= 0x1F; }
+  else if ((c & 0xF0) == 0xE0) { n = 3; c &= 0x0F; }
+  else if ((c & 0xF8) == 0xF0) { n = 4; c &= 0x07; }
+  else return 0;
+  if (n > len) return 0;
+  for (i = 1; i < n; i++) {
+    if ((s[i] & 0xC0) != 0x80) return 0;
+    c = (c << 6) | (s[i] & 0x3F);
+  }
+  if (c > 0x10FFFF || (n == 2 && c < 0x80) || (n == 3 && c < 0x800) ||
+      (n == 4 && c < 0x10000) || (c >= 0xD800 && c <= 0xDFFF))
+    return 0;
+  *out = c;
+  return n;
+}
+
+
+void ct_pushwstring (lua_State *L, const wchar_t *w, size_t n) {
+  luaL_Buffer b;
+  size_t i;
+  luaL_buffinit(L, &b);
+  for (i = 0; i < n; i++) {
+    char *p = luaL_prepbuffsize(&b, 4);
+    uint32_t c = (uint32_t)w[i];
+    if (c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF)) c = 0xFFFD;
+    luaL_addsize(&b, utf8enc(p, c));
+  }
+  luaL_pushresult(&b);
+}
+
+
+/* UTF-8 string at idx -> a NUL-terminated wchar_t buffer (a userdata pushed
+** on the stack); *n gets the number of characters. NULL if not valid UTF-8
+** (nothing pushed). */
+wchar_t *ct_towstring (lua_State *L, int idx, size_t *n) {
+  size_t len, i = 0, k = 0;
+  const unsigned char *s = (const unsigned char *)lua_tolstring(L, idx, &len);
+  wchar_t *w;
+  /* count first so the buffer is exact */
+  while (i < len) {
+    uint32_t c;
+    size_t step = utf8dec(s + i, len - i, &c);
+    if (step == 0) return NULL;
+    i += step; k++;
+  }
+  w = (wchar_t *)lua_newuserdatauv(L, (k + 1) * sizeof(wchar_t), 0);
+  for (i = 0, k = 0; i < len; k++) {
+    uint32_t c;
+    i += utf8dec(s + i, len - i, &c);
+    w[k] = (wchar_t)c;
+  }
+  w[k] = 0;
+  if (n) *n = k;
+  return w;
+}
+
+
+void ct_bswap (void *p, size_t n) {
+  unsigned char *b = (unsigned char *)p;
+  size_t i;
+  for (i = 0; i < n / 2; i++) {
+    unsigned char c = b[i];
+    b[i] = b[n - 1 - i];
+    b[n - 1 - i] = c;
+  }
+}
+
+/* } ====================================================================== */
+
+
+/* Lua value at idx -> the scalar `code` at p. tidx names the type for
+** messages. Returns CT_CONV_*. */
+int ct_scalar_set (lua_State *L, int code, void *p, int idx, int tidx) {
+  uint64_t u;
+  idx = lua_absindex(L, idx);
+  /* an instance of the same scalar type: copy its value */
+  if (lua_type(L, idx) == LUA_TUSERDATA) {
+    ct_CData *cd = ct_tocdata(L, idx);
+    if (cd != NULL && cd->type == (ct_Type *)lua_touserdata(L, tidx)) {
+      memcpy(p, cd->ptr, cd->type->size);
+      if (code == CT_CHAR_P || code == CT_WCHAR_P) {
+        /* share what keeps its target alive */
+        return CT_CONV_KEEPARG;
+      }
+      return CT_CONV_OK;
+    }
+  }
+  switch (code) {
+#define INTCASE(CODE, T) \
+    case CT_##CODE: \
+      if (!tointbits(L, idx, &u)) return ct_pushexpected(L, tidx, idx); \
+      *(T *)p = (T)u; return CT_CONV_OK;
+    INTCASE(BYTE, signed char)
+    INTCASE(UBYTE, unsigned char)
+    INTCASE(SHORT, short)
+    INTCASE(USHORT, unsigned short)
+    INTCASE(INT, int)
+    INTCASE(UINT, unsigned int)
+    INTCASE(LONG, long)
+    INTCASE(ULONG, unsigned long)
+    INTCASE(LONGLONG, long long)
+    INTCASE(ULONGLONG, unsigned long long)
+#undef INTCASE
+    case CT_BOOL:
+      if (lua_isboolean(L, idx))
+        *(_Bool *)p = lua_toboolean(L, idx);
+      else if (tointbits(L, idx, &u))
+        *(_Bool *)p = (u != 0);
+      else return ct_pushexpected(L, tidx, idx);
+      return CT_CONV_OK;
+    case CT_CHAR:
+      if (lua_type(L, idx) == LUA_TSTRING) {
+        size_t len;
+        const char *s = lua_tolstring(L, idx, &len);
+        if (len != 1) goto badlen;
+        *(char *)p = s[0];
+      }
+      else if (tointbits(L, idx, &u))
+        *(char *)p = (char)u;
+      else return ct_pushexpected(L, tidx, idx);
+      return CT_CONV_OK;
+    case CT_WCHAR:
+      if (lua_type(L, idx) == LUA_TSTRING) {
+        size_t len;
+        uint32_t c;
+        const char *s = lua_tolstring(L, idx, &len);
+        if (len == 0 || utf8dec((const unsigned char *)s, len, &c) != len)
+          goto badlen;
+        *(wchar_t *)p = (wchar_t)c;
+      }
+      else if (tointbits(L, idx, &u))
+        *(wchar_t *)p = (wchar_t)u;
+      else return ct_pushexpected(L, tidx, idx);
+      return CT_CONV_OK;
+    case CT_FLOAT: case CT_DOUBLE: case CT_LONGDOUBLE: {
+      lua_Number n;
+      if (lua_type(L, idx) != LUA_TNUMBER) return ct_pushexpected(L, tidx, idx);
+      if (lua_isinteger(L, idx)) {
+        lua_Integer i = lua_tointeger(L, idx);
+        if (code == CT_FLOAT) *(float *)p = (float)i;
+        else if (code == CT_DOUBLE) *(double *)p = (double)i;
+        else *(long double *)p = (long double)i;
+        return CT_CONV_OK;
+      }
+      n = lua_tonumber(L, idx);
+      if (code == CT_FLOAT) *(float *)p = (float)n;
+      else if (code == CT_DOUBLE) *(double *)p = (double)n;
+      else *(long double *)p = (long double)n;
+      return CT_CONV_OK;
+    }
+    case CT_CHAR_P:
+      if (lua_type(L, idx) == LUA_TSTRING) {
+        *(const char **)p = lua_tostring(L, idx);
+        return CT_CONV_KEEPARG;
+      }
+      goto pointer;
+    case CT_WCHAR_P:
+      if (lua_type(L, idx) == LUA_TSTRING) {
+        wchar_t *w = ct_towstring(L, idx, NULL);
+        if (w == NULL)
+          return (lua_pushfstring(L, "expected %s, got a string that is not "
+                                  "valid UTF-8", ct_typename(L, tidx)),
+                  CT_CONV_FAIL);
+        *(wchar_t **)p = w;
+        return CT_CONV_KEEPTOP;
+      }
+      goto pointer;
+    case CT_VOID_P:
+    pointer: {
+      void *addr;
+      if (lua_isnoneornil(L, idx)) { *(void **)p = NULL; return CT_CONV_OK; }
+      if (lua_isinteger(L, idx)) {
+        *(void **)p = (void *)(intptr_t)lua_tointeger(L, idx);
+        return CT_CONV_OK;
+      }
+      if (lua_type(L, idx) == LUA_TUSERDATA && ct_tocdata(L, idx) != NULL) {
+        ct_CData *cd = ct_tocdata(L, idx);
+        const ct_Type *t = cd->type;
+        int ok;
+        if (code == CT_VOID_P)
+          ok = 1;
+        else {
+          /* char * / wchar_t *: the matching arrays and pointers only */
+          int want = code == CT_CHAR_P ? CT_CHAR : CT_WCHAR;
+          const ct_Type *e = NULL;
+          if (t->kind == CT_ARRAY || t->kind == CT_POINTER) {
+            lua_getiuservalue(L, idx, CT_UV_TYPE);
+            lua_getiuservalue(L, -1, CT_TUV_PROTO);
+            e = ct_totype(L, -1);
+            lua_pop(L, 2);
+          }
+          ok = e != NULL && e->kind == CT_SIMPLE && e->scalar == want;
+        }
+        if (ok && ct_toaddress(L, idx, &addr)) {
+          *(void **)p = addr;
+          return CT_CONV_KEEPARG;
+        }
+      }
+      return ct_pushexpected(L, tidx, idx);
+    }
+  }
+  return ct_pushexpected(L, tidx, idx);
+ badlen:
+  lua_pushfstring(L, "expected %s, got a string of length %d",
+                  ct_typename(L, tidx), (int)luaL_len(L, idx));
+  return CT_CONV_FAIL;
+}
+
+
+void ct_scalar_push (lua_State *L, int code, const void *p) {
+  switch (code) {
+    case CT_BOOL: lua_pushboolean(L, *(const _Bool *)p); break;
+    case CT_CHAR: lua_pushlstring(L, (const char *)p, 1); break;
+    case CT_WCHAR: ct_pushwstring(L, (const wchar_t *)p, 1); break;
+#define INTCASE(CODE, T) \
+    case CT_##CODE: lua_pushinteger(L, (lua_Integer)*(const T *)p); break;
+    INTCASE(BYTE, signed char)
+    INTCASE(UBYTE, unsigned char)
+    INTCASE(SHORT, short)
+    INTCASE(USHORT, unsigned short)
+    INTCASE(INT, int)
+    INTCASE(UINT, unsigned int)
+    INTCASE(LONG, long)
+    INTCASE(ULONG, unsigned long)
+    INTCASE(LONGLONG, long long)
+    INTCASE(ULONGLONG, unsigned long long)
+#undef INTCASE
+    case CT_FLOAT: lua_pushnumber(L, (lua_Number)*(const float *)p); break;
+    case CT_DOUBLE: lua_pushnumber(L, (lua_Number)*(const double *)p); break;
+    case CT_LONGDOUBLE:
+      lua_pushnumber(L, (lua_Number)*(const long double *)p);
+      break;
+    case CT_CHAR_P: {
+      const char *s = *(const char *const *)p;
+      if (s == NULL) lua_pushnil(L); else lua_pushstring(L, s);
+      break;
+    }
+    case CT_WCHAR_P: {
+      const wchar_t *w = *(const wchar_t *const *)p;
+      if (w == NULL) lua_pushnil(L); else ct_pushwstring(L, w, wcslen(w));
+      break;
+    }
+    case CT_VOID_P: {
+      void *a = *(void *const *)p;
+      if (a == NULL) lua_pushnil(L);
+      else lua_pushinteger(L, (lua_Integer)(intptr_t)a);
+      break;
+    }
+  }
+}
+
+
+void ct_open_scalar (lua_State *L) {
+  static const struct {
+    const char *name;
+    size_t size, align;
+    ffi_type *ffi;
+  } scalars[CT_NSCALARS] = {
+#define CT_X_ROW(code, name, ctype, ffit) \
+    { #name, sizeof(ctype), alignof(ctype), &ffit },
+    CT_SCALARS(CT_X_ROW)
+#undef CT_X_ROW
+  };
+  /* aliases, as ctypes makes them: fixed-width names by size */
+  static const struct { const char *alias, *name; } aliases[] = {
+    {"c_voidp", "c_void_p"},
+    {"c_int8", "c_byte"}, {"c_uint8", "c_ubyte"},
+    {"c_int16", "c_short"}, {"c_uint16", "c_ushort"},
+    {"c_int32", "c_int"}, {"c_uint32", "c_uint"},
+    {"c_int64", "c_long"}, {"c_uint64", "c_ulong"},
+    {"c_size_t", "c_ulong"}, {"c_ssize_t", "c_long"},
+    {NULL, NULL}
+  };
+  int i;
+  for (i = 0; i < CT_NSCALARS; i++) {
+    ct_Type *t;
+    /* long long is long where they have one size (LP64), as in ctypes */
+    if ((i == CT_LONGLONG || i == CT_ULONGLONG) &&
+        sizeof(long long) == sizeof(long)) {
+      lua_getfield(L, -1, i == CT_LONGLONG ? "c_long" : "c_ulong");
+      lua_setfield(L, -2, scalars[i].name);
+      ct_pushscalartype(L, i == CT_LONGLONG ? CT_LONG : CT_ULONG);
+      ct_registerscalar(L, i, -1);
+      lua_pop(L, 1);
+      continue;
+    }
+    t = ct_newtype(L, CT_SIMPLE, scalars[i].name);
+    t->scalar = i;
+    t->size = scalars[i].size;
+    t->align = scalars[i].align;
+    t->ffi = scalars[i].ffi;
+    t->flags = CT_FINAL;
+    ct_registerscalar(L, i, -1);
+    lua_setfield(L, -2, scalars[i].name);
+  }
+  for (i = 0; aliases[i].alias != NULL; i++) {
+    lua_getfield(L, -1, aliases[i].name);
+    lua_setfield(L, -2, aliases[i].alias);
+  }
+}
