@@ -73,6 +73,44 @@ describe("the ctypes rock", function()
   end)
 end)
 
+describe("rockspec/ctypes-scm-1.rockspec", function()
+  -- A rockspec cannot glob: this catches a source added or removed without
+  -- updating it.
+  local function ls(pattern)
+    local ok, out = helper.run("cd " .. q(helper.root) .. " && ls -1 " .. pattern)
+    assert(ok, out)
+    local list = {}
+    for name in out:gmatch("[^\n]+") do list[#list + 1] = name end
+    table.sort(list)
+    return list
+  end
+
+  local spec = {}
+  assert(loadfile(helper.root .. "/rockspec/ctypes-scm-1.rockspec", "t", spec))()
+
+  it("builds ctypes.core from every src/*.c", function()
+    local core = spec.build.modules["ctypes.core"]
+    local sources = { table.unpack(core.sources) }
+    table.sort(sources)
+    assert.same(ls("src/*.c"), sources)
+    assert.same({ "ffi" }, core.libraries)
+    assert.same({ library = "ffi" }, spec.external_dependencies.FFI)
+  end)
+
+  it("installs every lua/ctypes/*.lua under its module name", function()
+    local expected = {}
+    for _, file in ipairs(ls("lua/ctypes/*.lua")) do
+      local base = file:match("^lua/ctypes/(.-)%.lua$")
+      expected[base == "init" and "ctypes" or ("ctypes." .. base)] = file
+    end
+    local got = {}
+    for name, m in pairs(spec.build.modules) do
+      if type(m) == "string" then got[name] = m end
+    end
+    assert.same(expected, got)
+  end)
+end)
+
 describe("make's core.so", function()
   it("links libffi and not liblua", function()
     local ok, out = helper.run("ldd " .. q(helper.build_dir .. "/ctypes/core.so"))
