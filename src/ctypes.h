@@ -220,7 +220,26 @@ int ct_array_pairs (lua_State *L);      /* __pairs: 0-based (i, v) */
 void *ct_tobyref (lua_State *L, int idx);  /* byref() object -> address */
 void ct_open_array (lua_State *L);
 
-/* struct.c: structures, unions, field descriptors */
+/* struct.c: structures, unions, field descriptors.
+** A Field is a userdata "ctypes.Field" (uservalue 1: its type, 2: its name).
+** CT_TUV_FIELDS of a struct/union: [1..n] = every _fields_ entry in order
+** (a base type's first; unnamed bit fields too, name ""), [name] = Field for
+** the named ones (plus those promoted from _anonymous_ members). */
+#define CT_F_BITS     0x01  /* bit field (bit_size may be 0: zero width) */
+#define CT_F_UNNAMED  0x02  /* unnamed bit field: padding, no access */
+#define CT_F_SWAPPED  0x04  /* stored in the non-native byte order */
+typedef struct ct_Field {
+  ct_Type *type;       /* the field's type (kept by uservalue 1) */
+  size_t offset;       /* byte offset (bit fields: of the storage unit) */
+  size_t size;         /* sizeof the field's type */
+  size_t bitpos;       /* bit fields: first bit from the start of the
+                          struct (big endian: counted from the MSB side) */
+  unsigned bit_size;   /* bit fields: width */
+  unsigned bit_offset; /* bit fields: shift of the field's lowest bit in the
+                          storage unit read as an integer of its type */
+  unsigned flags;      /* CT_F_* */
+} ct_Field;
+ct_Field *ct_tofield (lua_State *L, int idx);   /* NULL if not a Field */
 int ct_struct_index (lua_State *L);
 int ct_struct_newindex (lua_State *L);
 int ct_struct_new (lua_State *L);        /* T(...) */
@@ -231,6 +250,12 @@ void ct_open_struct (lua_State *L);
 
 /* library.c */
 void ct_open_library (lua_State *L);
+/* the address of symbol name in the library (CDLL) at idx, for function
+** objects made from {name, lib}: "TypeError: <what>: expected a library
+** (CDLL), got ..." if idx is not one, "ValueError: <lib>: library is
+** closed", "AttributeError: <lib>: undefined symbol: <name>". The caller
+** keeps the library alive (ct_func_new's ownidx). */
+void *ct_lib_sym (lua_State *L, int idx, const char *name, const char *what);
 
 /* call.c: function objects, the call path, errno.
 ** A CT_FUNC type's ext is its prepared signature. */
