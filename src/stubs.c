@@ -36,3 +36,24 @@ __attribute__((weak)) int ct_struct_init (lua_State *L, int tidx, void *p,
 }
 __attribute__((weak)) _Thread_local lua_State *ct_active_L;
 __attribute__((weak)) _Thread_local int ct_cb_pending;
+__attribute__((weak)) ct_CData *ct_func_new (lua_State *L, void *addr,
+                                             int ownidx, unsigned flags) {
+  (void)addr; (void)ownidx; (void)flags;
+  ct_error(L, "NotImplementedError", "ct_func_new");
+  return NULL;
+}
+__attribute__((weak)) ct_Sig *ct_newsig (lua_State *L, int retidx,
+                                         int argsidx, unsigned flags) {
+  (void)retidx; (void)argsidx; (void)flags;
+  ct_error(L, "NotImplementedError", "ct_newsig");
+  return NULL;
+}
+__attribute__((weak)) ffi_type *ct_ffitype (lua_State *L, int tidx) {
+  (void)tidx;
+  ct_error(L, "NotImplementedError", "ct_ffitype");
+  return NULL;
+}
+__attribute__((weak)) int ct_callback_new (lua_State *L, int tidx, int fidx) {
+  (void)tidx; (void)fidx;
+  return ct_error(L, "NotImplementedError", "ct_callback_new");
+}
