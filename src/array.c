@@ -36,7 +36,7 @@ static int ischarlike (const ct_Type *e, int code) {
 
 /* an integer index at idx, or -1 with *isint = 0 */
 static lua_Integer toindex (lua_State *L, int idx, int *isint) {
-  lua_Integer i = lua_tointegerx(L, idx, isint);
+  lua_Integer i = ct_tointegerx(L, idx, isint);
   if (!*isint && lua_type(L, idx) == LUA_TNUMBER)
     ct_error(L, "TypeError", "indices must be integers, got number %f",
              lua_tonumber(L, idx));
@@ -330,7 +330,7 @@ static int ct_byref (lua_State *L) {
   }
   if (!lua_isnoneornil(L, 2)) {
     int isnum;
-    off = lua_tointegerx(L, 2, &isnum);
+    off = ct_tointegerx(L, 2, &isnum);
     if (!isnum) {
       const char *got = ct_describe(L, 2);
       return ct_error(L, "TypeError", "byref() offset must be an integer, "
@@ -506,7 +506,7 @@ static void *memarg (lua_State *L, int idx, const char *fname, int writable,
 
 static size_t checksize (lua_State *L, int idx, const char *fname) {
   int isnum;
-  lua_Integer n = lua_tointegerx(L, idx, &isnum);
+  lua_Integer n = ct_tointegerx(L, idx, &isnum);
   if (!isnum) {
     const char *got = ct_describe(L, idx);
     ct_error(L, "TypeError", "%s: argument %d must be an integer, got %s",
@@ -545,7 +545,7 @@ static int ct_memset (lua_State *L) {
   size_t dn, n;
   void *d = memarg(L, 1, "memset", 1, &dn);
   int isnum;
-  lua_Integer c = lua_tointegerx(L, 2, &isnum);
+  lua_Integer c = ct_tointegerx(L, 2, &isnum);
   if (!isnum) {
     const char *got = ct_describe(L, 2);
     return ct_error(L, "TypeError", "memset: argument 2 must be an integer, "

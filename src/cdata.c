@@ -463,7 +463,7 @@ static lua_Integer checkoffset (lua_State *L, int idx) {
   int isnum;
   lua_Integer off;
   if (lua_isnoneornil(L, idx)) return 0;
-  off = lua_tointegerx(L, idx, &isnum);
+  off = ct_tointegerx(L, idx, &isnum);
   if (!isnum) {
     const char *got = ct_describe(L, idx);
     ct_error(L, "TypeError", "offset must be an integer, got %s", got);
@@ -478,7 +478,7 @@ static int type_from_address (lua_State *L) {
   int isnum;
   lua_Integer a;
   ct_checktype(L, 1);
-  a = lua_tointegerx(L, 2, &isnum);
+  a = ct_tointegerx(L, 2, &isnum);
   if (!isnum) {
     const char *got = ct_describe(L, 2);
     return ct_error(L, "TypeError", "from_address: address must be an "

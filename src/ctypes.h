@@ -159,6 +159,13 @@ enum {
 /* } ====================================================================== */
 
 
+/* lua_tointegerx without string coercion: only numbers with an integer
+** value count (conversions are strict) */
+static inline lua_Integer ct_tointegerx (lua_State *L, int idx, int *isnum) {
+  if (lua_type(L, idx) != LUA_TNUMBER) { *isnum = 0; return 0; }
+  return lua_tointegerx(L, idx, isnum);
+}
+
 /* error.c: every error goes through these. They never return. */
 int ct_error (lua_State *L, const char *exc, const char *fmt, ...);
 int ct_argerror (lua_State *L, int argn, const char *fmt, ...);

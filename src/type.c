@@ -255,7 +255,7 @@ static int type_mul (lua_State *L) {
   int tidx = ct_totype(L, 1) != NULL ? 1 : 2;
   int nidx = 3 - tidx;
   int isnum;
-  lua_Integer n = lua_tointegerx(L, nidx, &isnum);
+  lua_Integer n = ct_tointegerx(L, nidx, &isnum);
   if (!isnum) {
     const char *got = ct_describe(L, nidx);
     return ct_error(L, "TypeError", "array length must be an integer, got %s",
