@@ -1,0 +1,861 @@
+/*
+** callback.c -- Lua functions as C function pointers: F(lua_function) for a
+** CFUNCTYPE type F.
+**
+** Design (doc/callbacks.md has the user's view):
+** - Each callback object (a CT_FUNC CData whose payload is the code address)
+**   holds a closure userdata ("ctypes.Closure") in CT_UV_CLOSURE. The closure
+**   userdata points to a malloc'd cb_State that owns the libffi closure; its
+**   uservalues hold the Lua function, the function type (which owns the
+**   ffi_cif libffi keeps a pointer to) and what results must keep alive.
+** - The trampoline never uses a lua_State saved at creation: it runs Lua only
+**   on ct_active_L, the state making the innermost foreign call on this OS
+**   thread (set by call.c), and only if the callback belongs to that state's
+**   universe. It finds the Lua function through a per-state weak table keyed
+**   by the cb_State address (no luaL_ref: nothing can leak).
+** - Errors never unwind through C: the Lua function runs under lua_pcall with
+**   a traceback handler; the callback returns its error value and the first
+**   error is stored in the per-state record, then re-raised by
+**   ct_callback_raise when the foreign call returns (call.c checks
+**   ct_cb_pending).
+** - A call that cannot run Lua (foreign OS thread, no foreign call in
+**   progress, another Lua state, after collection in debug mode) touches no
+**   Lua state: it returns the error value, prints a report to stderr (unless
+**   silenced) and records it in atomics that ctypes.callback_errors() reads.
+** - Release (ctypes.release(cb), <close>) drops the Lua function at once; the
+**   libffi closure stays valid until the object is collected, so a later call
+**   from C returns the error value and reports, never touching freed memory.
+*/
+#define _POSIX_C_SOURCE 200809L
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctypes.h"
+
+
+#define CLOSURE_MT "ctypes.Closure"
+#define SHARED_MT  "ctypes.CallbackState"
+
+/* registry keys (addresses of statics) */
+static const char KEY_SHARED = 'S';  /* the per-state cb_Shared userdata */
+static const char KEY_FUNCS = 'F';   /* weak-valued: st -> function,
+                                        st + 1 -> closure userdata */
+
+/* uservalues of a closure userdata */
+enum {
+  CB_UV_FUNC = 1,   /* the Lua function (nil once released) */
+  CB_UV_FTYPE,      /* the CFUNCTYPE type: owns the cif libffi points to */
+  CB_UV_ARGTYPES,   /* argtypes sequence of the type */
+  CB_UV_RESTYPE,    /* restype (nil/false = void) */
+  CB_UV_ONERROR,    /* onerror handler or nil */
+  CB_UV_KEEP,       /* what the last result points into (c_char_p, ...) */
+  CB_UV_ERRKEEP,    /* what the error value points into */
+  CB_NUV = CB_UV_ERRKEEP
+};
+
+/* uservalues of the shared userdata */
+enum {
+  SH_UV_PENDING = 1,  /* the first stored error of the current call, or nil */
+  SH_UV_GRAVE,        /* debug mode: st -> function type of tombstones */
+  SH_NUV = SH_UV_GRAVE
+};
+
+/* cb_State.status */
+enum { CB_LIVE, CB_RELEASED, CB_DEAD };
+
+/* how a result is stored for libffi: integral results narrower than ffi_arg
+** must be widened to a whole ffi_arg (libffi's closure contract) */
+enum { RET_VOID, RET_SINT, RET_UINT, RET_RAW };
+
+struct cb_State;
+
+/* Per Lua state (universe). The atomics are written by any OS thread; the
+** plain fields only by the thread running that Lua state. */
+typedef struct cb_Shared {
+  atomic_int nlost;        /* unraisable reports since the last fetch */
+  atomic_int msgstate;     /* 0 empty, 1 being written, 2 ready */
+  atomic_int report;       /* print unraisable reports to stderr */
+  atomic_int debug;        /* report callbacks collected without release */
+  int npending;            /* errors stored during the current call */
+  struct cb_State *graves; /* debug mode: closures kept as tombstones */
+  char msg[512];           /* the first unraisable report */
+} cb_Shared;
+
+typedef struct cb_State {
+  atomic_int status;       /* CB_LIVE, CB_RELEASED, CB_DEAD */
+  ffi_closure *closure;    /* NULL until prepared */
+  void *code;              /* the C function pointer */
+  ct_Sig *sig;             /* owned by the type in CB_UV_FTYPE */
+  cb_Shared *shared;
+  pthread_t thread;        /* the OS thread that created it */
+  struct cb_State *next;   /* tombstone list */
+  int fast;                /* all arguments and the result are plain numbers */
+  int onerror;             /* the type has an onerror handler */
+  int retmode;             /* RET_* */
+  int retcode;             /* ct_Scalar of a CT_SIMPLE result, else -1 */
+  size_t retsize;          /* bytes of the result */
+  size_t storesize;        /* bytes written to libffi's result buffer */
+  char name[64];           /* the type's name, for reports */
+  max_align_t errval[];    /* the error value, already in stored form */
+} cb_State;
+
+/* the closure userdata */
+typedef struct cb_Box {
+  cb_State *st;
+} cb_Box;
+
+/* what the protected slow path needs */
+typedef struct cb_Frame {
+  cb_State *st;
+  void *ret;
+  void **args;
+} cb_Frame;
+
+
+/* {======================================================================
+** Results: Lua value -> libffi result buffer
+** ======================================================================= */
+
+/* stores the result value at v (ret->size bytes) into libffi's buffer */
+static void storeret (const cb_State *st, void *ret, const void *v) {
+  switch (st->retmode) {
+    case RET_SINT: {
+      ffi_sarg x;
+      switch (st->retsize) {
+        case 1: x = *(const int8_t *)v; break;
+        case 2: x = *(const int16_t *)v; break;
+        default: x = *(const int32_t *)v; break;
+      }
+      memcpy(ret, &x, sizeof x);
+      break;
+    }
+    case RET_UINT: {
+      ffi_arg x;
+      switch (st->retsize) {
+        case 1: x = *(const uint8_t *)v; break;
+        case 2: x = *(const uint16_t *)v; break;
+        default: x = *(const uint32_t *)v; break;
+      }
+      memcpy(ret, &x, sizeof x);
+      break;
+    }
+    case RET_RAW:
+      if (v != ret) memcpy(ret, v, st->retsize);
+      break;
+    default: break;
+  }
+}
+
+
+static void storeerrval (const cb_State *st, void *ret) {
+  if (st->retmode != RET_VOID)
+    memcpy(ret, st->errval, st->storesize);
+}
+
+
+typedef union cb_Scalar {
+  _Bool b; char c; wchar_t w; signed char sc; unsigned char uc;
+  short s; unsigned short us; int i; unsigned u; long l; unsigned long ul;
+  long long ll; unsigned long long ull; float f; double d; long double ld;
+  void *p;
+} cb_Scalar;
+
+
+/* The fast result conversion: plain numbers only, nothing that can raise or
+** allocate. Returns 0 when the general (protected) path must decide. */
+static int fastresult (lua_State *L, const cb_State *st, void *ret) {
+  cb_Scalar v;
+  switch (st->retcode) {
+#define INTCASE(CODE, F) \
+    case CT_##CODE: \
+      if (!lua_isinteger(L, -1)) return 0; \
+      v.F = (__typeof__(v.F))lua_tointeger(L, -1); break;
+    INTCASE(BYTE, sc)
+    INTCASE(UBYTE, uc)
+    INTCASE(SHORT, s)
+    INTCASE(USHORT, us)
+    INTCASE(INT, i)
+    INTCASE(UINT, u)
+    INTCASE(LONG, l)
+    INTCASE(ULONG, ul)
+    INTCASE(LONGLONG, ll)
+    INTCASE(ULONGLONG, ull)
+#undef INTCASE
+    case CT_BOOL:
+      if (!lua_isboolean(L, -1)) return 0;
+      v.b = lua_toboolean(L, -1);
+      break;
+    case CT_FLOAT:
+      if (lua_type(L, -1) != LUA_TNUMBER) return 0;
+      v.f = lua_isinteger(L, -1) ? (float)lua_tointeger(L, -1)
+                                 : (float)lua_tonumber(L, -1);
+      break;
+    case CT_DOUBLE:
+      if (lua_type(L, -1) != LUA_TNUMBER) return 0;
+      v.d = lua_isinteger(L, -1) ? (double)lua_tointeger(L, -1)
+                                 : (double)lua_tonumber(L, -1);
+      break;
+    case CT_LONGDOUBLE:
+      if (lua_type(L, -1) != LUA_TNUMBER) return 0;
+      v.ld = lua_isinteger(L, -1) ? (long double)lua_tointeger(L, -1)
+                                  : (long double)lua_tonumber(L, -1);
+      break;
+    case CT_VOID_P:
+      if (lua_isnil(L, -1)) v.p = NULL;
+      else if (lua_isinteger(L, -1))
+        v.p = (void *)(intptr_t)lua_tointeger(L, -1);
+      else return 0;
+      break;
+    default:
+      return 0;
+  }
+  storeret(st, ret, &v);
+  return 1;
+}
+
+
+/* General result conversion (may raise: runs protected). The value is on
+** top; the closure userdata at udidx. */
+static void slowresult (lua_State *L, const cb_State *st, int udidx,
+                        void *ret) {
+  int vidx = lua_gettop(L), rtidx, r;
+  cb_Scalar v;
+  void *dst = st->retmode == RET_RAW && st->retcode < 0 ? ret : (void *)&v;
+  lua_getiuservalue(L, udidx, CB_UV_RESTYPE);
+  rtidx = lua_gettop(L);
+  r = ct_tocvalue(L, rtidx, dst, vidx);
+  if (r == CT_CONV_FAIL)
+    ct_error(L, "TypeError", "callback result: %s", lua_tostring(L, -1));
+  /* what the result points into lives until the next call */
+  if (r == CT_CONV_KEEPARG) lua_pushvalue(L, vidx);
+  else if (r != CT_CONV_KEEPTOP) lua_pushnil(L);
+  lua_setiuservalue(L, udidx, CB_UV_KEEP);
+  storeret(st, ret, dst);
+  lua_settop(L, vidx);
+}
+
+/* } ====================================================================== */
+
+
+/* {======================================================================
+** Reports that cannot reach Lua (any OS thread)
+** ======================================================================= */
+
+static void cb_record (cb_State *st, const char *what, const char *why) {
+  cb_Shared *sh = st->shared;
+  int expect = 0;
+  atomic_fetch_add(&sh->nlost, 1);
+  if (atomic_compare_exchange_strong(&sh->msgstate, &expect, 1)) {
+    snprintf(sh->msg, sizeof sh->msg, "callback %s at %p %s", st->name,
+             st->code, why);
+    atomic_store(&sh->msgstate, 2);
+  }
+  if (atomic_load(&sh->report))
+    fprintf(stderr, "ctypes: %s callback function %s at %p: %s\n", what,
+            st->name, st->code, why);
+}
+
+
+static void cb_lost (cb_State *st, const char *why) {
+  cb_record(st, "exception ignored on calling", why);
+}
+
+/* } ====================================================================== */
+
+
+/* {======================================================================
+** The trampoline
+** ======================================================================= */
+
+/* message handler: the error with the callback's traceback; a non-string
+** error object passes through unchanged */
+static int cb_msgh (lua_State *L) {
+  const char *msg = lua_tostring(L, 1);
+  if (msg == NULL || lua_type(L, 1) != LUA_TSTRING) return 1;
+  if (strstr(msg, "attempt to yield across a C-call boundary") != NULL)
+    msg = lua_pushfstring(L, "RuntimeError: cannot yield from inside a "
+                          "callback (%s)", msg);
+  luaL_traceback(L, L, msg, 1);
+  return 1;
+}
+
+
+/* the slow path, run protected: (frame) -> () */
+static int cb_body (lua_State *L) {
+  cb_Frame *fr = (cb_Frame *)lua_touserdata(L, 1);
+  cb_State *st = fr->st;
+  const ct_Sig *sig = st->sig;
+  int i, udidx, atidx;
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &KEY_FUNCS);
+  lua_rawgetp(L, -1, (const char *)st + 1);
+  udidx = lua_gettop(L);
+  if (lua_type(L, udidx) != LUA_TUSERDATA)  /* released meanwhile */
+    return ct_error(L, "ValueError", "callback called after release");
+  lua_getiuservalue(L, udidx, CB_UV_ARGTYPES);
+  atidx = lua_gettop(L);
+  luaL_checkstack(L, sig->nargs + 4, "too many callback arguments");
+  lua_getiuservalue(L, udidx, CB_UV_FUNC);
+  for (i = 0; i < sig->nargs; i++) {
+    const ct_Type *t = sig->args[i];
+    if (t->kind == CT_SIMPLE)
+      ct_scalar_push(L, t->scalar, fr->args[i]);
+    else {  /* pointers, structures, unions, functions: a CData copy */
+      lua_rawgeti(L, atidx, i + 1);
+      ct_pushvalue(L, -1, fr->args[i], 0);
+      lua_remove(L, -2);
+    }
+  }
+  lua_call(L, sig->nargs, 1);
+  if (st->retmode != RET_VOID)
+    slowresult(L, st, udidx, fr->ret);
+  return 0;
+}
+
+
+/* the fast path's result did not convert plainly: (frame, value) -> () */
+static int cb_convert (lua_State *L) {
+  cb_Frame *fr = (cb_Frame *)lua_touserdata(L, 1);
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &KEY_FUNCS);
+  lua_rawgetp(L, -1, (const char *)fr->st + 1);
+  lua_pushvalue(L, 2);
+  slowresult(L, fr->st, lua_gettop(L) - 1, fr->ret);
+  return 0;
+}
+
+
+/* onerror handler: (frame, err) -> true if it handled the error */
+static int cb_onerror (lua_State *L) {
+  cb_Frame *fr = (cb_Frame *)lua_touserdata(L, 1);
+  int udidx;
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &KEY_FUNCS);
+  lua_rawgetp(L, -1, (const char *)fr->st + 1);
+  udidx = lua_gettop(L);
+  if (lua_type(L, udidx) != LUA_TUSERDATA) return 0;
+  lua_getiuservalue(L, udidx, CB_UV_ONERROR);
+  if (!lua_isfunction(L, -1)) return 0;
+  lua_pushvalue(L, 2);
+  lua_call(L, 1, 1);
+  if (lua_isnil(L, -1) || fr->st->retmode == RET_VOID)
+    storeerrval(fr->st, fr->ret);
+  else
+    slowresult(L, fr->st, udidx, fr->ret);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+
+static int cb_released (lua_State *L) {
+  return ct_error(L, "ValueError", "callback called after release");
+}
+
+
+/* error value on top of L's stack: the first one is kept for ct_callback_raise
+** (no allocation here: the slot is a uservalue) */
+static void cb_store (lua_State *L, cb_State *st) {
+  cb_Shared *sh = st->shared;
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &KEY_SHARED);
+  if (sh->npending++ == 0) {
+    lua_pushvalue(L, -2);
+    lua_setiuservalue(L, -2, SH_UV_PENDING);
+  }
+  lua_pop(L, 2);
+  ct_cb_pending = 1;
+}
+
+
+/* does st belong to L's universe? (stack neutral, no allocation) */
+static int cb_mine (lua_State *L, const cb_State *st) {
+  int r;
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &KEY_SHARED);
+  r = lua_touserdata(L, -1) == (void *)st->shared;
+  lua_pop(L, 1);
+  return r;
+}
+
+
+/* An error stored by an earlier callback of the same foreign call must not
+** be raised by a foreign call nested in this one: it is set aside while this
+** callback runs (pushed on the stack) and put back, still first, after. */
+static int cb_setaside (lua_State *L, cb_Shared *sh) {
+  int n = sh->npending;
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &KEY_SHARED);
+  lua_getiuservalue(L, -1, SH_UV_PENDING);
+  lua_pushnil(L);
+  lua_setiuservalue(L, -3, SH_UV_PENDING);
+  lua_remove(L, -2);
+  sh->npending = 0;
+  ct_cb_pending = 0;
+  return n;
+}
+
+
+static void cb_putback (lua_State *L, cb_Shared *sh, int n, int idx) {
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &KEY_SHARED);
+  lua_pushvalue(L, idx);
+  lua_setiuservalue(L, -2, SH_UV_PENDING);
+  lua_pop(L, 1);
+  sh->npending += n;
+  ct_cb_pending = 1;
+}
+
+
+static void cb_trampoline (ffi_cif *cif, void *ret, void **args, void *ud) {
+  cb_State *st = (cb_State *)ud;
+  int status = atomic_load_explicit(&st->status, memory_order_acquire);
+  lua_State *L;
+  int base, top, hidx, r, saved = 0;
+  cb_Frame fr;
+  (void)cif;
+  if (status == CB_DEAD) {
+    cb_lost(st, "called after it was garbage-collected");
+    storeerrval(st, ret);
+    return;
+  }
+  L = ct_active_L;
+  if (L == NULL) {
+    cb_lost(st, pthread_equal(pthread_self(), st->thread)
+        ? "called while no foreign call from Lua is in progress"
+        : "called from a foreign thread");
+    storeerrval(st, ret);
+    return;
+  }
+  if (!lua_checkstack(L, st->sig->nargs + 10)) {
+    cb_lost(st, "called with the Lua stack exhausted");
+    storeerrval(st, ret);
+    return;
+  }
+  if (!cb_mine(L, st)) {
+    cb_lost(st, "called during a foreign call of another Lua state");
+    storeerrval(st, ret);
+    return;
+  }
+  base = lua_gettop(L);
+  if (ct_cb_pending) saved = cb_setaside(L, st->shared);
+  top = lua_gettop(L);
+  fr.st = st; fr.ret = ret; fr.args = args;
+  lua_pushcfunction(L, cb_msgh);
+  hidx = top + 1;
+  if (status == CB_RELEASED) {
+    lua_pushcfunction(L, cb_released);
+    r = lua_pcall(L, 0, 0, 0);
+  }
+  else if (st->fast) {
+    int i, nargs = st->sig->nargs;
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &KEY_FUNCS);
+    lua_rawgetp(L, -1, st);
+    if (!lua_isfunction(L, -1)) {  /* released by a nested call */
+      lua_settop(L, hidx);
+      lua_pushcfunction(L, cb_released);
+      r = lua_pcall(L, 0, 0, 0);
+      goto done;
+    }
+    for (i = 0; i < nargs; i++)
+      ct_scalar_push(L, st->sig->args[i]->scalar, args[i]);
+    r = lua_pcall(L, nargs, 1, hidx);
+    if (r == LUA_OK && st->retmode != RET_VOID && !fastresult(L, st, ret)) {
+      lua_pushcfunction(L, cb_convert);
+      lua_pushlightuserdata(L, &fr);
+      lua_pushvalue(L, -3);
+      r = lua_pcall(L, 2, 0, hidx);
+    }
+  }
+  else {
+    lua_pushcfunction(L, cb_body);
+    lua_pushlightuserdata(L, &fr);
+    r = lua_pcall(L, 1, 0, hidx);
+  }
+ done:
+  if (r != LUA_OK) {
+    storeerrval(st, ret);
+    if (st->onerror && status == CB_LIVE) {
+      /* err on top: onerror(err) decides */
+      int eidx = lua_gettop(L);
+      lua_pushcfunction(L, cb_onerror);
+      lua_pushlightuserdata(L, &fr);
+      lua_pushvalue(L, eidx);
+      r = lua_pcall(L, 2, 1, hidx);
+      if (r == LUA_OK && !lua_toboolean(L, -1)) {
+        lua_pop(L, 1);  /* no handler after all: keep the error */
+        r = LUA_ERRRUN;
+      }
+      else if (r != LUA_OK)  /* onerror failed: its error replaces ours */
+        storeerrval(st, ret);
+    }
+    if (r != LUA_OK) cb_store(L, st);
+  }
+  if (saved) cb_putback(L, st->shared, saved, top);
+  lua_settop(L, base);
+}
+
+/* } ====================================================================== */
+
+
+/* {======================================================================
+** Creation, release, collection
+** ======================================================================= */
+
+static cb_Shared *getshared (lua_State *L) {
+  cb_Shared *sh;
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &KEY_SHARED);
+  sh = (cb_Shared *)lua_touserdata(L, -1);
+  lua_pop(L, 1);
+  if (sh == NULL) ct_error(L, "RuntimeError", "callbacks not initialised");
+  return sh;
+}
+
+
+static int fastscalar (int code) {
+  switch (code) {
+    case CT_CHAR: case CT_WCHAR: case CT_CHAR_P: case CT_WCHAR_P: return 0;
+    default: return 1;
+  }
+}
+
+
+static int retmode (const ct_Type *t) {
+  if (t == NULL) return RET_VOID;
+  if (t->kind == CT_SIMPLE && t->size < sizeof(ffi_arg)) {
+    switch (t->scalar) {
+      case CT_FLOAT: return RET_RAW;
+      case CT_BOOL: case CT_UBYTE: case CT_USHORT: case CT_UINT:
+        return RET_UINT;
+      default: return RET_SINT;
+    }
+  }
+  return RET_RAW;
+}
+
+
+/* weak table entries for st: [st] = function, [st + 1] = closure userdata;
+** with udidx 0 they are removed */
+static void setentries (lua_State *L, cb_State *st, int fidx, int udidx) {
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &KEY_FUNCS);
+  if (udidx) lua_pushvalue(L, fidx); else lua_pushnil(L);
+  lua_rawsetp(L, -2, st);
+  if (udidx) lua_pushvalue(L, udidx); else lua_pushnil(L);
+  lua_rawsetp(L, -2, (const char *)st + 1);
+  lua_pop(L, 1);
+}
+
+
+int ct_callback_new (lua_State *L, int tidx, int fidx) {
+  ct_Type *t;
+  ct_Sig *sig;
+  ct_CData *cd;
+  cb_Box *box;
+  cb_State *st;
+  cb_Shared *sh;
+  size_t errsize;
+  int cdidx, udidx, optidx, i;
+  tidx = lua_absindex(L, tidx);
+  fidx = lua_absindex(L, fidx);
+  t = ct_totype(L, tidx);
+  if (t == NULL || t->kind != CT_FUNC || t->ext == NULL)
+    return ct_error(L, "TypeError", "expected a function pointer type, got %s",
+                    ct_describe(L, tidx));
+  if (lua_type(L, fidx) != LUA_TFUNCTION)
+    return ct_error(L, "TypeError", "callback: expected a Lua function, got %s",
+                    ct_describe(L, fidx));
+  sig = (ct_Sig *)t->ext;
+  sh = getshared(L);
+  luaL_checkstack(L, 8, NULL);
+  cd = ct_newcdata_sized(L, tidx, sizeof(void *), CT_NUV_FUNC);
+  cdidx = lua_gettop(L);
+  /* the userdata first, in a safe empty state (liolib's habit): a failure
+  ** below leaves nothing that __gc cannot handle */
+  box = (cb_Box *)lua_newuserdatauv(L, sizeof(cb_Box), CB_NUV);
+  box->st = NULL;
+  luaL_setmetatable(L, CLOSURE_MT);
+  udidx = lua_gettop(L);
+  errsize = sig->ret != NULL ? sig->ret->size : 0;
+  if (errsize < sizeof(ffi_arg)) errsize = sizeof(ffi_arg);
+  st = (cb_State *)calloc(1, sizeof(cb_State) + errsize);
+  if (st == NULL) return ct_error(L, "MemoryError", "cannot allocate a callback");
+  box->st = st;
+  atomic_init(&st->status, CB_RELEASED);  /* until prepared */
+  st->sig = sig;
+  st->shared = sh;
+  st->thread = pthread_self();
+  st->retmode = retmode(sig->ret);
+  st->retsize = sig->ret != NULL ? sig->ret->size : 0;
+  st->storesize = st->retmode == RET_SINT || st->retmode == RET_UINT
+                  ? sizeof(ffi_arg) : st->retsize;
+  st->retcode = sig->ret != NULL && sig->ret->kind == CT_SIMPLE
+                ? sig->ret->scalar : -1;
+  snprintf(st->name, sizeof st->name, "%s", ct_typename(L, tidx));
+  st->fast = st->retcode >= 0 || sig->ret == NULL;
+  if (st->retcode >= 0 && !fastscalar(st->retcode)) st->fast = 0;
+  for (i = 0; i < sig->nargs; i++)
+    if (sig->args[i]->kind != CT_SIMPLE || !fastscalar(sig->args[i]->scalar))
+      st->fast = 0;
+  lua_pushvalue(L, fidx);
+  lua_setiuservalue(L, udidx, CB_UV_FUNC);
+  lua_pushvalue(L, tidx);
+  lua_setiuservalue(L, udidx, CB_UV_FTYPE);
+  lua_getiuservalue(L, tidx, CT_TUV_FIELDS);
+  lua_setiuservalue(L, udidx, CB_UV_ARGTYPES);
+  lua_getiuservalue(L, tidx, CT_TUV_PROTO);
+  lua_setiuservalue(L, udidx, CB_UV_RESTYPE);
+  /* options: { error = value, onerror = function } */
+  lua_getiuservalue(L, tidx, CT_TUV_BODY);
+  optidx = lua_gettop(L);
+  if (lua_istable(L, optidx)) {
+    if (lua_getfield(L, optidx, "onerror") != LUA_TNIL) {
+      if (lua_type(L, -1) != LUA_TFUNCTION)
+        return ct_error(L, "TypeError", "CFUNCTYPE option 'onerror': expected "
+                        "a function, got %s", ct_describe(L, -1));
+      st->onerror = 1;
+      lua_setiuservalue(L, udidx, CB_UV_ONERROR);
+    }
+    else lua_pop(L, 1);
+    if (lua_getfield(L, optidx, "error") != LUA_TNIL) {
+      int eidx = lua_gettop(L), r;
+      cb_Scalar v;
+      void *dst = st->retmode == RET_RAW && st->retcode < 0
+                  ? (void *)st->errval : (void *)&v;
+      if (sig->ret == NULL)
+        return ct_error(L, "TypeError", "CFUNCTYPE option 'error': the "
+                        "callback returns void");
+      lua_getiuservalue(L, tidx, CT_TUV_PROTO);
+      r = ct_tocvalue(L, -1, dst, eidx);
+      if (r == CT_CONV_FAIL)
+        return ct_error(L, "TypeError", "CFUNCTYPE option 'error': %s",
+                        lua_tostring(L, -1));
+      if (r == CT_CONV_KEEPARG) lua_pushvalue(L, eidx);
+      else if (r != CT_CONV_KEEPTOP) lua_pushnil(L);
+      lua_setiuservalue(L, udidx, CB_UV_ERRKEEP);
+      storeret(st, st->errval, dst);
+    }
+    lua_settop(L, optidx);
+  }
+  lua_settop(L, udidx);
+  st->closure = (ffi_closure *)ffi_closure_alloc(sizeof(ffi_closure),
+                                                 &st->code);
+  if (st->closure == NULL)
+    return ct_error(L, "MemoryError", "cannot allocate a callback closure");
+  if (ffi_prep_closure_loc(st->closure, &sig->cif, cb_trampoline, st,
+                           st->code) != FFI_OK)
+    return ct_error(L, "RuntimeError", "cannot prepare a callback closure");
+  memcpy(cd->ptr, &st->code, sizeof(void *));
+  setentries(L, st, fidx, udidx);
+  atomic_store_explicit(&st->status, CB_LIVE, memory_order_release);
+  lua_setiuservalue(L, cdidx, CT_UV_CLOSURE);
+  lua_settop(L, cdidx);
+  return 1;
+}
+
+
+/* the closure userdata of the callback at idx, pushed; NULL (nothing pushed)
+** if the value is no callback */
+static cb_Box *tobox (lua_State *L, int idx) {
+  ct_CData *cd = ct_tocdata(L, idx);
+  cb_Box *box;
+  if (cd == NULL || cd->type->kind != CT_FUNC) return NULL;
+  lua_getiuservalue(L, idx, CT_UV_CLOSURE);
+  box = (cb_Box *)luaL_testudata(L, -1, CLOSURE_MT);
+  if (box == NULL) lua_pop(L, 1);
+  return box;
+}
+
+
+static void cb_release (lua_State *L, cb_Box *box, int udidx) {
+  cb_State *st = box->st;
+  if (st == NULL || atomic_load(&st->status) != CB_LIVE) return;
+  atomic_store_explicit(&st->status, CB_RELEASED, memory_order_release);
+  setentries(L, st, 0, 0);
+  lua_pushnil(L);
+  lua_setiuservalue(L, udidx, CB_UV_FUNC);
+  lua_pushnil(L);
+  lua_setiuservalue(L, udidx, CB_UV_ONERROR);
+  lua_pushnil(L);
+  lua_setiuservalue(L, udidx, CB_UV_KEEP);
+}
+
+
+/* __close of function objects and cb:release(): releases a callback; does
+** nothing for other function objects */
+int ct_callback_close (lua_State *L) {
+  cb_Box *box = tobox(L, 1);
+  if (box != NULL) cb_release(L, box, lua_gettop(L));
+  return 0;
+}
+
+
+/* ctypes.release(cb) */
+static int cb_release_api (lua_State *L) {
+  cb_Box *box = tobox(L, 1);
+  if (box == NULL)
+    return luaL_typeerror(L, 1, "callback");
+  cb_release(L, box, lua_gettop(L));
+  return 0;
+}
+
+
+static int closure_gc (lua_State *L) {
+  cb_Box *box = (cb_Box *)lua_touserdata(L, 1);
+  cb_State *st = box->st;
+  if (st == NULL) return 0;
+  box->st = NULL;
+  setentries(L, st, 0, 0);
+  if (st->closure != NULL) {
+    cb_Shared *sh = st->shared;
+    if (atomic_load(&st->status) == CB_LIVE && atomic_load(&sh->debug)) {
+      /* keep the code and the cif alive: a later call from C reports */
+      atomic_store(&st->status, CB_DEAD);
+      st->next = sh->graves;
+      sh->graves = st;
+      lua_rawgetp(L, LUA_REGISTRYINDEX, &KEY_SHARED);
+      lua_getiuservalue(L, -1, SH_UV_GRAVE);
+      lua_getiuservalue(L, 1, CB_UV_FTYPE);
+      lua_rawsetp(L, -2, st);
+      cb_record(st, "debug:", "garbage-collected without release while C "
+                "may still hold it");
+      return 0;
+    }
+    ffi_closure_free(st->closure);
+  }
+  free(st);
+  return 0;
+}
+
+
+static int shared_gc (lua_State *L) {
+  cb_Shared *sh = (cb_Shared *)lua_touserdata(L, 1);
+  while (sh->graves != NULL) {
+    cb_State *st = sh->graves;
+    sh->graves = st->next;
+    ffi_closure_free(st->closure);
+    free(st);
+  }
+  return 0;
+}
+
+
+/* ct_callback_raise: call.c calls it after a foreign call when ct_cb_pending
+** is set. Raises the first stored error (with the callback's traceback);
+** returns 0 if there is none. */
+int ct_callback_raise (lua_State *L) {
+  cb_Shared *sh;
+  int n;
+  ct_cb_pending = 0;
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &KEY_SHARED);
+  sh = (cb_Shared *)lua_touserdata(L, -1);
+  if (sh == NULL) { lua_pop(L, 1); return 0; }
+  n = sh->npending;
+  sh->npending = 0;
+  lua_getiuservalue(L, -1, SH_UV_PENDING);
+  lua_pushnil(L);
+  lua_setiuservalue(L, -3, SH_UV_PENDING);
+  lua_remove(L, -2);
+  if (n == 0 || lua_isnil(L, -1)) { lua_pop(L, 1); return 0; }
+  if (n > 1 && lua_type(L, -1) == LUA_TSTRING) {
+    lua_pushfstring(L, "\n(%d more callback error%s during this call)",
+                    n - 1, n > 2 ? "s" : "");
+    lua_concat(L, 2);
+  }
+  return lua_error(L);
+}
+
+/* } ====================================================================== */
+
+
+/* {======================================================================
+** Module functions
+** ======================================================================= */
+
+/* ctypes.callback_errors() -> n, first message (or nil); resets both */
+static int cb_errors (lua_State *L) {
+  cb_Shared *sh = getshared(L);
+  int n = atomic_exchange(&sh->nlost, 0);
+  lua_pushinteger(L, n);
+  if (atomic_load(&sh->msgstate) == 2) {
+    lua_pushstring(L, sh->msg);
+    atomic_store(&sh->msgstate, 0);
+  }
+  else lua_pushnil(L);
+  return 2;
+}
+
+
+/* ctypes.callback_config([{report = bool, debug = bool}]) -> previous */
+static int cb_config (lua_State *L) {
+  cb_Shared *sh = getshared(L);
+  int report = atomic_load(&sh->report), debug = atomic_load(&sh->debug);
+  if (!lua_isnoneornil(L, 1)) {
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_pushnil(L);
+    while (lua_next(L, 1)) {
+      const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "";
+      atomic_int *slot = strcmp(k, "report") == 0 ? &sh->report
+                         : strcmp(k, "debug") == 0 ? &sh->debug : NULL;
+      if (slot == NULL) {
+        lua_pushvalue(L, -2);
+        return luaL_argerror(L, 1, lua_pushfstring(L, "unknown option '%s'",
+                             luaL_tolstring(L, -1, NULL)));
+      }
+      if (!lua_isboolean(L, -1))
+        return luaL_argerror(L, 1, lua_pushfstring(L, "option '%s': expected "
+                             "boolean, got %s", k, luaL_typename(L, -1)));
+      lua_pop(L, 1);
+    }
+    lua_getfield(L, 1, "report");
+    if (!lua_isnil(L, -1)) atomic_store(&sh->report, lua_toboolean(L, -1));
+    lua_getfield(L, 1, "debug");
+    if (!lua_isnil(L, -1)) atomic_store(&sh->debug, lua_toboolean(L, -1));
+  }
+  lua_createtable(L, 0, 2);
+  lua_pushboolean(L, report);
+  lua_setfield(L, -2, "report");
+  lua_pushboolean(L, debug);
+  lua_setfield(L, -2, "debug");
+  return 1;
+}
+
+
+void ct_open_callback (lua_State *L) {
+  cb_Shared *sh;
+  /* M on top */
+  if (!luaL_newmetatable(L, CLOSURE_MT))
+    luaL_error(L, "metatable '%s' already exists", CLOSURE_MT);
+  lua_pushcfunction(L, closure_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_pushliteral(L, "closure");
+  lua_setfield(L, -2, "__metatable");
+  lua_pop(L, 1);
+  if (!luaL_newmetatable(L, SHARED_MT))
+    luaL_error(L, "metatable '%s' already exists", SHARED_MT);
+  lua_pushcfunction(L, shared_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_pop(L, 1);
+  /* the per-state record; created before any closure, so finalized after
+  ** all of them at lua_close */
+  sh = (cb_Shared *)lua_newuserdatauv(L, sizeof(cb_Shared), SH_NUV);
+  memset(sh, 0, sizeof *sh);
+  atomic_init(&sh->nlost, 0);
+  atomic_init(&sh->msgstate, 0);
+  atomic_init(&sh->report, 1);
+  atomic_init(&sh->debug, 0);
+  luaL_setmetatable(L, SHARED_MT);
+  lua_newtable(L);
+  lua_setiuservalue(L, -2, SH_UV_GRAVE);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &KEY_SHARED);
+  /* st -> function / closure userdata, weak values */
+  lua_newtable(L);
+  lua_createtable(L, 0, 1);
+  lua_pushliteral(L, "v");
+  lua_setfield(L, -2, "__mode");
+  lua_setmetatable(L, -2);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &KEY_FUNCS);
+  lua_pushcfunction(L, cb_release_api);
+  lua_setfield(L, -2, "release");
+  lua_pushcfunction(L, cb_errors);
+  lua_setfield(L, -2, "callback_errors");
+  lua_pushcfunction(L, cb_config);
+  lua_setfield(L, -2, "callback_config");
+}
+
+/* } ====================================================================== */
