@@ -665,8 +665,5 @@ void ct_open_array (lua_State *L) {
     {NULL, NULL}
   };
   luaL_setfuncs(L, funcs, 0);
-  if (!luaL_newmetatable(L, BYREF_MT))
-    luaL_error(L, "metatable '" BYREF_MT "' exists already");
-  luaL_setfuncs(L, byref_meta, 0);
-  lua_pop(L, 1);
+  ct_newmetatable(L, BYREF_MT, byref_meta);
 }

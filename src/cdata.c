@@ -581,10 +581,7 @@ void ct_open_cdata (lua_State *L) {
     {"__tostring", cdata_tostring},
     {NULL, NULL}
   };
-  if (!luaL_newmetatable(L, CDATA_MT))
-    luaL_error(L, "metatable '" CDATA_MT "' exists already");
-  luaL_setfuncs(L, meta, 0);
-  lua_pop(L, 1);
+  ct_newmetatable(L, CDATA_MT, meta);
   ct_settypemethod(L, "from_address", type_from_address);
   ct_settypemethod(L, "from_buffer", type_from_buffer);
   ct_settypemethod(L, "from_buffer_copy", type_from_buffer_copy);

@@ -15,6 +15,14 @@
 ** hold an exact integer value.
 ** ======================================================================= */
 
+/* the integer scalars: X(CODE, C type) */
+#define CT_INTEGERS(X) \
+  X(BYTE, signed char) X(UBYTE, unsigned char) \
+  X(SHORT, short) X(USHORT, unsigned short) \
+  X(INT, int) X(UINT, unsigned int) \
+  X(LONG, long) X(ULONG, unsigned long) \
+  X(LONGLONG, long long) X(ULONGLONG, unsigned long long)
+
 /* Lua value -> 64-bit pattern; 0 if not an integer value. Floats from
 ** -2^63 up to (but excluding) 2^64 with an integral value are accepted. */
 static int tointbits (lua_State *L, int idx, uint64_t *out) {
@@ -157,16 +165,7 @@ int ct_scalar_set (lua_State *L, int code, void *p, int idx, int tidx) {
     case CT_##CODE: \
       if (!tointbits(L, idx, &u)) return ct_pushexpected(L, tidx, idx); \
       *(T *)p = (T)u; return CT_CONV_OK;
-    INTCASE(BYTE, signed char)
-    INTCASE(UBYTE, unsigned char)
-    INTCASE(SHORT, short)
-    INTCASE(USHORT, unsigned short)
-    INTCASE(INT, int)
-    INTCASE(UINT, unsigned int)
-    INTCASE(LONG, long)
-    INTCASE(ULONG, unsigned long)
-    INTCASE(LONGLONG, long long)
-    INTCASE(ULONGLONG, unsigned long long)
+    CT_INTEGERS(INTCASE)
 #undef INTCASE
     case CT_BOOL:
       if (lua_isboolean(L, idx))
@@ -281,16 +280,7 @@ void ct_scalar_push (lua_State *L, int code, const void *p) {
     case CT_WCHAR: ct_pushwstring(L, (const wchar_t *)p, 1); break;
 #define INTCASE(CODE, T) \
     case CT_##CODE: lua_pushinteger(L, (lua_Integer)*(const T *)p); break;
-    INTCASE(BYTE, signed char)
-    INTCASE(UBYTE, unsigned char)
-    INTCASE(SHORT, short)
-    INTCASE(USHORT, unsigned short)
-    INTCASE(INT, int)
-    INTCASE(UINT, unsigned int)
-    INTCASE(LONG, long)
-    INTCASE(ULONG, unsigned long)
-    INTCASE(LONGLONG, long long)
-    INTCASE(ULONGLONG, unsigned long long)
+    CT_INTEGERS(INTCASE)
 #undef INTCASE
     case CT_FLOAT: lua_pushnumber(L, (lua_Number)*(const float *)p); break;
     case CT_DOUBLE: lua_pushnumber(L, (lua_Number)*(const double *)p); break;

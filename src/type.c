@@ -151,6 +151,14 @@ void ct_registerscalar (lua_State *L, int code, int tidx) {
 }
 
 
+void ct_newmetatable (lua_State *L, const char *name, const luaL_Reg *funcs) {
+  if (!luaL_newmetatable(L, name))
+    luaL_error(L, "metatable '%s' exists already", name);
+  luaL_setfuncs(L, funcs, 0);
+  lua_pop(L, 1);
+}
+
+
 void ct_settypemethod (lua_State *L, const char *name, lua_CFunction f) {
   lua_rawgetp(L, LUA_REGISTRYINDEX, &typemethods_key);
   lua_pushcfunction(L, f);
@@ -284,10 +292,7 @@ void ct_open_type (lua_State *L) {
     {"__tostring", type_tostring},
     {NULL, NULL}
   };
-  if (!luaL_newmetatable(L, TYPE_MT))
-    luaL_error(L, "metatable '" TYPE_MT "' exists already");
-  luaL_setfuncs(L, meta, 0);
-  lua_pop(L, 1);
+  ct_newmetatable(L, TYPE_MT, meta);
   lua_newtable(L);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &typemethods_key);
   lua_newtable(L);
