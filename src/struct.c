@@ -1,0 +1,1173 @@
+/*
+** struct.c -- structures and unions: _fields_ processing and the one
+** layout computation (gcc's rules on x86-64 SysV), Field descriptors,
+** instance field access, initialisers and the byte-swapped variants.
+*/
+#include <stdint.h>
+#include <string.h>
+
+#include "ctypes.h"
+
+#define FIELD_MT "ctypes.Field"
+
+/* registry key: { [native scalar type] = its byte-swapped twin } */
+static const char twins_key = 't';
+
+#define ISAGG(t) ((t)->kind == CT_STRUCT || (t)->kind == CT_UNION)
+
+/* largest type we lay out: keeps every bit count inside 64 bits */
+#define MAXSIZE ((uint64_t)1 << 56)
+
+
+/* {======================================================================
+** Small helpers
+** ======================================================================= */
+
+static int hostbig (void) {
+  const union { uint16_t u; unsigned char c[2]; } probe = { 0x0102 };
+  return probe.c[0] == 0x01;
+}
+
+
+/* an integer-valued number at idx (no string coercion) */
+static int tointeger (lua_State *L, int idx, lua_Integer *out) {
+  int isnum;
+  *out = 0;
+  if (lua_type(L, idx) != LUA_TNUMBER) return 0;
+  *out = lua_tointegerx(L, idx, &isnum);
+  return isnum;
+}
+
+
+static uint64_t roundup (uint64_t n, uint64_t m) {
+  return m <= 1 ? n : (n + m - 1) / m * m;
+}
+
+
+static int ispow2 (lua_Integer n) {
+  return n > 0 && (n & (n - 1)) == 0;
+}
+
+
+/* the name of the field at fidx (stays referenced by the field) */
+static const char *fieldname (lua_State *L, int fidx) {
+  const char *s;
+  lua_getiuservalue(L, fidx, 2);
+  s = lua_tostring(L, -1);
+  lua_pop(L, 1);
+  return s != NULL ? s : "?";
+}
+
+
+ct_Field *ct_tofield (lua_State *L, int idx) {
+  return (ct_Field *)luaL_testudata(L, idx, FIELD_MT);
+}
+
+
+/* scalar codes a bit field may have (ctypes: the integer types and bool) */
+static int bitscalar (const ct_Type *t) {
+  if (t->kind != CT_SIMPLE) return 0;
+  switch (t->scalar) {
+    case CT_BOOL: case CT_BYTE: case CT_UBYTE: case CT_SHORT: case CT_USHORT:
+    case CT_INT: case CT_UINT: case CT_LONG: case CT_ULONG:
+    case CT_LONGLONG: case CT_ULONGLONG:
+      return 1;
+    default: return 0;
+  }
+}
+
+
+static int signedscalar (int code) {
+  return code == CT_BYTE || code == CT_SHORT || code == CT_INT ||
+         code == CT_LONG || code == CT_LONGLONG;
+}
+
+
+/* does the type contain a union or bit fields (through arrays too)? */
+static int unionlike (lua_State *L, int tidx) {
+  ct_Type *t = (ct_Type *)lua_touserdata(L, tidx);
+  int r, pushed = 0;
+  while (t->kind == CT_ARRAY) {
+    lua_getiuservalue(L, pushed ? -1 : tidx, CT_TUV_PROTO);
+    pushed++;
+    t = (ct_Type *)lua_touserdata(L, -1);
+  }
+  r = t->kind == CT_UNION || (ISAGG(t) && (t->flags & CT_UNIONLIKE));
+  lua_pop(L, pushed);
+  return r;
+}
+
+/* } ====================================================================== */
+
+
+/* {======================================================================
+** Bits: bit fields are read and written by absolute bit position, so a
+** field straddling storage units (possible under _pack_) needs no special
+** case. Little endian numbers bits from the LSB of each byte, big endian
+** (a swapped struct here) from the MSB, with the field's MSB first: that is
+** how gcc lays bit fields out on big-endian targets.
+** ======================================================================= */
+
+static uint64_t getbits (const unsigned char *p, uint64_t pos, unsigned w,
+                         int big) {
+  uint64_t v = 0;
+  unsigned got = 0;
+  while (got < w) {
+    uint64_t bp = pos + got;
+    unsigned sh = (unsigned)(bp & 7), n = 8 - sh, chunk;
+    if (n > w - got) n = w - got;
+    if (!big) {
+      chunk = (p[bp >> 3] >> sh) & ((1u << n) - 1);
+      v |= (uint64_t)chunk << got;
+    }
+    else {
+      chunk = (p[bp >> 3] >> (8 - sh - n)) & ((1u << n) - 1);
+      v = (n == 64 ? 0 : v << n) | chunk;
+    }
+    got += n;
+  }
+  return v;
+}
+
+
+static void setbits (unsigned char *p, uint64_t pos, unsigned w, int big,
+                     uint64_t v) {
+  unsigned done = 0;
+  while (done < w) {
+    uint64_t bp = pos + done;
+    unsigned sh = (unsigned)(bp & 7), n = 8 - sh, mask, chunk, s;
+    if (n > w - done) n = w - done;
+    mask = (1u << n) - 1;
+    if (!big) {
+      chunk = (unsigned)(v >> done) & mask;
+      s = sh;
+    }
+    else {
+      /* the highest remaining bits of v go first */
+      chunk = (unsigned)(v >> (w - done - n)) & mask;
+      s = 8 - sh - n;
+    }
+    p[bp >> 3] = (unsigned char)((p[bp >> 3] & ~(mask << s)) | (chunk << s));
+    done += n;
+  }
+}
+
+
+/* a scalar of `size` bytes at p as an unsigned 64-bit value */
+static uint64_t loadunsigned (const void *p, size_t size) {
+  switch (size) {
+    case 1: return *(const uint8_t *)p;
+    case 2: return *(const uint16_t *)p;
+    case 4: return *(const uint32_t *)p;
+    default: return *(const uint64_t *)p;
+  }
+}
+
+/* } ====================================================================== */
+
+
+/* {======================================================================
+** Byte-swapped twins (c_int_be on this little-endian host), as ctypes'
+** __ctype_be__: the type a field gets inside a swapped struct.
+** ======================================================================= */
+
+/* pushes the other-endian version of the type at tidx or raises an error
+** naming field `name` */
+static void otherendian (lua_State *L, int tidx, const char *name) {
+  ct_Type *t;
+  tidx = lua_absindex(L, tidx);
+  t = (ct_Type *)lua_touserdata(L, tidx);
+  switch (t->kind) {
+    case CT_STRUCT: case CT_UNION:
+      lua_pushvalue(L, tidx);   /* kept as it is, as ctypes does */
+      return;
+    case CT_ARRAY: {
+      lua_getiuservalue(L, tidx, CT_TUV_PROTO);
+      otherendian(L, -1, name);
+      ct_arraytype(L, -1, (lua_Integer)t->length);
+      lua_replace(L, -3);
+      lua_pop(L, 1);
+      return;
+    }
+    case CT_SIMPLE:
+      if (t->size == 1 || (t->flags & CT_SWAPPED)) {
+        lua_pushvalue(L, tidx);
+        return;
+      }
+      if (t->scalar != CT_CHAR_P && t->scalar != CT_WCHAR_P &&
+          t->scalar != CT_VOID_P && t->scalar != CT_LONGDOUBLE) {
+        ct_Type *w;
+        lua_rawgetp(L, LUA_REGISTRYINDEX, &twins_key);
+        lua_pushvalue(L, tidx);
+        if (lua_rawget(L, -2) != LUA_TNIL) {
+          lua_remove(L, -2);
+          return;
+        }
+        lua_pop(L, 1);
+        w = ct_newtype(L, CT_SIMPLE, lua_pushfstring(L, "%s%s",
+                       ct_typename(L, tidx), hostbig() ? "_le" : "_be"));
+        lua_remove(L, -2);
+        w->scalar = t->scalar;
+        w->size = t->size;
+        w->align = t->align;
+        w->ffi = t->ffi;
+        w->flags = CT_SWAPPED;
+        lua_pushvalue(L, tidx);
+        lua_pushvalue(L, -2);
+        lua_rawset(L, -4);                    /* twins[T] = W */
+        lua_remove(L, -2);
+        return;
+      }
+      break;
+    default: break;
+  }
+  ct_error(L, "TypeError", "field '%s': This type does not support other "
+           "endian: %s", name, ct_typename(L, tidx));
+}
+
+/* } ====================================================================== */
+
+
+/* {======================================================================
+** Layout: one pass over _fields_, gcc's rules (stor-layout.c) for x86-64:
+** - a plain member is aligned to its type's alignment, capped by _pack_;
+** - a bit field goes at the next free bit; without _pack_ it moves to the
+**   next boundary of its type's alignment if it would otherwise span more
+**   units of that alignment than its type has (under #pragma pack it never
+**   moves);
+** - a named bit field raises the record's alignment to its type's
+**   (capped by _pack_); unnamed ones do not;
+** - a zero-width bit field aligns the next bit to its type's alignment,
+**   whatever _pack_ says, and does not raise the record's alignment;
+** - a union puts everything at 0; a bit field occupies ceil(bits/8) bytes.
+** ======================================================================= */
+
+typedef struct Layout {
+  int isunion;
+  int big;           /* bit numbering of a swapped struct on this host */
+  uint64_t pack;     /* 0: none */
+  uint64_t bitpos;   /* struct: next free bit */
+  uint64_t size;     /* union: largest member in bytes */
+  uint64_t align;
+} Layout;
+
+
+static void place (Layout *ly, ct_Field *f, const ct_Type *ft, int bits,
+                   int named) {
+  uint64_t A = ft->align > 0 ? ft->align : 1;
+  uint64_t a = (ly->pack != 0 && ly->pack < A) ? ly->pack : A;
+  uint64_t A8 = A * 8, S8 = (uint64_t)ft->size * 8, unit, in;
+  if (bits < 0) {                                 /* a plain member */
+    if (ly->isunion) {
+      f->offset = 0;
+      if (ft->size > ly->size) ly->size = ft->size;
+    }
+    else {
+      ly->bitpos = roundup(ly->bitpos, a * 8);
+      f->offset = (size_t)(ly->bitpos / 8);
+      ly->bitpos += S8;
+    }
+    if (a > ly->align) ly->align = a;
+    return;
+  }
+  f->flags |= CT_F_BITS;
+  f->bit_size = (unsigned)bits;
+  if (bits == 0) {
+    if (!ly->isunion) ly->bitpos = roundup(ly->bitpos, A8);
+    f->bitpos = ly->isunion ? 0 : (size_t)ly->bitpos;
+    f->offset = f->bitpos / 8;
+    f->bit_offset = 0;
+    return;
+  }
+  if (ly->isunion) {
+    f->bitpos = 0;
+    if ((uint64_t)(bits + 7) / 8 > ly->size) ly->size = (bits + 7) / 8;
+  }
+  else {
+    if (ly->pack == 0 &&
+        (ly->bitpos % A8 + bits + A8 - 1) / A8 > S8 / A8)
+      ly->bitpos = roundup(ly->bitpos, A8);
+    f->bitpos = (size_t)ly->bitpos;
+    ly->bitpos += (uint64_t)bits;
+  }
+  if (named && a > ly->align) ly->align = a;
+  /* storage unit for .offset/.bit_offset: the aligned object of the
+  ** field's type holding it (as ctypes reports), or, for a field that
+  ** straddles such units under _pack_, the byte where it starts */
+  unit = f->bitpos / A8 * A8;
+  if (f->bitpos + bits > unit + S8) unit = f->bitpos / 8 * 8;
+  f->offset = (size_t)(unit / 8);
+  in = f->bitpos - unit;
+  if (!ly->big)
+    f->bit_offset = (unsigned)in;
+  else   /* the lowest bit's shift in the big-endian unit */
+    f->bit_offset = in + bits <= S8 ? (unsigned)(S8 - in - bits) : 0;
+}
+
+
+/* option from the body (or inherited from the base's body): an integer
+** that is 0 or a power of two */
+static uint64_t powoption (lua_State *L, int bodyidx, const char *key,
+                           int baseidx) {
+  lua_Integer n = 0;
+  int ty = lua_getfield(L, bodyidx, key);
+  if (ty == LUA_TNIL && baseidx != 0) {
+    lua_pop(L, 1);
+    lua_getiuservalue(L, baseidx, CT_TUV_BODY);
+    lua_getfield(L, -1, key);
+    lua_remove(L, -2);
+    ty = lua_type(L, -1);
+  }
+  if (ty == LUA_TNIL) { lua_pop(L, 1); return 0; }
+  if (!tointeger(L, -1, &n)) {
+    const char *got = ct_describe(L, -1);
+    ct_error(L, "TypeError", "%s must be an integer, got %s", key, got);
+  }
+  if (n != 0 && !ispow2(n))
+    ct_error(L, "ValueError", "%s must be 0 or a power of two, got %I",
+             key, n);
+  lua_pop(L, 1);
+  return (uint64_t)n;
+}
+
+
+/* new Field userdata (pushed), copying `from` if given */
+static ct_Field *newfield (lua_State *L, const ct_Field *from) {
+  ct_Field *f = (ct_Field *)lua_newuserdatauv(L, sizeof(ct_Field), 2);
+  if (from != NULL) *f = *from;
+  else memset(f, 0, sizeof *f);
+  luaL_setmetatable(L, FIELD_MT);
+  return f;
+}
+
+
+/* _anonymous_: the fields of the listed members become reachable by name,
+** with offsets relative to this type. fieldsidx: the new field table. */
+static void promote (lua_State *L, int tidx, int bodyidx, int fieldsidx) {
+  lua_Integer i, n;
+  if (lua_getfield(L, bodyidx, "_anonymous_") == LUA_TNIL) {
+    lua_pop(L, 1);
+    return;
+  }
+  if (!lua_istable(L, -1)) {
+    const char *got = ct_describe(L, -1);
+    ct_error(L, "TypeError", "_anonymous_ must be a table of field names, "
+             "got %s", got);
+  }
+  n = (lua_Integer)lua_rawlen(L, -1);
+  for (i = 1; i <= n; i++) {
+    int aidx, itidx;
+    ct_Field *af;
+    const char *aname;
+    lua_rawgeti(L, -1, i);                       /* anon, name */
+    if (lua_type(L, -1) != LUA_TSTRING) {
+      const char *got = ct_describe(L, -1);
+      ct_error(L, "TypeError", "_anonymous_[%d] must be a field name, got %s",
+               (int)i, got);
+    }
+    aname = lua_tostring(L, -1);
+    lua_pushvalue(L, -1);
+    lua_rawget(L, fieldsidx);                    /* anon, name, field */
+    af = ct_tofield(L, -1);
+    if (af == NULL)
+      ct_error(L, "AttributeError", "'%s' is specified in _anonymous_ but "
+               "not in _fields_", aname);
+    aidx = lua_gettop(L);
+    lua_getiuservalue(L, aidx, 1);               /* ..., field type */
+    itidx = lua_gettop(L);
+    if (!ISAGG(af->type) || (af->flags & CT_F_BITS))
+      ct_error(L, "TypeError", "_anonymous_ field '%s' must be a structure "
+               "or union, got %s", aname, ct_typename(L, itidx));
+    lua_getiuservalue(L, itidx, CT_TUV_FIELDS);  /* ..., inner fields */
+    lua_pushnil(L);
+    while (lua_next(L, -2)) {                    /* ..., k, innerfield */
+      if (lua_type(L, -2) == LUA_TSTRING) {
+        const ct_Field *in = ct_tofield(L, -1);
+        ct_Field *nf;
+        lua_pushvalue(L, -2);
+        if (lua_rawget(L, fieldsidx) != LUA_TNIL)
+          ct_error(L, "TypeError", "duplicate field name '%s' in %s "
+                   "(from anonymous '%s')", lua_tostring(L, -3),
+                   ct_typename(L, tidx), aname);
+        lua_pop(L, 1);
+        nf = newfield(L, in);                    /* ..., k, inner, new */
+        nf->offset += af->offset;
+        nf->bitpos += af->offset * 8;
+        lua_getiuservalue(L, -2, 1);
+        lua_setiuservalue(L, -2, 1);
+        lua_pushvalue(L, -3);
+        lua_setiuservalue(L, -2, 2);
+        lua_pushvalue(L, -3);
+        lua_insert(L, -2);
+        lua_rawset(L, fieldsidx);                /* fields[k] = new */
+      }
+      lua_pop(L, 1);
+    }
+    lua_settop(L, aidx - 2);                     /* anon */
+  }
+  lua_pop(L, 1);
+}
+
+
+/* T._fields_ = fields (at fidx): checks everything, lays the type out and
+** only then commits, so a failed assignment leaves T as it was */
+static void setfields (lua_State *L, int tidx, int fidx) {
+  ct_Type *t = (ct_Type *)lua_touserdata(L, tidx);
+  Layout ly;
+  unsigned flags = 0;
+  lua_Integer i, n;
+  int bodyidx, baseidx = 0, newidx, top = lua_gettop(L);
+  uint64_t alignopt, size;
+  const ct_Type *base = NULL;
+  tidx = lua_absindex(L, tidx);
+  fidx = lua_absindex(L, fidx);
+  luaL_checkstack(L, 20, NULL);
+  if (t->flags & CT_FINAL)
+    ct_error(L, "AttributeError", "_fields_ is final (%s already has its "
+             "fields)", ct_typename(L, tidx));
+  if (!lua_istable(L, fidx)) {
+    const char *got = ct_describe(L, fidx);
+    ct_error(L, "TypeError", "_fields_ must be a table of {name, type[, "
+             "bits]} entries, got %s", got);
+  }
+  lua_getiuservalue(L, tidx, CT_TUV_BODY);
+  bodyidx = lua_gettop(L);
+  memset(&ly, 0, sizeof ly);
+  ly.isunion = t->kind == CT_UNION;
+  ly.big = (t->flags & CT_SWAPPED) ? !hostbig() : hostbig();
+  ly.align = 1;
+  /* _base_: a complete type of the same kind and byte order */
+  if (lua_getfield(L, bodyidx, "_base_") != LUA_TNIL) {
+    base = ct_totype(L, -1);
+    if (base == NULL || base->kind != t->kind) {
+      const char *got = ct_describe(L, -1);
+      ct_error(L, "TypeError", "_base_ must be a %s type, got %s",
+               t->kind == CT_UNION ? "union" : "structure", got);
+    }
+    if (base->flags & CT_INCOMPLETE)
+      ct_error(L, "TypeError", "_base_ %s is an incomplete type (_fields_ "
+               "not set)", ct_typename(L, -1));
+    if ((base->flags & CT_SWAPPED) != (t->flags & CT_SWAPPED))
+      ct_error(L, "TypeError", "_base_ %s has a different byte order",
+               ct_typename(L, -1));
+    baseidx = lua_gettop(L);
+    if (ly.isunion) ly.size = base->size;
+    else ly.bitpos = (uint64_t)base->size * 8;
+    ly.align = base->align > 0 ? base->align : 1;
+    flags |= base->flags & (CT_HASBITS | CT_UNIONLIKE);
+  }
+  else lua_pop(L, 1);
+  ly.pack = powoption(L, bodyidx, "_pack_", baseidx);
+  alignopt = powoption(L, bodyidx, "_align_", 0);
+  /* the new field table starts with a copy of the base's */
+  lua_newtable(L);
+  newidx = lua_gettop(L);
+  if (baseidx != 0) {
+    lua_getiuservalue(L, baseidx, CT_TUV_FIELDS);
+    lua_pushnil(L);
+    while (lua_next(L, -2)) {
+      lua_pushvalue(L, -2);
+      lua_insert(L, -2);
+      lua_rawset(L, newidx);
+    }
+    lua_pop(L, 1);
+  }
+  n = (lua_Integer)lua_rawlen(L, fidx);
+  for (i = 1; i <= n; i++) {
+    int eidx, ftidx, bits = -1, named;
+    const char *name;
+    ct_Type *ft;
+    ct_Field *f;
+    lua_rawgeti(L, fidx, i);
+    eidx = lua_gettop(L);
+    if (!lua_istable(L, eidx)) {
+      const char *got = ct_describe(L, eidx);
+      ct_error(L, "TypeError", "_fields_[%d] must be a table {name, type[, "
+               "bits]}, got %s", (int)i, got);
+    }
+    if (lua_rawgeti(L, eidx, 1) != LUA_TSTRING) {
+      const char *got = ct_describe(L, -1);
+      ct_error(L, "TypeError", "_fields_[%d]: field name must be a string, "
+               "got %s", (int)i, got);
+    }
+    name = lua_tostring(L, -1);                 /* eidx + 1 */
+    lua_rawgeti(L, eidx, 2);                    /* eidx + 2 */
+    ft = ct_totype(L, -1);
+    if (ft == NULL) {
+      const char *got = ct_describe(L, -1);
+      ct_error(L, "TypeError", "field '%s': expected a ctypes type, got %s",
+               name, got);
+    }
+    if (ft == t)
+      ct_error(L, "TypeError", "field '%s': %s cannot contain itself by value "
+               "(use POINTER(%s))", name, ct_typename(L, tidx),
+               ct_typename(L, tidx));
+    if (ft->flags & CT_INCOMPLETE)
+      ct_error(L, "TypeError", "field '%s': %s is an incomplete type "
+               "(_fields_ not set)", name, ct_typename(L, -1));
+    if (ft->size > MAXSIZE)
+      ct_error(L, "OverflowError", "field '%s': type too large", name);
+    if (lua_rawgeti(L, eidx, 3) != LUA_TNIL) {  /* eidx + 3 */
+      lua_Integer b = 0;
+      if (!tointeger(L, -1, &b)) {
+        const char *got = ct_describe(L, -1);
+        ct_error(L, "TypeError", "field '%s': number of bits must be an "
+                 "integer, got %s", name, got);
+      }
+      if (!bitscalar(ft))
+        ct_error(L, "TypeError", "bit fields not allowed for type %s",
+                 ct_typename(L, eidx + 2));
+      if (b < 0 || (uint64_t)b > (ft->scalar == CT_BOOL ? 1 : ft->size * 8))
+        ct_error(L, "ValueError", "number of bits invalid for bit field "
+                 "'%s'", name);
+      bits = (int)b;
+    }
+    lua_pop(L, 1);
+    if (name[0] == '\0' && bits < 0)
+      ct_error(L, "ValueError", "_fields_[%d]: empty field name (only bit "
+               "fields may be unnamed)", (int)i);
+    named = name[0] != '\0' && bits != 0;
+    if (named) {
+      lua_pushvalue(L, eidx + 1);
+      if (lua_rawget(L, newidx) != LUA_TNIL)
+        ct_error(L, "TypeError", "duplicate field name '%s' in %s", name,
+                 ct_typename(L, tidx));
+      lua_pop(L, 1);
+    }
+    if (t->flags & CT_SWAPPED) {                 /* eidx + 3: field type */
+      otherendian(L, eidx + 2, name);
+      ft = (ct_Type *)lua_touserdata(L, -1);
+    }
+    else lua_pushvalue(L, eidx + 2);
+    ftidx = lua_gettop(L);
+    f = newfield(L, NULL);
+    f->type = ft;
+    f->size = ft->size;
+    place(&ly, f, ft, bits, named);
+    if (!named && bits >= 0) f->flags |= CT_F_UNNAMED;
+    if ((bits > 0 && (t->flags & CT_SWAPPED)) ||
+        (bits < 0 && ft->kind == CT_SIMPLE && (ft->flags & CT_SWAPPED)))
+      f->flags |= CT_F_SWAPPED;
+    if (bits >= 0) flags |= CT_HASBITS | CT_UNIONLIKE;
+    if (unionlike(L, ftidx)) flags |= CT_UNIONLIKE;
+    if (ly.bitpos > MAXSIZE * 8 || ly.size > MAXSIZE)
+      ct_error(L, "OverflowError", "structure too large");
+    lua_pushvalue(L, ftidx);
+    lua_setiuservalue(L, -2, 1);
+    lua_pushstring(L, named ? name : "");
+    lua_setiuservalue(L, -2, 2);
+    lua_pushvalue(L, -1);
+    lua_rawseti(L, newidx, (lua_Integer)lua_rawlen(L, newidx) + 1);
+    if (named) {
+      lua_pushvalue(L, eidx + 1);
+      lua_insert(L, -2);
+      lua_rawset(L, newidx);
+    }
+    lua_settop(L, newidx);
+  }
+  promote(L, tidx, bodyidx, newidx);
+  if (alignopt > ly.align) ly.align = alignopt;
+  size = ly.isunion ? ly.size : (ly.bitpos + 7) / 8;
+  size = roundup(size, ly.align);
+  /* commit */
+  t->size = (size_t)size;
+  t->align = (size_t)ly.align;
+  t->flags = (t->flags & ~CT_INCOMPLETE) | CT_FINAL | flags |
+             (ly.pack != 0 ? CT_PACKED : 0) |
+             (ly.isunion ? CT_UNIONLIKE : 0);
+  lua_pushvalue(L, newidx);
+  lua_setiuservalue(L, tidx, CT_TUV_FIELDS);
+  if (baseidx != 0) {
+    lua_pushvalue(L, baseidx);
+    lua_setiuservalue(L, tidx, CT_TUV_PROTO);
+  }
+  lua_pushvalue(L, fidx);
+  lua_setfield(L, bodyidx, "_fields_");
+  lua_settop(L, top);
+}
+
+/* } ====================================================================== */
+
+
+/* {======================================================================
+** Field access
+** ======================================================================= */
+
+/* Copies the keep-alive entries of src's root that lie in src's memory
+** [sp, sp + size) to the slots at the same offsets from dp in cdidx's
+** root: after a memcpy the copy keeps alive what its pointers point to. */
+static void rebasekeeps (lua_State *L, int srcidx, const char *sp,
+                         size_t size, int cdidx, char *dp) {
+  srcidx = lua_absindex(L, srcidx);
+  cdidx = lua_absindex(L, cdidx);
+  luaL_checkstack(L, 6, NULL);
+  lua_pushvalue(L, srcidx);
+  for (;;) {                                     /* find src's root */
+    if (lua_getiuservalue(L, -1, CT_UV_BASE) == LUA_TUSERDATA &&
+        ct_tocdata(L, -1) != NULL) {
+      lua_remove(L, -2);
+      continue;
+    }
+    lua_pop(L, 1);
+    break;
+  }
+  if (lua_getiuservalue(L, -1, CT_UV_KEEP) == LUA_TTABLE) {
+    /* collect first: src and the copy may share their root (p.a = p.b),
+    ** and a table must not get new keys while lua_next walks it */
+    lua_newtable(L);                             /* root, keep, moved */
+    lua_pushnil(L);
+    while (lua_next(L, -3)) {                    /* root, keep, moved, k, v */
+      if (lua_isinteger(L, -2)) {
+        uintptr_t a = (uintptr_t)lua_tointeger(L, -2);
+        if (a >= (uintptr_t)sp && a - (uintptr_t)sp < size) {
+          lua_pushinteger(L, (lua_Integer)(uintptr_t)(dp + (a - (uintptr_t)sp)));
+          lua_insert(L, -2);
+          lua_rawset(L, -4);
+          continue;
+        }
+      }
+      lua_pop(L, 1);
+    }
+    lua_pushnil(L);
+    while (lua_next(L, -2)) {                    /* ..., moved, k, v */
+      ct_keep(L, cdidx, (void *)(uintptr_t)lua_tointeger(L, -2), -1);
+      lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 2);
+}
+
+
+/* pushes the value of field f (userdata at fidx) of the object at cdidx
+** whose memory starts at base */
+static void getfield (lua_State *L, int fidx, const ct_Field *f, char *base,
+                      int cdidx) {
+  const ct_Type *ft = f->type;
+  if (f->flags & CT_F_BITS) {
+    uint64_t v;
+    if (f->flags & CT_F_UNNAMED) { lua_pushnil(L); return; }
+    v = getbits((unsigned char *)base, f->bitpos, f->bit_size,
+                (f->flags & CT_F_SWAPPED) ? !hostbig() : hostbig());
+    if (ft->scalar == CT_BOOL)
+      lua_pushboolean(L, v != 0);
+    else {
+      if (signedscalar(ft->scalar) && f->bit_size < 64 &&
+          ((v >> (f->bit_size - 1)) & 1))
+        v |= ~(uint64_t)0 << f->bit_size;
+      lua_pushinteger(L, (lua_Integer)v);
+    }
+    return;
+  }
+  if (f->flags & CT_F_SWAPPED) {
+    union { long double ld; uint64_t u[2]; unsigned char b[16]; } tmp;
+    memcpy(tmp.b, base + f->offset, ft->size);
+    ct_bswap(tmp.b, ft->size);
+    ct_scalar_push(L, ft->scalar, tmp.b);
+    return;
+  }
+  lua_getiuservalue(L, fidx, 1);
+  ct_pushvalue(L, -1, base + f->offset, cdidx);
+  lua_remove(L, -2);
+}
+
+
+static void convfail (lua_State *L, int fidx) {
+  ct_error(L, "TypeError", "field '%s': %s", fieldname(L, fidx),
+           lua_tostring(L, -1));
+}
+
+
+static void initagg (lua_State *L, int tidx, char *p, int idx, int cdidx);
+
+/* Stores the value at vidx into field f (userdata at fidx) of the object at
+** cdidx whose memory starts at base. `fresh`: the object is being
+** initialised (a new or temporary instance): nested aggregates are then
+** filled in place; otherwise a table goes through a temporary so that a
+** failing assignment changes nothing. */
+static void setfield (lua_State *L, int fidx, const ct_Field *f, char *base,
+                      int vidx, int cdidx, int fresh) {
+  const ct_Type *ft = f->type;
+  char *p = base + f->offset;
+  int ftidx, r;
+  vidx = lua_absindex(L, vidx);
+  cdidx = lua_absindex(L, cdidx);
+  luaL_checkstack(L, 8, NULL);
+  if (f->flags & CT_F_BITS) {
+    union { long double ld; uint64_t u[2]; unsigned char b[16]; } tmp;
+    uint64_t v;
+    if (f->flags & CT_F_UNNAMED) return;
+    memset(&tmp, 0, sizeof tmp);
+    lua_getiuservalue(L, fidx, 1);
+    if (ct_scalar_set(L, ft->scalar, tmp.b, vidx, lua_gettop(L)) ==
+        CT_CONV_FAIL)
+      convfail(L, fidx);
+    lua_pop(L, 1);
+    v = loadunsigned(tmp.b, ft->size);
+    if (f->bit_size < 64) v &= ((uint64_t)1 << f->bit_size) - 1;
+    setbits((unsigned char *)base, f->bitpos, f->bit_size,
+            (f->flags & CT_F_SWAPPED) ? !hostbig() : hostbig(), v);
+    return;
+  }
+  lua_getiuservalue(L, fidx, 1);
+  ftidx = lua_gettop(L);
+  if (f->flags & CT_F_SWAPPED) {
+    union { long double ld; uint64_t u[2]; unsigned char b[16]; } tmp;
+    if (ct_scalar_set(L, ft->scalar, tmp.b, vidx, ftidx) == CT_CONV_FAIL)
+      convfail(L, fidx);
+    ct_bswap(tmp.b, ft->size);
+    memcpy(p, tmp.b, ft->size);
+    lua_settop(L, ftidx - 1);
+    return;
+  }
+  if ((ISAGG(ft) || ft->kind == CT_ARRAY) && lua_istable(L, vidx)) {
+    if (fresh) {
+      memset(p, 0, ft->size);
+      initagg(L, ftidx, p, vidx, cdidx);
+    }
+    else {                     /* build it aside, then copy it in */
+      ct_CData *tmp = ct_newcdata(L, ftidx);
+      initagg(L, ftidx, (char *)tmp->ptr, vidx, lua_gettop(L));
+      memcpy(p, tmp->ptr, ft->size);
+      rebasekeeps(L, -1, (const char *)tmp->ptr, ft->size, cdidx, p);
+    }
+    lua_settop(L, ftidx - 1);
+    return;
+  }
+  if (ISAGG(ft) || ft->kind == CT_ARRAY) {
+    ct_CData *src = lua_type(L, vidx) == LUA_TUSERDATA ?
+                    ct_tocdata(L, vidx) : NULL;
+    if (src != NULL && src->type == ft) {      /* the same type: a copy */
+      if (src->ptr != p) {
+        memmove(p, src->ptr, ft->size);
+        rebasekeeps(L, vidx, (const char *)src->ptr, ft->size, cdidx, p);
+      }
+      lua_settop(L, ftidx - 1);
+      return;
+    }
+  }
+  r = ct_tocvalue(L, ftidx, p, vidx);
+  switch (r) {
+    case CT_CONV_FAIL: convfail(L, fidx); break;
+    case CT_CONV_KEEPARG: ct_keep(L, cdidx, p, vidx); break;
+    case CT_CONV_KEEPTOP: ct_keep(L, cdidx, p, -1); break;
+    default:
+      /* a pointer slot overwritten with a plain value drops what it kept */
+      if (ct_ispointerlike(ft)) ct_keep(L, cdidx, p, 0);
+      break;
+  }
+  lua_settop(L, ftidx - 1);
+}
+
+/* } ====================================================================== */
+
+
+/* {======================================================================
+** Initialisers
+** ======================================================================= */
+
+static int tooMany (lua_State *L, int tidx, lua_Integer given,
+                    lua_Integer most) {
+  return ct_error(L, "TypeError", "too many initializers for %s (%I given, "
+                  "at most %I)", ct_typename(L, tidx), given, most);
+}
+
+
+/* number of fields positional initialisers fill (named ones) */
+static lua_Integer countnamed (lua_State *L, int fieldsidx) {
+  lua_Integer i, n = (lua_Integer)lua_rawlen(L, fieldsidx), c = 0;
+  for (i = 1; i <= n; i++) {
+    ct_Field *f;
+    lua_rawgeti(L, fieldsidx, i);
+    f = (ct_Field *)lua_touserdata(L, -1);
+    if (!(f->flags & CT_F_UNNAMED)) c++;
+    lua_pop(L, 1);
+  }
+  return c;
+}
+
+
+/* Positional values at first..first+n-1 fill the named fields in order.
+** Returns the index in the field list of the last field filled. */
+static lua_Integer initpos (lua_State *L, int tidx, char *p, int fieldsidx,
+                            int first, lua_Integer n, int cdidx, int fromtab) {
+  lua_Integer i, j = 0, nf = (lua_Integer)lua_rawlen(L, fieldsidx);
+  if (n > 0 && n > countnamed(L, fieldsidx))
+    tooMany(L, tidx, n, countnamed(L, fieldsidx));
+  for (i = 0; i < n; i++) {
+    ct_Field *f;
+    do {
+      lua_rawgeti(L, fieldsidx, ++j);
+      f = (ct_Field *)lua_touserdata(L, -1);
+      if (!(f->flags & CT_F_UNNAMED)) break;
+      lua_pop(L, 1);
+    } while (j < nf);
+    if (fromtab) lua_rawgeti(L, first, i + 1);
+    else lua_pushvalue(L, first + (int)i);
+    setfield(L, -2, f, p, -1, cdidx, 1);
+    lua_pop(L, 2);
+  }
+  return j;
+}
+
+
+/* the struct/union of type tidx at p from the table at idx: the sequence
+** part fills fields in order, string keys name fields */
+static void inittable (lua_State *L, int tidx, char *p, int idx, int cdidx) {
+  lua_Integer n = (lua_Integer)lua_rawlen(L, idx), last;
+  int fieldsidx;
+  luaL_checkstack(L, 10, NULL);
+  lua_getiuservalue(L, tidx, CT_TUV_FIELDS);
+  fieldsidx = lua_gettop(L);
+  last = initpos(L, tidx, p, fieldsidx, idx, n, cdidx, 1);
+  lua_pushnil(L);
+  while (lua_next(L, idx)) {                     /* k, v */
+    lua_Integer k;
+    ct_Field *f;
+    if (tointeger(L, -2, &k) && k >= 1 && k <= n) {
+      lua_pop(L, 1);
+      continue;
+    }
+    if (lua_type(L, -2) != LUA_TSTRING) {
+      lua_pushvalue(L, -2);
+      ct_error(L, "TypeError", "%s initializer: bad key %s (field names are "
+               "strings)", ct_typename(L, tidx), luaL_tolstring(L, -1, NULL));
+    }
+    lua_pushvalue(L, -2);
+    lua_rawget(L, fieldsidx);                    /* k, v, field */
+    f = ct_tofield(L, -1);
+    if (f == NULL)
+      ct_error(L, "AttributeError", "'%s' object has no attribute '%s'",
+               ct_typename(L, tidx), lua_tostring(L, -3));
+    if (last > 0) {              /* given by position already? */
+      lua_Integer j;
+      for (j = 1; j <= last; j++) {
+        int same;
+        lua_rawgeti(L, fieldsidx, j);
+        same = lua_rawequal(L, -1, -2);
+        lua_pop(L, 1);
+        if (same)
+          ct_error(L, "TypeError", "duplicate values for field '%s'",
+                   lua_tostring(L, -3));
+      }
+    }
+    setfield(L, -1, f, p, -2, cdidx, 1);
+    lua_pop(L, 2);
+  }
+  lua_pop(L, 1);
+}
+
+
+/* an aggregate (struct, union or array) of type tidx at p from the value at
+** idx, keeping references in cdidx */
+static void initagg (lua_State *L, int tidx, char *p, int idx, int cdidx) {
+  ct_Type *t = (ct_Type *)lua_touserdata(L, tidx);
+  if (t->kind == CT_ARRAY)
+    ct_array_init(L, tidx, p, idx, cdidx);
+  else
+    inittable(L, tidx, p, idx, cdidx);
+}
+
+
+int ct_struct_init (lua_State *L, int tidx, void *p, int idx, int cdidx) {
+  tidx = lua_absindex(L, tidx);
+  idx = lua_absindex(L, idx);
+  cdidx = lua_absindex(L, cdidx);
+  if (!lua_istable(L, idx)) {
+    ct_pushexpected(L, tidx, idx);
+    ct_error(L, "TypeError", "%s", lua_tostring(L, -1));
+  }
+  inittable(L, tidx, (char *)p, idx, cdidx);
+  return CT_CONV_OK;
+}
+
+
+/* T(...): positional values, or one table (by name and/or position) */
+int ct_struct_new (lua_State *L) {
+  int n = lua_gettop(L) - 1, obj;
+  ct_CData *cd = ct_newcdata(L, 1);
+  obj = lua_gettop(L);
+  if (n == 1 && lua_istable(L, 2))
+    inittable(L, 1, (char *)cd->ptr, 2, obj);
+  else if (n > 0) {
+    lua_getiuservalue(L, 1, CT_TUV_FIELDS);
+    initpos(L, 1, (char *)cd->ptr, obj + 1, 2, n, obj, 0);
+  }
+  lua_settop(L, obj);
+  return 1;
+}
+
+/* } ====================================================================== */
+
+
+/* {======================================================================
+** Instances: p.x, p.x = v, p:method()
+** ======================================================================= */
+
+/* pushes the body attribute `key` (at kidx) of the type at tidx or of its
+** bases; returns its Lua type (LUA_TNIL: none, nothing left pushed) */
+static int bodyattr (lua_State *L, int tidx, int kidx) {
+  int depth = 0;
+  kidx = lua_absindex(L, kidx);
+  lua_pushvalue(L, tidx);
+  for (;;) {                                     /* T */
+    lua_getiuservalue(L, -1, CT_TUV_BODY);       /* T, body */
+    if (lua_istable(L, -1)) {
+      lua_pushvalue(L, kidx);
+      if (lua_rawget(L, -2) != LUA_TNIL) {       /* T, body, v */
+        lua_replace(L, -3);
+        lua_pop(L, 1);
+        return lua_type(L, -1);
+      }
+      lua_pop(L, 1);
+    }
+    lua_pop(L, 1);                               /* T */
+    if (lua_getiuservalue(L, -1, CT_TUV_PROTO) != LUA_TUSERDATA ||
+        ++depth > 1000) {
+      lua_pop(L, 2);
+      return LUA_TNIL;
+    }
+    lua_remove(L, -2);                           /* base */
+  }
+}
+
+
+static const char *cdtypename (lua_State *L, int idx) {
+  const char *s;
+  lua_getiuservalue(L, idx, CT_UV_TYPE);
+  s = ct_typename(L, -1);
+  lua_pop(L, 1);
+  return s;
+}
+
+
+/* (obj, key) */
+int ct_struct_index (lua_State *L) {
+  ct_CData *cd = (ct_CData *)lua_touserdata(L, 1);
+  lua_settop(L, 2);
+  lua_getiuservalue(L, 1, CT_UV_TYPE);           /* 3: T */
+  if (lua_type(L, 2) == LUA_TSTRING) {
+    ct_Field *f;
+    lua_getiuservalue(L, 3, CT_TUV_FIELDS);      /* 4: fields */
+    lua_pushvalue(L, 2);
+    if (lua_istable(L, 4)) lua_rawget(L, 4);     /* 5: field? */
+    f = ct_tofield(L, 5);
+    if (f != NULL) {
+      getfield(L, 5, f, (char *)cd->ptr, 1);
+      return 1;
+    }
+    if (bodyattr(L, 3, 2) != LUA_TNIL)
+      return 1;
+  }
+  return ct_error(L, "AttributeError", "'%s' object has no attribute '%s'",
+                  ct_typename(L, 3), luaL_tolstring(L, 2, NULL));
+}
+
+
+/* (obj, key, value) */
+int ct_struct_newindex (lua_State *L) {
+  ct_CData *cd = (ct_CData *)lua_touserdata(L, 1);
+  lua_settop(L, 3);
+  lua_getiuservalue(L, 1, CT_UV_TYPE);           /* 4: T */
+  if (lua_type(L, 2) == LUA_TSTRING) {
+    ct_Field *f;
+    lua_getiuservalue(L, 4, CT_TUV_FIELDS);      /* 5: fields */
+    lua_pushvalue(L, 2);
+    if (lua_istable(L, 5)) lua_rawget(L, 5);     /* 6: field? */
+    f = ct_tofield(L, 6);
+    if (f != NULL) {
+      setfield(L, 6, f, (char *)cd->ptr, 3, 1, 0);
+      return 0;
+    }
+    if (bodyattr(L, 4, 2) != LUA_TNIL)
+      return ct_error(L, "AttributeError", "'%s' object attribute '%s' is "
+                      "read-only", ct_typename(L, 4), lua_tostring(L, 2));
+  }
+  return ct_error(L, "AttributeError", "'%s' object has no attribute '%s'",
+                  cdtypename(L, 1), luaL_tolstring(L, 2, NULL));
+}
+
+/* } ====================================================================== */
+
+
+/* {======================================================================
+** Type objects: T.field, T.method, T._fields_ = {...}
+** ======================================================================= */
+
+static int isoption (const char *k) {
+  return strcmp(k, "_fields_") == 0 || strcmp(k, "_pack_") == 0 ||
+         strcmp(k, "_align_") == 0 || strcmp(k, "_anonymous_") == 0 ||
+         strcmp(k, "_base_") == 0;
+}
+
+
+/* (T, key): pushes the value and returns 1, or returns 0 */
+int ct_struct_typeindex (lua_State *L) {
+  const char *k;
+  if (lua_type(L, 2) != LUA_TSTRING) return 0;
+  k = lua_tostring(L, 2);
+  if (isoption(k)) {       /* the type's own: nil when not given */
+    lua_getiuservalue(L, 1, CT_TUV_BODY);
+    lua_getfield(L, -1, k);
+    return 1;
+  }
+  if (lua_getiuservalue(L, 1, CT_TUV_FIELDS) == LUA_TTABLE) {
+    lua_pushvalue(L, 2);
+    if (lua_rawget(L, -2) != LUA_TNIL) return 1;
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+  return bodyattr(L, 1, 2) != LUA_TNIL;
+}
+
+
+/* (T, key, value) */
+int ct_struct_typenewindex (lua_State *L) {
+  ct_Type *t = (ct_Type *)lua_touserdata(L, 1);
+  const char *k;
+  lua_settop(L, 3);
+  if (lua_type(L, 2) != LUA_TSTRING) {
+    const char *got = ct_describe(L, 2);
+    return ct_error(L, "AttributeError", "attribute name must be a string, "
+                    "got %s", got);
+  }
+  k = lua_tostring(L, 2);
+  if (strcmp(k, "_fields_") == 0) {
+    setfields(L, 1, 3);
+    return 0;
+  }
+  if (isoption(k)) {
+    if (t->flags & CT_FINAL)
+      return ct_error(L, "AttributeError", "%s must be set before _fields_",
+                      k);
+  }
+  else if (lua_getiuservalue(L, 1, CT_TUV_FIELDS) == LUA_TTABLE) {
+    lua_pushvalue(L, 2);
+    if (lua_rawget(L, -2) != LUA_TNIL)
+      return ct_error(L, "AttributeError", "cannot replace field '%s' of %s",
+                      k, ct_typename(L, 1));
+  }
+  lua_settop(L, 3);
+  lua_getiuservalue(L, 1, CT_TUV_BODY);
+  lua_pushvalue(L, 2);
+  lua_pushvalue(L, 3);
+  lua_rawset(L, -3);
+  return 0;
+}
+
+
+/* core._struct_define(name, body, ctor): ctor is "Structure", "Union",
+** "BigEndianStructure", ... (names the caller in messages too) */
+static int struct_define (lua_State *L) {
+  const char *ctor = luaL_checkstring(L, 3);
+  int isunion = strstr(ctor, "Union") != NULL;
+  int swapped = (strncmp(ctor, "BigEndian", 9) == 0 && !hostbig()) ||
+                (strncmp(ctor, "LittleEndian", 12) == 0 && hostbig());
+  ct_Type *t;
+  if (lua_type(L, 1) != LUA_TSTRING) {
+    const char *got = ct_describe(L, 1);
+    return ct_error(L, "TypeError", "%s: name must be a string, got %s",
+                    ctor, got);
+  }
+  if (!lua_isnoneornil(L, 2) && !lua_istable(L, 2)) {
+    const char *got = ct_describe(L, 2);
+    return ct_error(L, "TypeError", "%s: body must be a table, got %s",
+                    ctor, got);
+  }
+  lua_settop(L, 3);
+  t = ct_newtype(L, isunion ? CT_UNION : CT_STRUCT, lua_tostring(L, 1));
+  t->flags = CT_INCOMPLETE | (swapped ? CT_SWAPPED : 0);
+  t->align = 1;                                  /* 4: T */
+  lua_newtable(L);                               /* 5: its own body copy */
+  if (lua_istable(L, 2)) {
+    lua_pushnil(L);
+    while (lua_next(L, 2)) {
+      if (lua_type(L, -2) == LUA_TSTRING &&
+          strcmp(lua_tostring(L, -2), "_fields_") == 0) {
+        lua_pop(L, 1);   /* stored once the layout succeeded */
+        continue;
+      }
+      lua_pushvalue(L, -2);
+      lua_insert(L, -2);
+      lua_rawset(L, 5);
+    }
+  }
+  lua_setiuservalue(L, 4, CT_TUV_BODY);
+  if (lua_istable(L, 2) && lua_getfield(L, 2, "_fields_") != LUA_TNIL)
+    setfields(L, 4, -1);
+  lua_settop(L, 4);
+  return 1;
+}
+
+/* } ====================================================================== */
+
+
+/* {======================================================================
+** "ctypes.Field"
+** ======================================================================= */
+
+static int field_index (lua_State *L) {
+  ct_Field *f = (ct_Field *)luaL_checkudata(L, 1, FIELD_MT);
+  const char *k = lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : "";
+  int bits = (f->flags & CT_F_BITS) != 0;
+  if (strcmp(k, "name") == 0) lua_getiuservalue(L, 1, 2);
+  else if (strcmp(k, "type") == 0) lua_getiuservalue(L, 1, 1);
+  else if (strcmp(k, "offset") == 0 || strcmp(k, "byte_offset") == 0)
+    lua_pushinteger(L, (lua_Integer)f->offset);
+  else if (strcmp(k, "size") == 0 || strcmp(k, "byte_size") == 0)
+    lua_pushinteger(L, (lua_Integer)f->size);
+  else if (strcmp(k, "bit_size") == 0)
+    lua_pushinteger(L, bits ? (lua_Integer)f->bit_size
+                            : (lua_Integer)f->size * 8);
+  else if (strcmp(k, "bit_offset") == 0)
+    lua_pushinteger(L, bits ? (lua_Integer)f->bit_offset : 0);
+  else if (strcmp(k, "is_bitfield") == 0) lua_pushboolean(L, bits);
+  else {
+    lua_settop(L, 2);
+    return ct_error(L, "AttributeError", "'Field' object has no attribute "
+                    "'%s'", luaL_tolstring(L, 2, NULL));
+  }
+  return 1;
+}
+
+
+static int field_newindex (lua_State *L) {
+  return ct_error(L, "AttributeError", "Field attributes are read-only "
+                  "(setting '%s')", luaL_tolstring(L, 2, NULL));
+}
+
+
+static int field_tostring (lua_State *L) {
+  ct_Field *f = (ct_Field *)luaL_checkudata(L, 1, FIELD_MT);
+  const char *tn;
+  lua_getiuservalue(L, 1, 1);
+  tn = ct_typename(L, -1);
+  if (f->flags & CT_F_BITS)
+    lua_pushfstring(L, "<Field type=%s, ofs=%I:%I, bits=%I>", tn,
+                    (lua_Integer)f->offset, (lua_Integer)f->bit_offset,
+                    (lua_Integer)f->bit_size);
+  else
+    lua_pushfstring(L, "<Field type=%s, ofs=%I, size=%I>", tn,
+                    (lua_Integer)f->offset, (lua_Integer)f->size);
+  return 1;
+}
+
+/* } ====================================================================== */
+
+
+void ct_open_struct (lua_State *L) {
+  static const luaL_Reg meta[] = {
+    {"__index", field_index},
+    {"__newindex", field_newindex},
+    {"__tostring", field_tostring},
+    {NULL, NULL}
+  };
+  if (!luaL_newmetatable(L, FIELD_MT))
+    luaL_error(L, "metatable '" FIELD_MT "' exists already");
+  luaL_setfuncs(L, meta, 0);
+  lua_pop(L, 1);
+  lua_newtable(L);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &twins_key);
+  lua_pushcfunction(L, struct_define);
+  lua_setfield(L, -2, "_struct_define");
+}
