@@ -50,8 +50,17 @@ local function mapped(path)
 end
 
 -- Runs Lua code in a child lua5.4 (same module paths); env: "VAR=value ".
+-- Under `make asan` the child gets the sanitizer runtimes and also the shim
+-- that drops LD_PRELOAD once it runs, so the tools find_library starts (gcc,
+-- ldconfig) are not sanitized and do not report their own leaks.
 local function child(code, env)
-  return helper.run((env or "") .. helper.lua_command("-e " .. helper.quote(code)))
+  local vars = "LUA_PATH=" .. helper.quote(helper.lua_path) ..
+               " LUA_CPATH=" .. helper.quote(helper.lua_cpath)
+  if helper.asan then
+    vars = "LD_PRELOAD=" .. helper.quote(os.getenv("CTYPES_ASAN_PRELOAD") .. " " ..
+                                         helper.build_dir .. "/noinherit.so") .. " " .. vars
+  end
+  return helper.run((env or "") .. vars .. " " .. helper.lua .. " -e " .. helper.quote(code))
 end
 
 teardown(function()
