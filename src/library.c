@@ -18,6 +18,7 @@
 #include "ctypes.h"
 
 #define LIB_MT "ctypes.Library"
+#define DETECTOR_MT "ctypes.LibraryDetector"
 
 /* Lib.flags, besides CT_SIG_USE_ERRNO (given to its function objects) */
 #define LIB_CLOSED 0x100   /* __close called: no more lookups */
@@ -124,11 +125,7 @@ static int lib_detector (lua_State *L) {
 
 static void newdetector (lua_State *L) {
   lua_newuserdatauv(L, 1, 0);
-  if (luaL_newmetatable(L, "ctypes.LibraryDetector")) {
-    lua_pushcfunction(L, lib_detector);
-    lua_setfield(L, -2, "__gc");
-  }
-  lua_setmetatable(L, -2);
+  luaL_setmetatable(L, DETECTOR_MT);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &detector_key);
 }
 
@@ -361,10 +358,9 @@ void ct_open_library (lua_State *L) {
     {"__gc", lib_gc},
     {NULL, NULL}
   };
-  if (!luaL_newmetatable(L, LIB_MT))
-    luaL_error(L, "metatable '" LIB_MT "' exists already");
-  luaL_setfuncs(L, meta, 0);
-  lua_pop(L, 1);
+  static const luaL_Reg detector[] = {{"__gc", lib_detector}, {NULL, NULL}};
+  ct_newmetatable(L, LIB_MT, meta);
+  ct_newmetatable(L, DETECTOR_MT, detector);
   lua_pushcfunction(L, lib_CDLL);
   lua_setfield(L, -2, "CDLL");
   lua_pushinteger(L, RTLD_GLOBAL);
