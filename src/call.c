@@ -1,0 +1,1887 @@
+/*
+** call.c -- foreign functions: function objects (argtypes, restype,
+** errcheck, paramflags), prototypes (CFUNCTYPE), by-value libffi types of
+** aggregates, the call path (a direct register-only path on x86-64 SysV and
+** libffi for everything else) and ctypes' private errno.
+*/
+#include <errno.h>
+#include <stdalign.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "ctypes.h"
+
+/* the lua_State of the innermost foreign call on this thread (callbacks run
+** Lua only on it) and the flag the trampoline sets to have us re-raise */
+_Thread_local lua_State *ct_active_L;
+_Thread_local int ct_cb_pending;
+
+/* ctypes' private errno, swapped with the real one around calls that use it */
+static _Thread_local int ct_errno;
+/* set by ctypes._calls_direct(false): every call goes through libffi (the
+** differential test checks both paths against gcc-compiled C) */
+static _Thread_local int ct_nodirect;
+
+/* registry keys */
+static const char ffistore_key = 'f';  /* ephemeron: type -> AggFFI storage */
+static const char protocache_key = 'p';/* weak values: signature -> F */
+static const char deffunc_key = 'd';   /* flags -> default function type */
+
+#define MAXGPR 6
+#define MAXSSE 8
+
+
+/* {======================================================================
+** Classification of by-value types (x86-64 System V psABI, 3.2.3)
+** ======================================================================= */
+
+enum { CL_NONE, CL_INT, CL_SSE, CL_X87, CL_X87UP, CL_MEM };
+
+/* the lowering of one argument or result: n eightbytes in registers of the
+** classes c[0..n-1]; n == 0: memory (stack, or hidden pointer for returns);
+** x87: a lone long double (st0 when returned, memory as an argument) */
+typedef struct Low {
+  unsigned char n, x87, agg, split;
+  unsigned char c[2];
+} Low;
+
+/* the storage of an aggregate's libffi type, kept alive with its type */
+typedef struct AggFFI {
+  ffi_type ft;
+  ffi_type *el[3];
+  ffi_type fake;       /* a long double aligned to 1: makes libffi classify
+                          the aggregate as MEMORY, as the ABI does */
+  Low low;
+} AggFFI;
+
+
+static unsigned char merge (unsigned char a, unsigned char b) {
+  if (a == b) return a;
+  if (a == CL_NONE) return b;
+  if (b == CL_NONE) return a;
+  if (a == CL_MEM || b == CL_MEM) return CL_MEM;
+  if (a == CL_INT || b == CL_INT) return CL_INT;
+  if (a == CL_X87 || a == CL_X87UP || b == CL_X87 || b == CL_X87UP)
+    return CL_MEM;
+  return CL_SSE;
+}
+
+
+static void mergeat (unsigned char cls[2], size_t off, unsigned char c) {
+  if (off / 8 < 2) cls[off / 8] = merge(cls[off / 8], c);
+}
+
+
+static unsigned char scalarclass (int code) {
+  switch (code) {
+    case CT_FLOAT: case CT_DOUBLE: return CL_SSE;
+    case CT_LONGDOUBLE: return CL_X87;
+    default: return CL_INT;
+  }
+}
+
+
+/* merges the classes of the type at tidx placed at byte offset off of an
+** aggregate of at most 16 bytes into cls */
+static void classify (lua_State *L, int tidx, size_t off, unsigned char cls[2]) {
+  ct_Type *t = (ct_Type *)lua_touserdata(L, tidx);
+  tidx = lua_absindex(L, tidx);
+  if (t->align > 1 && off % t->align != 0) {   /* unaligned: MEMORY */
+    cls[0] = CL_MEM;
+    return;
+  }
+  switch (t->kind) {
+    case CT_SIMPLE: {
+      unsigned char c = scalarclass(t->scalar);
+      mergeat(cls, off, c);
+      if (c == CL_X87) mergeat(cls, off + 8, CL_X87UP);
+      break;
+    }
+    case CT_POINTER: case CT_FUNC:
+      mergeat(cls, off, CL_INT);
+      break;
+    case CT_ARRAY: {
+      size_t i;
+      ct_Type *e;
+      lua_getiuservalue(L, tidx, CT_TUV_PROTO);
+      e = (ct_Type *)lua_touserdata(L, -1);
+      for (i = 0; i < t->length && e->size > 0; i++)
+        classify(L, -1, off + i * e->size, cls);
+      lua_pop(L, 1);
+      break;
+    }
+    case CT_STRUCT: case CT_UNION: {
+      lua_Integer i, n;
+      lua_getiuservalue(L, tidx, CT_TUV_FIELDS);
+      n = lua_istable(L, -1) ? luaL_len(L, -1) : 0;
+      for (i = 1; i <= n; i++) {
+        ct_Field *f;
+        lua_rawgeti(L, -1, i);
+        f = ct_tofield(L, -1);
+        if (f != NULL) {
+          if (f->flags & CT_F_BITS) {
+            /* bit fields are INTEGER over the bytes their bits occupy */
+            if (f->bit_size > 0) {
+              size_t first, last;
+              if (f->flags & CT_F_SWAPPED) {
+                first = off + f->offset;
+                last = first + f->size - 1;
+              }
+              else {
+                first = off + f->bitpos / 8;
+                last = off + (f->bitpos + f->bit_size - 1) / 8;
+              }
+              mergeat(cls, first, CL_INT);
+              mergeat(cls, last, CL_INT);
+            }
+          }
+          else {
+            lua_getiuservalue(L, -1, 1);          /* the field's type */
+            classify(L, -1, off + f->offset, cls);
+            lua_pop(L, 1);
+          }
+        }
+        lua_pop(L, 1);
+      }
+      lua_pop(L, 1);
+      break;
+    }
+  }
+}
+
+
+/* the lowering of an aggregate type (struct/union) at tidx */
+static Low aggregatelow (lua_State *L, int tidx) {
+  ct_Type *t = (ct_Type *)lua_touserdata(L, tidx);
+  Low low;
+  unsigned char cls[2] = {CL_NONE, CL_NONE};
+  size_t i, nw = (t->size + 7) / 8;
+  memset(&low, 0, sizeof low);
+  low.agg = 1;
+  if (t->size == 0 || t->size > 16) return low;   /* MEMORY */
+  classify(L, tidx, 0, cls);
+  for (i = 0; i < nw; i++) {
+    if (cls[i] == CL_MEM) return low;
+    if (cls[i] == CL_X87UP && (i == 0 || cls[i - 1] != CL_X87)) return low;
+    if (cls[i] == CL_NONE) cls[i] = CL_SSE;   /* padding only */
+  }
+  if (cls[0] == CL_X87) {
+    if (nw == 2 && cls[1] == CL_X87UP) low.x87 = 1;
+    return low;
+  }
+  low.n = (unsigned char)nw;
+  low.c[0] = cls[0];
+  low.c[1] = nw > 1 ? cls[1] : CL_NONE;
+  return low;
+}
+
+
+static ffi_type *eightbytetype (unsigned char c, size_t bytes) {
+  if (c == CL_SSE) return bytes <= 4 ? &ffi_type_float : &ffi_type_double;
+  if (bytes <= 1) return &ffi_type_uint8;
+  if (bytes <= 2) return &ffi_type_uint16;
+  if (bytes <= 4) return &ffi_type_uint32;
+  return &ffi_type_uint64;
+}
+
+
+/* Builds the libffi type of an aggregate from the classification of its
+** eightbytes rather than from its fields: libffi has no notion of unions or
+** bit fields, and this way what libffi does is what the ABI says. */
+static AggFFI *buildagg (lua_State *L, int tidx) {
+  ct_Type *t = (ct_Type *)lua_touserdata(L, tidx);
+  AggFFI *a;
+  tidx = lua_absindex(L, tidx);
+  a = (AggFFI *)lua_newuserdatauv(L, sizeof(AggFFI), 0);
+  memset(a, 0, sizeof *a);
+  a->low = aggregatelow(L, tidx);
+  a->ft.size = t->size;
+  a->ft.alignment = (unsigned short)(t->align > 0 ? t->align : 1);
+  a->ft.type = FFI_TYPE_STRUCT;
+  a->ft.elements = a->el;
+  if (a->low.x87)
+    a->el[0] = &ffi_type_longdouble;
+  else if (a->low.n > 0) {
+    int i;
+    for (i = 0; i < a->low.n; i++)
+      a->el[i] = eightbytetype(a->low.c[i], t->size - 8 * (size_t)i);
+  }
+  else if (t->size > 16)
+    a->el[0] = &ffi_type_uint64;   /* libffi: > 2 words, not SSE: MEMORY */
+  else {
+    /* a float merged with an x87 word gives MEMORY in libffi too */
+    a->fake.size = 16;
+    a->fake.alignment = 1;
+    a->fake.type = FFI_TYPE_LONGDOUBLE;
+    a->el[0] = &ffi_type_float;
+    a->el[1] = &a->fake;
+  }
+  /* ephemeron[type] = storage */
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &ffistore_key);
+  lua_pushvalue(L, tidx);
+  lua_pushvalue(L, -3);
+  lua_rawset(L, -3);
+  lua_pop(L, 2);
+  t->ffi = &a->ft;
+  return a;
+}
+
+
+ffi_type *ct_ffitype (lua_State *L, int tidx) {
+  ct_Type *t = (ct_Type *)lua_touserdata(L, tidx);
+  if (t->ffi != NULL) return t->ffi;
+  switch (t->kind) {
+    case CT_STRUCT: case CT_UNION:
+      ct_checkcomplete(L, tidx);
+      buildagg(L, tidx);
+      return t->ffi;
+    case CT_SIMPLE:   /* set by scalar.c; not reached */
+      return &ffi_type_sint;
+    default:          /* pointers, functions; arrays decay to pointers */
+      return &ffi_type_pointer;
+  }
+}
+
+
+/* the lowering of any type used as an argument or result */
+static Low typelow (lua_State *L, int tidx) {
+  ct_Type *t = (ct_Type *)lua_touserdata(L, tidx);
+  Low low;
+  memset(&low, 0, sizeof low);
+  if (t->kind == CT_STRUCT || t->kind == CT_UNION) {
+    ct_ffitype(L, tidx);
+    return ((AggFFI *)t->ffi)->low;
+  }
+  if (t->kind == CT_SIMPLE && t->scalar == CT_LONGDOUBLE) {
+    low.x87 = 1;
+    return low;
+  }
+  low.n = 1;
+  low.c[0] = t->kind == CT_SIMPLE ? scalarclass(t->scalar) : CL_INT;
+  return low;
+}
+
+/* } ====================================================================== */
+
+
+/* {======================================================================
+** Signatures: everything about a call that depends only on the types,
+** prepared once (ct_Sig is the part the callbacks read)
+** ======================================================================= */
+
+/* fast argument converters */
+enum {
+  FC_GEN, FC_I8, FC_U8, FC_I16, FC_U16, FC_I32, FC_U32, FC_I64, FC_BOOL,
+  FC_FLOAT, FC_DOUBLE, FC_CHARP, FC_VOIDP, FC_PTR, FC_AGG
+};
+
+/* how results come back */
+enum {
+  RK_VOID, RK_SCALAR, RK_OBJ, RK_BIG, RK_CALLABLE
+};
+
+/* where the direct path finds the result */
+enum {
+  RD_VOID, RD_INT, RD_SSE, RD_X87, RD_II, RD_SS, RD_IS, RD_SI, RD_MEM
+};
+
+typedef struct Arg {
+  ct_Type *t;
+  Low low;
+  unsigned char fc;     /* FC_* */
+  unsigned char hasfp;  /* the type's body defines from_param */
+} Arg;
+
+typedef struct Sig {
+  ct_Sig s;             /* first: ct_Sig * and Sig * are the same pointer */
+  unsigned char untyped;/* no argtypes: arguments convert by Lua type */
+  unsigned char direct; /* all fixed arguments in registers (x86-64) */
+  unsigned char split;  /* some argument needs the libffi bug workaround */
+  unsigned char rk;     /* RK_* */
+  unsigned char rd;     /* RD_* */
+  unsigned char rscalar;/* RK_SCALAR: the scalar code */
+  Low rlow;
+  int ngpr, nsse;       /* registers taken by the fixed arguments */
+  size_t rsize;
+  ffi_cif *callcif;     /* &s.cif, or &scif when split */
+  ffi_cif scif;
+  int nsplit;           /* libffi arguments of scif */
+  ffi_type **satypes;
+  Arg *a;
+} Sig;
+
+
+/* Decides which arguments travel in registers, as the ABI assigns them in
+** order (an aggregate that does not fit whole goes to the stack and later
+** ones may still take registers). Marks the arguments that hit libffi
+** 3.4.4's bug: an aggregate larger than 8 bytes whose first eightbyte is
+** INTEGER and lands in the last integer register is copied whole into
+** that register's slot, overwriting the first SSE register (fixed upstream
+** in libffi PR #848). Those are handed to libffi as one scalar per
+** eightbyte, which the ABI passes in exactly the same registers.
+** Returns 1 if every argument is in registers. */
+static int place (Low *lw, int n, int hidden, int *gpr, int *sse, int *split) {
+  int gi = hidden, xi = 0, allreg = 1, i;
+  *split = 0;
+  for (i = 0; i < n; i++) {
+    int ng = 0, nx = 0, j;
+    lw[i].split = 0;
+    if (lw[i].n == 0) { allreg = 0; continue; }
+    for (j = 0; j < lw[i].n; j++) {
+      if (lw[i].c[j] == CL_INT) ng++; else nx++;
+    }
+    if (gi + ng > MAXGPR || xi + nx > MAXSSE) { allreg = 0; continue; }
+    if (lw[i].agg && lw[i].n == 2 && lw[i].c[0] == CL_INT &&
+        gi == MAXGPR - 1) {
+      lw[i].split = 1;
+      *split = 1;
+    }
+    gi += ng;
+    xi += nx;
+  }
+  *gpr = gi;
+  *sse = xi;
+  return allreg;
+}
+
+
+/* the libffi types after the workaround: split arguments become one scalar
+** per eightbyte; returns the count */
+static int splittypes (const Low *lw, ffi_type *const *at, int n,
+                       ffi_type **out) {
+  int i, k = 0;
+  for (i = 0; i < n; i++) {
+    if (lw[i].split) {
+      out[k++] = lw[i].c[0] == CL_INT ? &ffi_type_uint64 : &ffi_type_double;
+      out[k++] = lw[i].c[1] == CL_INT ? &ffi_type_uint64 : &ffi_type_double;
+    }
+    else out[k++] = at[i];
+  }
+  return k;
+}
+
+
+static unsigned char fastconv (const ct_Type *t) {
+  switch (t->kind) {
+    case CT_SIMPLE:
+      switch (t->scalar) {
+        case CT_BYTE: return FC_I8;
+        case CT_UBYTE: return FC_U8;
+        case CT_SHORT: return FC_I16;
+        case CT_USHORT: return FC_U16;
+        case CT_INT: return FC_I32;
+        case CT_UINT: return FC_U32;
+        case CT_LONG: case CT_ULONG: case CT_LONGLONG: case CT_ULONGLONG:
+          return FC_I64;
+        case CT_BOOL: return FC_BOOL;
+        case CT_FLOAT: return FC_FLOAT;
+        case CT_DOUBLE: return FC_DOUBLE;
+        case CT_CHAR_P: return FC_CHARP;
+        case CT_VOID_P: return FC_VOIDP;
+        default: return FC_GEN;
+      }
+    case CT_POINTER: return FC_PTR;
+    case CT_STRUCT: case CT_UNION: return FC_AGG;
+    default: return FC_GEN;
+  }
+}
+
+
+static int hasfromparam (lua_State *L, int tidx) {
+  ct_Type *t = (ct_Type *)lua_touserdata(L, tidx);
+  int r = 0;
+  if (t->kind != CT_STRUCT && t->kind != CT_UNION) return 0;
+  if (lua_getiuservalue(L, tidx, CT_TUV_BODY) == LUA_TTABLE) {
+    lua_getfield(L, -1, "from_param");
+    r = lua_isfunction(L, -1);
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+  return r;
+}
+
+
+static void checkargtype (lua_State *L, int idx, lua_Integer i) {
+  ct_Type *t = ct_totype(L, idx);
+  if (t == NULL) {
+    const char *got = ct_describe(L, idx);
+    ct_error(L, "TypeError", "argtypes: item %I must be a ctypes type, got %s",
+             i, got);
+  }
+  if ((t->kind == CT_STRUCT || t->kind == CT_UNION) &&
+      (t->flags & CT_INCOMPLETE))
+    ct_error(L, "TypeError", "argtypes: item %I: %s is an incomplete type",
+             i, ct_typename(L, idx));
+  if (t->kind == CT_SIMPLE && t->scalar < 0)
+    ct_error(L, "TypeError", "argtypes: item %I: bad type", i);
+}
+
+
+static void checkrestype (lua_State *L, int idx) {
+  ct_Type *t;
+  if (lua_isnoneornil(L, idx) || lua_isfunction(L, idx) ||
+      (lua_isboolean(L, idx) && !lua_toboolean(L, idx)))
+    return;
+  t = ct_totype(L, idx);
+  if (t == NULL) {
+    const char *got = ct_describe(L, idx);
+    ct_error(L, "TypeError", "restype must be a ctypes type, a function or "
+             "nil, got %s", got);
+  }
+  if (t->kind == CT_ARRAY)
+    ct_error(L, "TypeError", "restype: %s: a function cannot return an array",
+             ct_typename(L, idx));
+  if ((t->kind == CT_STRUCT || t->kind == CT_UNION) &&
+      (t->flags & CT_INCOMPLETE))
+    ct_error(L, "TypeError", "restype: %s is an incomplete type",
+             ct_typename(L, idx));
+}
+
+
+static int sig_gc (lua_State *L) {
+  (void)L;   /* everything lives inside the userdata */
+  return 0;
+}
+
+
+ct_Sig *ct_newsig (lua_State *L, int retidx, int argsidx, unsigned flags) {
+  lua_Integer n = 0, i;
+  Sig *s;
+  size_t sz;
+  char *mem;
+  ffi_status st;
+  int gpr, sse, split, allreg, hidden;
+  Low *lw;
+  retidx = lua_absindex(L, retidx);
+  if (argsidx != 0) {
+    argsidx = lua_absindex(L, argsidx);
+    if (!lua_istable(L, argsidx)) {
+      const char *got = ct_describe(L, argsidx);
+      ct_error(L, "TypeError", "argtypes must be a table (sequence) of types "
+               "or nil, got %s", got);
+    }
+    n = luaL_len(L, argsidx);
+    if (n > 1024)
+      ct_error(L, "ValueError", "argtypes: too many arguments (%I)", n);
+    for (i = 1; i <= n; i++) {
+      lua_rawgeti(L, argsidx, i);
+      checkargtype(L, -1, i);
+      lua_pop(L, 1);
+    }
+  }
+  checkrestype(L, retidx);
+  /* Sig, then ct_Type *args[n], ffi_type *atypes[n], Arg a[n], Low lw[n],
+  ** ffi_type *satypes[2n] */
+  sz = sizeof(Sig) + (size_t)n * (2 * sizeof(void *) + sizeof(Arg) +
+                                  sizeof(Low) + 2 * sizeof(void *));
+  s = (Sig *)lua_newuserdatauv(L, sz, 2);
+  memset(s, 0, sz);
+  if (luaL_newmetatable(L, "ctypes.Sig")) {
+    lua_pushcfunction(L, sig_gc);
+    lua_setfield(L, -2, "__gc");
+  }
+  lua_setmetatable(L, -2);
+  mem = (char *)(s + 1);
+  s->s.flags = flags;
+  s->s.nargs = (int)n;
+  s->s.args = (ct_Type **)mem; mem += (size_t)n * sizeof(void *);
+  s->s.atypes = (ffi_type **)mem; mem += (size_t)n * sizeof(void *);
+  s->a = (Arg *)mem; mem += (size_t)n * sizeof(Arg);
+  lw = (Low *)mem; mem += (size_t)n * sizeof(Low);
+  s->satypes = (ffi_type **)mem;
+  s->untyped = argsidx == 0;
+  /* uservalues: 1 = restype (false = void), 2 = private argtypes copy */
+  if (lua_isnoneornil(L, retidx)) lua_pushboolean(L, 0);
+  else lua_pushvalue(L, retidx);
+  lua_setiuservalue(L, -2, 1);
+  if (argsidx != 0) {
+    lua_createtable(L, (int)n, 0);
+    for (i = 1; i <= n; i++) {
+      lua_rawgeti(L, argsidx, i);
+      lua_rawseti(L, -2, i);
+    }
+    lua_setiuservalue(L, -2, 2);
+  }
+  /* arguments */
+  lua_getiuservalue(L, -1, 2);                      /* sig, args */
+  for (i = 0; i < n; i++) {
+    Arg *a = &s->a[i];
+    lua_rawgeti(L, -1, i + 1);
+    a->t = (ct_Type *)lua_touserdata(L, -1);
+    s->s.args[i] = a->t;
+    s->s.atypes[i] = ct_ffitype(L, -1);
+    a->low = typelow(L, -1);
+    a->fc = fastconv(a->t);
+    a->hasfp = (unsigned char)hasfromparam(L, -1);
+    if (a->hasfp) a->fc = FC_GEN;
+    lw[i] = a->low;
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+  /* result */
+  s->rk = RK_VOID;
+  s->rd = RD_VOID;
+  s->s.rtype = &ffi_type_void;
+  if (lua_isfunction(L, retidx)) {
+    /* ctypes' callable restype: called with the int result */
+    s->rk = RK_CALLABLE;
+    s->rd = RD_INT;
+    s->rscalar = CT_INT;
+    s->s.rtype = &ffi_type_sint;
+  }
+  else if (ct_totype(L, retidx) != NULL) {
+    ct_Type *rt = (ct_Type *)lua_touserdata(L, retidx);
+    s->s.ret = rt;
+    s->s.rtype = ct_ffitype(L, retidx);
+    s->rlow = typelow(L, retidx);
+    s->rsize = rt->size;
+    if (rt->kind == CT_SIMPLE) {
+      s->rk = RK_SCALAR;
+      s->rscalar = (unsigned char)rt->scalar;
+    }
+    else if ((rt->kind == CT_STRUCT || rt->kind == CT_UNION) && rt->size > 16)
+      s->rk = RK_BIG;
+    else
+      s->rk = RK_OBJ;
+    if (s->rlow.x87) s->rd = RD_X87;
+    else if (s->rlow.n == 0) s->rd = RD_MEM;
+    else if (s->rlow.n == 1) s->rd = s->rlow.c[0] == CL_INT ? RD_INT : RD_SSE;
+    else if (s->rlow.c[0] == CL_INT)
+      s->rd = s->rlow.c[1] == CL_INT ? RD_II : RD_IS;
+    else
+      s->rd = s->rlow.c[1] == CL_INT ? RD_SI : RD_SS;
+  }
+  hidden = s->rd == RD_MEM;
+  allreg = place(lw, (int)n, hidden, &gpr, &sse, &split);
+  for (i = 0; i < n; i++) s->a[i].low = lw[i];
+  s->ngpr = gpr;
+  s->nsse = sse;
+  s->split = (unsigned char)split;
+#if defined(__x86_64__) && !defined(_WIN32)
+  s->direct = (unsigned char)(allreg && !s->untyped);
+#else
+  s->direct = 0;
+  (void)allreg;
+#endif
+  st = ffi_prep_cif(&s->s.cif, FFI_DEFAULT_ABI, (unsigned)n, s->s.rtype,
+                    s->s.atypes);
+  if (st != FFI_OK)
+    ct_error(L, "TypeError", "libffi cannot prepare this signature (%d)",
+             (int)st);
+  s->callcif = &s->s.cif;
+  if (split) {
+    s->nsplit = splittypes(lw, s->s.atypes, (int)n, s->satypes);
+    st = ffi_prep_cif(&s->scif, FFI_DEFAULT_ABI, (unsigned)s->nsplit,
+                      s->s.rtype, s->satypes);
+    if (st != FFI_OK)
+      ct_error(L, "TypeError", "libffi cannot prepare this signature (%d)",
+               (int)st);
+    s->callcif = &s->scif;
+  }
+  return &s->s;
+}
+
+/* } ====================================================================== */
+
+
+/* {======================================================================
+** Function objects
+** ======================================================================= */
+
+/* per-object call info: uservalue 1 = the Sig userdata, 2 = paramflags */
+#define CI_ERRCHECK   0x01
+#define CI_PARAMFLAGS 0x02
+#define CI_EXACT      0x04   /* made by a prototype: no variadic extras */
+
+typedef struct Call {
+  Sig *sig;
+  unsigned flags;
+} Call;
+
+
+/* pushes the default type of library functions (restype c_int, arguments
+** by their Lua types) for the given CT_SIG_* flags */
+static void deffunctype (lua_State *L, unsigned flags) {
+  ct_Type *t;
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &deffunc_key);
+  if (lua_rawgeti(L, -1, (lua_Integer)flags) != LUA_TNIL) {
+    lua_remove(L, -2);
+    return;
+  }
+  lua_pop(L, 1);                                   /* cache */
+  t = ct_newtype(L, CT_FUNC, "_FuncPtr");          /* cache, F */
+  t->size = sizeof(void *);
+  t->align = alignof(void *);
+  t->ffi = &ffi_type_pointer;
+  t->flags = CT_FINAL;
+  ct_pushscalartype(L, CT_INT);                    /* cache, F, c_int */
+  lua_pushvalue(L, -1);
+  lua_setiuservalue(L, -3, CT_TUV_PROTO);
+  t->ext = ct_newsig(L, -1, 0, flags);             /* cache, F, c_int, sig */
+  lua_setiuservalue(L, -3, CT_TUV_EXT);
+  lua_pop(L, 1);
+  lua_pushvalue(L, -1);
+  lua_rawseti(L, -3, (lua_Integer)flags);
+  lua_remove(L, -2);
+}
+
+
+/* makes the call info of the function object at idx from the signature
+** userdata on top (popped); returns it */
+static Call *setcallinfo (lua_State *L, int idx, unsigned cflags) {
+  Call *ci;
+  idx = lua_absindex(L, idx);
+  ci = (Call *)lua_newuserdatauv(L, sizeof(Call), 2);   /* sig, ci */
+  ci->sig = (Sig *)lua_touserdata(L, -2);
+  ci->flags = cflags;
+  lua_insert(L, -2);                                    /* ci, sig */
+  lua_setiuservalue(L, -2, 1);                          /* ci */
+  lua_setiuservalue(L, idx, CT_UV_CALLINFO);
+  return ci;
+}
+
+
+/* the call info of the function object at idx (made from its type's
+** signature for objects that have none yet: views, callbacks) */
+static Call *getcallinfo (lua_State *L, int idx) {
+  Call *ci;
+  if (lua_getiuservalue(L, idx, CT_UV_CALLINFO) == LUA_TUSERDATA) {
+    ci = (Call *)lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    return ci;
+  }
+  lua_pop(L, 1);
+  lua_getiuservalue(L, idx, CT_UV_TYPE);
+  lua_getiuservalue(L, -1, CT_TUV_EXT);
+  lua_remove(L, -2);
+  ci = setcallinfo(L, idx, CI_EXACT);
+  return ci;
+}
+
+
+ct_CData *ct_func_new (lua_State *L, void *addr, int ownidx, unsigned flags) {
+  ct_CData *cd;
+  if (ownidx != 0) ownidx = lua_absindex(L, ownidx);
+  deffunctype(L, flags);                               /* F */
+  cd = ct_newcdata_sized(L, -1, sizeof(void *), CT_NUV_FUNC);  /* F, f */
+  *(void **)cd->ptr = addr;
+  if (ownidx != 0) {
+    lua_pushvalue(L, ownidx);
+    lua_setiuservalue(L, -2, CT_UV_OWNER);
+  }
+  lua_getiuservalue(L, -2, CT_TUV_EXT);                /* F, f, sig */
+  setcallinfo(L, -2, 0);
+  lua_remove(L, -2);                                   /* f */
+  return cd;
+}
+
+
+/* rebuilds the signature of the function object at 1 from restype at
+** retidx and argtypes at argsidx (0: untyped) */
+static void resig (lua_State *L, int retidx, int argsidx) {
+  Call *ci = getcallinfo(L, 1);
+  unsigned flags = ci->sig->s.flags;
+  unsigned cflags = ci->flags;
+  lua_getiuservalue(L, 1, CT_UV_CALLINFO);
+  lua_getiuservalue(L, -1, 2);                       /* ci, paramflags */
+  ct_newsig(L, retidx, argsidx, flags);              /* ci, pf, sig */
+  if ((cflags & CI_PARAMFLAGS) && lua_istable(L, -2)) {
+    lua_Integer n = luaL_len(L, -2);
+    if (n != ((Sig *)lua_touserdata(L, -1))->s.nargs)
+      ct_error(L, "ValueError", "paramflags must have the same length as "
+               "argtypes (%I, not %d)", n,
+               ((Sig *)lua_touserdata(L, -1))->s.nargs);
+  }
+  ci = setcallinfo(L, 1, cflags);                    /* ci, pf */
+  lua_getiuservalue(L, 1, CT_UV_CALLINFO);
+  lua_insert(L, -2);
+  lua_setiuservalue(L, -2, 2);
+  lua_pop(L, 2);
+}
+
+
+/* pushes a fresh copy of the sequence at idx (nil stays nil) */
+static void copyseq (lua_State *L, int idx) {
+  lua_Integer i, n;
+  idx = lua_absindex(L, idx);
+  if (!lua_istable(L, idx)) { lua_pushnil(L); return; }
+  n = luaL_len(L, idx);
+  lua_createtable(L, (int)n, 0);
+  for (i = 1; i <= n; i++) {
+    lua_rawgeti(L, idx, i);
+    lua_rawseti(L, -2, i);
+  }
+}
+
+
+int ct_func_index (lua_State *L) {
+  const char *k = lua_tostring(L, 2);
+  if (lua_type(L, 2) == LUA_TSTRING) {
+    if (strcmp(k, "argtypes") == 0) {
+      getcallinfo(L, 1);
+      lua_getiuservalue(L, 1, CT_UV_CALLINFO);
+      lua_getiuservalue(L, -1, 1);
+      lua_getiuservalue(L, -1, 2);
+      copyseq(L, -1);
+      return 1;
+    }
+    if (strcmp(k, "restype") == 0) {
+      getcallinfo(L, 1);
+      lua_getiuservalue(L, 1, CT_UV_CALLINFO);
+      lua_getiuservalue(L, -1, 1);
+      if (lua_getiuservalue(L, -1, 1) == LUA_TBOOLEAN) lua_pushnil(L);
+      return 1;
+    }
+    if (strcmp(k, "errcheck") == 0) {
+      lua_getiuservalue(L, 1, CT_UV_ERRCHECK);
+      return 1;
+    }
+  }
+  lua_getiuservalue(L, 1, CT_UV_TYPE);
+  lua_pushvalue(L, 2);
+  return ct_error(L, "AttributeError", "'%s' object has no attribute '%s'",
+                  ct_typename(L, -2), luaL_tolstring(L, -1, NULL));
+}
+
+
+int ct_func_newindex (lua_State *L) {
+  const char *k = lua_tostring(L, 2);
+  if (lua_type(L, 2) == LUA_TSTRING) {
+    if (strcmp(k, "argtypes") == 0) {
+      getcallinfo(L, 1);
+      lua_getiuservalue(L, 1, CT_UV_CALLINFO);
+      lua_getiuservalue(L, -1, 1);
+      lua_getiuservalue(L, -1, 1);                   /* ci, sig, restype */
+      resig(L, -1, lua_isnil(L, 3) ? 0 : 3);
+      lua_settop(L, 3);
+      if (lua_isnil(L, 3)) lua_pushnil(L); else copyseq(L, 3);
+      lua_setiuservalue(L, 1, CT_UV_ARGTYPES);
+      return 0;
+    }
+    if (strcmp(k, "restype") == 0) {
+      int hasargs;
+      getcallinfo(L, 1);
+      lua_getiuservalue(L, 1, CT_UV_CALLINFO);
+      lua_getiuservalue(L, -1, 1);
+      hasargs = lua_getiuservalue(L, -1, 2) == LUA_TTABLE;  /* ci, sig, at */
+      resig(L, 3, hasargs ? -1 : 0);
+      lua_settop(L, 3);
+      if (lua_isnil(L, 3)) lua_pushboolean(L, 0);
+      lua_setiuservalue(L, 1, CT_UV_RESTYPE);
+      return 0;
+    }
+    if (strcmp(k, "errcheck") == 0) {
+      Call *ci;
+      if (!lua_isnil(L, 3) && !lua_isfunction(L, 3) &&
+          !luaL_getmetafield(L, 3, "__call")) {
+        const char *got = ct_describe(L, 3);
+        return ct_error(L, "TypeError", "errcheck must be a function or nil, "
+                        "got %s", got);
+      }
+      lua_settop(L, 3);
+      ci = getcallinfo(L, 1);
+      if (lua_isnil(L, 3)) ci->flags &= ~(unsigned)CI_ERRCHECK;
+      else ci->flags |= CI_ERRCHECK;
+      lua_setiuservalue(L, 1, CT_UV_ERRCHECK);
+      return 0;
+    }
+  }
+  lua_getiuservalue(L, 1, CT_UV_TYPE);
+  lua_pushvalue(L, 2);
+  return ct_error(L, "AttributeError", "'%s' object has no attribute '%s'",
+                  ct_typename(L, -2), luaL_tolstring(L, -1, NULL));
+}
+
+/* } ====================================================================== */
+
+
+/* {======================================================================
+** Argument conversion
+** ======================================================================= */
+
+/* one argument's storage: big enough and aligned for any scalar and for
+** aggregates of up to 16 bytes */
+typedef union Slot {
+  ffi_arg i;
+  int64_t l;
+  double d;
+  float f;
+  long double ld;
+  void *p;
+  unsigned char b[16];
+} Slot;
+
+#define NLOCAL 16   /* arguments handled with storage on the C stack */
+
+/* per-call arrays */
+typedef struct Frame {
+  Slot *slot;
+  void **av;
+  ffi_type **at;
+  Low *lw;
+} Frame;
+
+
+/* replaces the value at idx by its _as_parameter_ (tables, repeatedly);
+** returns the index of the value to convert */
+static int asparam (lua_State *L, int idx) {
+  int depth = 0;
+  while (lua_type(L, idx) == LUA_TTABLE) {
+    if (lua_getfield(L, idx, "_as_parameter_") == LUA_TNIL) {
+      lua_pop(L, 1);
+      break;
+    }
+    idx = lua_gettop(L);
+    if (++depth > 16) break;
+  }
+  return idx;
+}
+
+
+/* Converts the Lua value at idx to an argument of the type at tidx (argument
+** number argn). The value goes to slot, or stays in memory that the stack
+** keeps alive; returns its address. Objects the value points into stay on
+** the stack until the call returns. */
+static void *convtyped (lua_State *L, int argn, int tidx, const Arg *a,
+                        int idx, Slot *slot) {
+  ct_Type *t = a->t;
+  ct_CData *cd;
+  int r;
+  tidx = lua_absindex(L, tidx);
+  if (a->hasfp) {              /* the body's from_param(T, value) */
+    lua_getiuservalue(L, tidx, CT_TUV_BODY);
+    lua_getfield(L, -1, "from_param");
+    lua_remove(L, -2);
+    lua_pushvalue(L, tidx);
+    lua_pushvalue(L, idx);
+    lua_call(L, 2, 1);
+    idx = lua_gettop(L);
+  }
+  idx = asparam(L, idx);
+  cd = lua_type(L, idx) == LUA_TUSERDATA ? ct_tocdata(L, idx) : NULL;
+  switch (t->kind) {
+    case CT_STRUCT: case CT_UNION:
+      if (cd != NULL && cd->type == t) return cd->ptr;
+      if (lua_istable(L, idx)) {
+        ct_CData *tmp = ct_newcdata(L, tidx);
+        int top = lua_gettop(L);
+        r = ct_tocvalue(L, tidx, tmp->ptr, idx);
+        if (r == CT_CONV_FAIL) break;
+        lua_settop(L, top);   /* the temporary keeps what it needs */
+        return tmp->ptr;
+      }
+      ct_pushexpected(L, tidx, idx);
+      r = CT_CONV_FAIL;
+      break;
+    case CT_ARRAY:
+      /* arrays pass as pointers to their first element */
+      if (cd != NULL && cd->type == t) { slot->p = cd->ptr; return slot; }
+      if (lua_istable(L, idx) || lua_type(L, idx) == LUA_TSTRING) {
+        ct_CData *tmp = ct_newcdata(L, tidx);
+        int top = lua_gettop(L);
+        r = ct_tocvalue(L, tidx, tmp->ptr, idx);
+        if (r == CT_CONV_FAIL) break;
+        lua_settop(L, top);
+        slot->p = tmp->ptr;
+        return slot;
+      }
+      ct_pushexpected(L, tidx, idx);
+      r = CT_CONV_FAIL;
+      break;
+    case CT_FUNC:
+      if (lua_isfunction(L, idx)) {
+        /* a callback living as long as this call */
+        ct_CData *cb;
+        ct_callback_new(L, tidx, idx);
+        cb = ct_tocdata(L, -1);
+        if (cb == NULL)
+          ct_argerror(L, argn, "cannot make a callback");
+        slot->p = ct_pointervalue(cb);
+        return slot;
+      }
+      if (cd != NULL && cd->type->kind == CT_FUNC) {
+        slot->p = ct_pointervalue(cd);
+        return slot;
+      }
+      r = ct_tocvalue(L, tidx, slot, idx);
+      break;
+    case CT_POINTER:
+      if (cd != NULL && cd->type->kind == CT_POINTER) {
+        /* any pointer to the same pointee type */
+        lua_getiuservalue(L, tidx, CT_TUV_PROTO);
+        lua_getiuservalue(L, idx, CT_UV_TYPE);
+        lua_getiuservalue(L, -1, CT_TUV_PROTO);
+        r = lua_rawequal(L, -1, -3);
+        lua_pop(L, 3);
+        if (r) { slot->p = ct_pointervalue(cd); return slot; }
+      }
+      r = ct_tocvalue(L, tidx, slot, idx);
+      break;
+    default:
+      r = ct_tocvalue(L, tidx, slot, idx);
+      break;
+  }
+  if (r == CT_CONV_FAIL)
+    ct_argerror(L, argn, "%s", lua_tostring(L, -1));
+  /* CT_CONV_KEEPTOP: the new object stays on the stack for the call */
+  return slot;
+}
+
+
+/* Converts the Lua value at idx by its Lua type (no argtypes, or a variadic
+** extra when promote is set: C's default argument promotions). */
+static void *convuntyped (lua_State *L, int argn, int idx, Slot *slot,
+                          ffi_type **ft, Low *lw, int promote) {
+  memset(lw, 0, sizeof *lw);
+  lw->n = 1;
+  lw->c[0] = CL_INT;
+  *ft = &ffi_type_pointer;
+  idx = asparam(L, idx);
+  switch (lua_type(L, idx)) {
+    case LUA_TNUMBER:
+      if (lua_isinteger(L, idx)) {
+        lua_Integer v = lua_tointeger(L, idx);
+        if (v < INT32_MIN || v > (lua_Integer)UINT32_MAX)
+          ct_argerror(L, argn, "OverflowError: int too long to convert (%I "
+                      "does not fit in c_int; declare argtypes)", v);
+        slot->i = 0;
+        *(int *)slot = (int)(int64_t)v;
+        *ft = &ffi_type_sint;
+      }
+      else {
+        slot->d = lua_tonumber(L, idx);
+        *ft = &ffi_type_double;
+        lw->c[0] = CL_SSE;
+      }
+      return slot;
+    case LUA_TSTRING:
+      slot->p = (void *)lua_tostring(L, idx);
+      return slot;
+    case LUA_TNIL:
+      slot->p = NULL;
+      return slot;
+    case LUA_TBOOLEAN:
+      slot->i = 0;
+      *(int *)slot = lua_toboolean(L, idx);
+      *ft = &ffi_type_sint;
+      return slot;
+    case LUA_TUSERDATA: {
+      ct_CData *cd = ct_tocdata(L, idx);
+      if (cd != NULL) {
+        ct_Type *t = cd->type;
+        switch (t->kind) {
+          case CT_SIMPLE:
+            if (ct_ispointerlike(t)) {
+              slot->p = ct_pointervalue(cd);
+              return slot;
+            }
+            slot->i = 0;
+            memcpy(slot, cd->ptr, t->size);
+            *ft = t->ffi;
+            lw->c[0] = scalarclass(t->scalar);
+            if (t->scalar == CT_LONGDOUBLE) { lw->n = 0; lw->x87 = 1; }
+            if (promote) {
+              if (t->scalar == CT_FLOAT) {
+                slot->d = (double)*(float *)cd->ptr;
+                *ft = &ffi_type_double;
+              }
+              else if (t->size < sizeof(int)) {
+                int v;
+                switch (t->scalar) {
+                  case CT_BOOL: v = *(_Bool *)cd->ptr; break;
+                  case CT_CHAR: v = *(char *)cd->ptr; break;
+                  case CT_BYTE: v = *(signed char *)cd->ptr; break;
+                  case CT_UBYTE: v = *(unsigned char *)cd->ptr; break;
+                  case CT_SHORT: v = *(short *)cd->ptr; break;
+                  default: v = *(unsigned short *)cd->ptr; break;
+                }
+                slot->i = 0;
+                *(int *)slot = v;
+                *ft = &ffi_type_sint;
+              }
+            }
+            return slot;
+          case CT_STRUCT: case CT_UNION:
+            lua_getiuservalue(L, idx, CT_UV_TYPE);
+            *ft = ct_ffitype(L, -1);
+            *lw = typelow(L, -1);
+            lua_pop(L, 1);
+            return cd->ptr;
+          case CT_ARRAY:
+            slot->p = cd->ptr;
+            return slot;
+          default:             /* pointers, functions */
+            slot->p = ct_pointervalue(cd);
+            return slot;
+        }
+      }
+      slot->p = ct_tobyref(L, idx);
+      if (slot->p != NULL) return slot;
+      break;
+    }
+    default: break;
+  }
+  ct_argerror(L, argn, "TypeError: Don't know how to convert parameter %d "
+              "(%s)", argn, ct_describe(L, idx));
+  return NULL;
+}
+
+
+/* the 64-bit register image of a converted scalar of the given code */
+static uint64_t widen (int code, const void *p) {
+  switch (code) {
+    case CT_BOOL: return *(const _Bool *)p;
+    case CT_CHAR: return (uint64_t)(int64_t)*(const char *)p;
+    case CT_BYTE: return (uint64_t)(int64_t)*(const signed char *)p;
+    case CT_UBYTE: return *(const unsigned char *)p;
+    case CT_SHORT: return (uint64_t)(int64_t)*(const short *)p;
+    case CT_USHORT: return *(const unsigned short *)p;
+    case CT_INT: case CT_WCHAR: return (uint64_t)(int64_t)*(const int *)p;
+    case CT_UINT: return *(const unsigned int *)p;
+    case CT_FLOAT: {
+      uint64_t u = 0;
+      memcpy(&u, p, sizeof(float));
+      return u;
+    }
+    default: {
+      uint64_t u;
+      memcpy(&u, p, 8);
+      return u;
+    }
+  }
+}
+
+
+/* the register image of eightbyte j of an argument of size sz at p */
+static uint64_t eightbyte (const void *p, size_t sz, int j) {
+  uint64_t u = 0;
+  size_t n = sz - 8 * (size_t)j;
+  memcpy(&u, (const char *)p + 8 * j, n < 8 ? n : 8);
+  return u;
+}
+
+/* } ====================================================================== */
+
+
+/* {======================================================================
+** The call: the direct path (x86-64 SysV, everything in registers) and
+** libffi
+** ======================================================================= */
+
+#if defined(__x86_64__) && !defined(_WIN32)
+#define HAVE_DIRECT 1
+
+typedef struct { uint64_t a, b; } R_II;   /* rax, rdx */
+typedef struct { double a, b; } R_SS;     /* xmm0, xmm1 */
+typedef struct { uint64_t a; double b; } R_IS;   /* rax, xmm0 */
+typedef struct { double a; uint64_t b; } R_SI;   /* xmm0, rax */
+
+/* Every register-only call is made through a variadic pointer type taking
+** six integer and eight double registers: the ABI assigns integer and SSE
+** registers independently and in order, so the callee finds its arguments
+** where it expects them, extra registers are ignored, and %al (the count of
+** vector registers a variadic callee reads) is set by the compiler. Floats
+** travel as the low half of a double's bit pattern. */
+#define DCALL(RT, fn, g, x, nsse) \
+  ((nsse) == 0 ? \
+   ((RT (*)(uint64_t, ...))(fn))(g[0], g[1], g[2], g[3], g[4], g[5]) : \
+   ((RT (*)(uint64_t, ...))(fn))(g[0], g[1], g[2], g[3], g[4], g[5], \
+                                 x[0], x[1], x[2], x[3], x[4], x[5], \
+                                 x[6], x[7]))
+
+static void directcall (void *fn, int rd, const uint64_t *g, const double *x,
+                        int nsse, void *ret) {
+  switch (rd) {
+    case RD_SSE: {
+      double r = DCALL(double, fn, g, x, nsse);
+      memcpy(ret, &r, sizeof r);
+      break;
+    }
+    case RD_X87: {
+      long double r = DCALL(long double, fn, g, x, nsse);
+      memcpy(ret, &r, sizeof r);
+      break;
+    }
+    case RD_II: {
+      R_II r = DCALL(R_II, fn, g, x, nsse);
+      memcpy(ret, &r.a, 8); memcpy((char *)ret + 8, &r.b, 8);
+      break;
+    }
+    case RD_SS: {
+      R_SS r = DCALL(R_SS, fn, g, x, nsse);
+      memcpy(ret, &r.a, 8); memcpy((char *)ret + 8, &r.b, 8);
+      break;
+    }
+    case RD_IS: {
+      R_IS r = DCALL(R_IS, fn, g, x, nsse);
+      memcpy(ret, &r.a, 8); memcpy((char *)ret + 8, &r.b, 8);
+      break;
+    }
+    case RD_SI: {
+      R_SI r = DCALL(R_SI, fn, g, x, nsse);
+      memcpy(ret, &r.a, 8); memcpy((char *)ret + 8, &r.b, 8);
+      break;
+    }
+    default: {   /* void, integer class, memory (rax = the hidden pointer) */
+      uint64_t r = DCALL(uint64_t, fn, g, x, nsse);
+      memcpy(ret, &r, sizeof r);
+      break;
+    }
+  }
+}
+#else
+#define HAVE_DIRECT 0
+#endif
+
+
+/* pushes the result from the return buffer; the sig userdata is at sigidx,
+** a preallocated result (RK_BIG) at bigidx. Returns the number pushed. */
+static int pushresult (lua_State *L, Sig *s, void *rbuf, int sigidx,
+                       int bigidx) {
+  switch (s->rk) {
+    case RK_VOID: return 0;
+    case RK_SCALAR: ct_scalar_push(L, s->rscalar, rbuf); return 1;
+    case RK_BIG: lua_pushvalue(L, bigidx); return 1;
+    case RK_CALLABLE:
+      lua_getiuservalue(L, sigidx, 1);
+      lua_pushinteger(L, *(int *)rbuf);
+      lua_call(L, 1, 1);
+      return 1;
+    default:
+      lua_getiuservalue(L, sigidx, 1);
+      ct_pushvalue(L, lua_gettop(L), rbuf, 0);
+      lua_remove(L, -2);
+      return 1;
+  }
+}
+
+
+/* the foreign call itself: errno swap and the active lua_State around it,
+** nothing else (no allocation, no Lua) between the swaps */
+#define AROUND(L, s, CALL) do { \
+    lua_State *saved_ = ct_active_L; \
+    ct_active_L = (L); \
+    if ((s)->s.flags & CT_SIG_USE_ERRNO) { \
+      int t_ = errno; errno = ct_errno; \
+      CALL; \
+      ct_errno = errno; errno = t_; \
+    } \
+    else { CALL; } \
+    ct_active_L = saved_; \
+  } while (0)
+
+
+static void checkpending (lua_State *L) {
+  if (ct_cb_pending) ct_callback_raise(L);
+}
+
+
+static int nullfunc (lua_State *L) {
+  return ct_error(L, "ValueError", "NULL function pointer called");
+}
+
+
+static int general (lua_State *L, Call *ci, void *fn, int n);
+
+
+int ct_func_call (lua_State *L) {
+  ct_CData *cd = (ct_CData *)lua_touserdata(L, 1);
+  int n = lua_gettop(L) - 1;
+  void *fn = *(void **)cd->ptr;
+  Call *ci;
+  Sig *s;
+  if (lua_getiuservalue(L, 1, CT_UV_CALLINFO) == LUA_TUSERDATA) {
+    ci = (Call *)lua_touserdata(L, -1);
+    lua_pop(L, 1);
+  }
+  else {
+    lua_pop(L, 1);
+    ci = getcallinfo(L, 1);
+  }
+  if (fn == NULL) return nullfunc(L);
+  s = ci->sig;
+#if HAVE_DIRECT
+  if (s->direct && n == s->s.nargs &&
+      !(ci->flags & (CI_ERRCHECK | CI_PARAMFLAGS)) && !ct_nodirect &&
+      s->rk != RK_BIG) {
+    uint64_t g[MAXGPR] = {0, 0, 0, 0, 0, 0};
+    double x[MAXSSE];
+    alignas(16) unsigned char rbuf[16];
+    int i, gi = 0, xi = 0, argsidx = 0;
+    Slot tmp;
+    for (i = 0; i < n; i++) {
+      const Arg *a = &s->a[i];
+      int idx = i + 2;
+      lua_Integer v;
+      int ok;
+      switch (a->fc) {
+#define FINT(FC, T) \
+        case FC: \
+          v = lua_tointegerx(L, idx, &ok); \
+          if (!ok) goto generic; \
+          g[gi++] = (uint64_t)(int64_t)(T)v; \
+          continue;
+        FINT(FC_I8, signed char)
+        FINT(FC_U8, unsigned char)
+        FINT(FC_I16, short)
+        FINT(FC_U16, unsigned short)
+        FINT(FC_I32, int)
+        FINT(FC_U32, unsigned int)
+        FINT(FC_I64, int64_t)
+#undef FINT
+        case FC_BOOL:
+          if (!lua_isboolean(L, idx)) goto generic;
+          g[gi++] = (uint64_t)lua_toboolean(L, idx);
+          continue;
+        case FC_DOUBLE:
+          if (lua_type(L, idx) != LUA_TNUMBER) goto generic;
+          x[xi++] = (double)lua_tonumber(L, idx);
+          continue;
+        case FC_FLOAT: {
+          float f;
+          double d = 0;
+          if (lua_type(L, idx) != LUA_TNUMBER) goto generic;
+          f = (float)lua_tonumber(L, idx);
+          memcpy(&d, &f, sizeof f);
+          x[xi++] = d;
+          continue;
+        }
+        case FC_CHARP:
+          if (lua_type(L, idx) == LUA_TSTRING)
+            g[gi++] = (uint64_t)(uintptr_t)lua_tostring(L, idx);
+          else if (lua_isnil(L, idx)) g[gi++] = 0;
+          else goto generic;
+          continue;
+        case FC_VOIDP:
+          if (lua_isinteger(L, idx)) g[gi++] = (uint64_t)lua_tointeger(L, idx);
+          else if (lua_isnil(L, idx)) g[gi++] = 0;
+          else goto generic;
+          continue;
+        case FC_PTR: {
+          ct_CData *p;
+          if (lua_isnil(L, idx)) { g[gi++] = 0; continue; }
+          p = lua_type(L, idx) == LUA_TUSERDATA ?
+              (ct_CData *)lua_touserdata(L, idx) : NULL;
+          if (p != NULL && ct_tocdata(L, idx) == p && p->type == a->t) {
+            g[gi++] = (uint64_t)(uintptr_t)ct_pointervalue(p);
+            continue;
+          }
+          goto generic;
+        }
+        case FC_AGG: {
+          ct_CData *p = lua_type(L, idx) == LUA_TUSERDATA ?
+                        ct_tocdata(L, idx) : NULL;
+          int j;
+          if (p == NULL || p->type != a->t) goto generic;
+          for (j = 0; j < a->low.n; j++) {
+            uint64_t u = eightbyte(p->ptr, a->t->size, j);
+            if (a->low.c[j] == CL_INT) g[gi++] = u;
+            else memcpy(&x[xi++], &u, 8);
+          }
+          continue;
+        }
+        default: break;
+      }
+    generic: {
+        void *vp;
+        int j;
+        if (argsidx == 0) {
+          lua_getiuservalue(L, 1, CT_UV_CALLINFO);
+          lua_getiuservalue(L, -1, 1);
+          lua_getiuservalue(L, -1, 2);
+          argsidx = lua_gettop(L);
+          luaL_checkstack(L, 2 * n + 8, "too many arguments");
+        }
+        lua_rawgeti(L, argsidx, i + 1);
+        vp = convtyped(L, i + 1, -1, a, idx, &tmp);
+        if (a->t->kind == CT_SIMPLE) {
+          uint64_t u = widen(a->t->scalar, vp);
+          if (a->low.c[0] == CL_INT) g[gi++] = u;
+          else memcpy(&x[xi++], &u, 8);
+        }
+        else if (a->t->kind != CT_STRUCT && a->t->kind != CT_UNION)
+          g[gi++] = (uint64_t)(uintptr_t)*(void **)vp;
+        else {
+          for (j = 0; j < a->low.n; j++) {
+            uint64_t u = eightbyte(vp, a->t->size, j);
+            if (a->low.c[j] == CL_INT) g[gi++] = u;
+            else memcpy(&x[xi++], &u, 8);
+          }
+        }
+      }
+    }
+    AROUND(L, s, directcall(fn, s->rd, g, x, xi, rbuf));
+    checkpending(L);
+    if (s->rk == RK_SCALAR) {
+      ct_scalar_push(L, s->rscalar, rbuf);
+      return 1;
+    }
+    lua_getiuservalue(L, 1, CT_UV_CALLINFO);
+    lua_getiuservalue(L, -1, 1);
+    return pushresult(L, s, rbuf, lua_gettop(L), 0);
+  }
+#endif
+  return general(L, ci, fn, n);
+}
+
+
+/* Builds the effective argument list for a function with paramflags at
+** stack positions base..base+nargs-1 and returns base. outs receives, per
+** argument, 1 for an out parameter. */
+static int applyparamflags (lua_State *L, Sig *s, int pfidx, int n,
+                            unsigned char *outs) {
+  int nargs = s->s.nargs, i, given = 0, required = 0, base;
+  lua_Integer flag;
+  /* count the in parameters */
+  for (i = 0; i < nargs; i++) {
+    lua_rawgeti(L, pfidx, i + 1);
+    lua_rawgeti(L, -1, 1);
+    flag = lua_tointeger(L, -1);
+    if (flag == 0 || (flag & 1) || !(flag & 2)) {
+      required++;
+    }
+    lua_pop(L, 2);
+  }
+  if (n > required)
+    ct_error(L, "TypeError", "this function takes at most %d argument%s (%d "
+             "given)", required, required == 1 ? "" : "s", n);
+  base = lua_gettop(L) + 1;
+  for (i = 0; i < nargs; i++) {
+    lua_rawgeti(L, pfidx, i + 1);                 /* entry */
+    lua_rawgeti(L, -1, 1);
+    flag = lua_tointeger(L, -1);
+    lua_pop(L, 1);
+    outs[i] = 0;
+    if ((flag & 2) && !(flag & 1)) {
+      /* out: the caller (general) puts a new instance here */
+      outs[i] = 1;
+      lua_pop(L, 1);                              /* (entry) */
+      lua_pushnil(L);
+      continue;
+    }
+    if (given < n) {
+      lua_pushvalue(L, 2 + given);
+      given++;
+    }
+    else if (lua_rawgeti(L, -1, 3), !lua_isnil(L, -1)) {
+      /* the default */
+    }
+    else if (flag & 4) {
+      lua_pop(L, 1);
+      lua_pushinteger(L, 0);
+    }
+    else {
+      lua_pop(L, 1);
+      lua_rawgeti(L, -1, 2);
+      if (lua_isstring(L, -1))
+        ct_error(L, "TypeError", "required argument '%s' missing",
+                 lua_tostring(L, -1));
+      ct_error(L, "TypeError", "not enough arguments");
+    }
+    lua_remove(L, -2);                            /* the value */
+  }
+  return base;
+}
+
+
+static int general (lua_State *L, Call *ci, void *fn, int n) {
+  Sig *s = ci->sig;
+  int nfixed = s->s.nargs, na, base, i, sigidx, bigidx = 0, direct, split;
+  int gpr, sse, hidden, argsidx = 0, pfidx = 0;
+  Slot lslot[NLOCAL];
+  void *lav[NLOCAL];
+  ffi_type *lat[NLOCAL];
+  Low llw[NLOCAL];
+  unsigned char louts[NLOCAL];
+  unsigned char *outs = louts;
+  Frame fr;
+  alignas(16) unsigned char rbuf[32];
+  void *rvalue = rbuf;
+  luaL_checkstack(L, 2 * n + 3 * nfixed + 20, "too many arguments");
+  lua_getiuservalue(L, 1, CT_UV_CALLINFO);
+  lua_getiuservalue(L, -1, 1);
+  sigidx = lua_gettop(L);
+  if (!s->untyped) {
+    lua_getiuservalue(L, sigidx, 2);
+    argsidx = lua_gettop(L);
+  }
+  base = 2;
+  na = n;
+  if (ci->flags & CI_PARAMFLAGS) {
+    lua_getiuservalue(L, sigidx - 1, 2);
+    pfidx = lua_gettop(L);
+    if (nfixed > NLOCAL)
+      outs = (unsigned char *)lua_newuserdatauv(L, (size_t)nfixed, 0);
+    base = applyparamflags(L, s, pfidx, n, outs);
+    na = nfixed;
+    for (i = 0; i < nfixed; i++) {
+      if (outs[i]) {
+        /* out parameter: POINTER(T) gets a new T, an array type itself */
+        lua_rawgeti(L, argsidx, i + 1);
+        if (s->s.args[i]->kind == CT_POINTER) {
+          lua_getiuservalue(L, -1, CT_TUV_PROTO);
+          lua_remove(L, -2);
+        }
+        else if (s->s.args[i]->kind != CT_ARRAY) {
+          ct_error(L, "TypeError", "'out' parameter %d must be a pointer "
+                   "type, not %s", i + 1, ct_typename(L, -1));
+        }
+        ct_newcdata(L, -1);
+        lua_remove(L, -2);
+        lua_replace(L, base + i);
+      }
+    }
+  }
+  else if (!s->untyped) {
+    if (n < nfixed)
+      ct_error(L, "TypeError", "this function takes %s%d argument%s (%d "
+               "given)", (ci->flags & CI_EXACT) ? "" : "at least ", nfixed,
+               nfixed == 1 ? "" : "s", n);
+    if (n > nfixed && (ci->flags & CI_EXACT))
+      ct_error(L, "TypeError", "this function takes %d argument%s (%d given)",
+               nfixed, nfixed == 1 ? "" : "s", n);
+  }
+  /* per-argument storage: on the C stack, or one scratch userdata */
+  if (na <= NLOCAL) {
+    fr.slot = lslot; fr.av = lav; fr.at = lat; fr.lw = llw;
+  }
+  else {
+    size_t sz = (size_t)na * (sizeof(Slot) + 2 * sizeof(void *) +
+                              sizeof(Low)) + 16;
+    char *m = (char *)lua_newuserdatauv(L, sz, 0);
+    m = (char *)(((uintptr_t)m + 15) & ~(uintptr_t)15);
+    fr.slot = (Slot *)m; m += (size_t)na * sizeof(Slot);
+    fr.av = (void **)m; m += (size_t)na * sizeof(void *);
+    fr.at = (ffi_type **)m; m += (size_t)na * sizeof(void *);
+    fr.lw = (Low *)m;
+  }
+  for (i = 0; i < na; i++) {
+    int idx = base + i;
+    if (i < nfixed && !s->untyped) {
+      lua_rawgeti(L, argsidx, i + 1);
+      fr.av[i] = convtyped(L, i + 1, lua_gettop(L), &s->a[i], idx,
+                           &fr.slot[i]);
+      fr.at[i] = s->s.atypes[i];
+      fr.lw[i] = s->a[i].low;
+    }
+    else
+      fr.av[i] = convuntyped(L, i + 1, idx, &fr.slot[i], &fr.at[i],
+                             &fr.lw[i], !s->untyped);
+  }
+  if (s->rk == RK_BIG) {
+    lua_getiuservalue(L, sigidx, 1);
+    rvalue = ct_newcdata(L, -1)->ptr;
+    bigidx = lua_gettop(L);
+  }
+  hidden = s->rd == RD_MEM;
+  if (na == nfixed && !s->untyped) {
+    direct = s->direct;
+    split = s->split;
+    gpr = s->ngpr;
+    sse = s->nsse;
+    (void)gpr;
+  }
+  else {
+    direct = place(fr.lw, na, hidden, &gpr, &sse, &split);
+    if (s->rlow.x87 == 0 && s->rk == RK_SCALAR && s->rscalar == CT_LONGDOUBLE)
+      direct = 0;
+  }
+  /* long double arguments never travel in registers */
+  if (!HAVE_DIRECT || ct_nodirect) direct = 0;
+#if HAVE_DIRECT
+  if (direct) {
+    uint64_t g[MAXGPR] = {0, 0, 0, 0, 0, 0};
+    double x[MAXSSE];
+    int gi = 0, xi = 0, j;
+    if (hidden) g[gi++] = (uint64_t)(uintptr_t)rvalue;
+    for (i = 0; i < na; i++) {
+      const Low *lw = &fr.lw[i];
+      ffi_type *ft = fr.at[i];
+      if (ft->type == FFI_TYPE_STRUCT) {
+        for (j = 0; j < lw->n; j++) {
+          uint64_t u = eightbyte(fr.av[i], ft->size, j);
+          if (lw->c[j] == CL_INT) g[gi++] = u;
+          else memcpy(&x[xi++], &u, 8);
+        }
+      }
+      else {
+        uint64_t u;
+        switch (ft->type) {
+          case FFI_TYPE_SINT8: u = (uint64_t)(int64_t)*(int8_t *)fr.av[i]; break;
+          case FFI_TYPE_UINT8: u = *(uint8_t *)fr.av[i]; break;
+          case FFI_TYPE_SINT16: u = (uint64_t)(int64_t)*(int16_t *)fr.av[i]; break;
+          case FFI_TYPE_UINT16: u = *(uint16_t *)fr.av[i]; break;
+          case FFI_TYPE_SINT32: case FFI_TYPE_INT:
+            u = (uint64_t)(int64_t)*(int32_t *)fr.av[i]; break;
+          case FFI_TYPE_UINT32: u = *(uint32_t *)fr.av[i]; break;
+          case FFI_TYPE_FLOAT: u = 0; memcpy(&u, fr.av[i], 4); break;
+          default: memcpy(&u, fr.av[i], 8); break;
+        }
+        if (lw->c[0] == CL_INT) g[gi++] = u;
+        else memcpy(&x[xi++], &u, 8);
+      }
+    }
+    AROUND(L, s, directcall(fn, s->rd, g, x, xi, rbuf));
+    if (hidden && rvalue != rbuf) { /* the callee wrote through rvalue */ }
+  }
+  else
+#endif
+  {
+    ffi_cif cif, *cp;
+    void **av = fr.av;
+    void *sav[2 * NLOCAL];
+    ffi_type *sat[2 * NLOCAL];
+    Slot spad[NLOCAL];
+    if (split) {
+      /* libffi bug workaround: split arguments go as one scalar per
+      ** eightbyte, read from a zero-padded copy */
+      int k = 0, m = 0;
+      void **bav = sav;
+      ffi_type **bat = sat;
+      Slot *pad = spad;
+      if (na > NLOCAL) {
+        char *mm = (char *)lua_newuserdatauv(L, (size_t)na * (4 * sizeof(void *)
+                                             + sizeof(Slot)) + 16, 0);
+        mm = (char *)(((uintptr_t)mm + 15) & ~(uintptr_t)15);
+        pad = (Slot *)mm; mm += (size_t)na * sizeof(Slot);
+        bav = (void **)mm; mm += 2 * (size_t)na * sizeof(void *);
+        bat = (ffi_type **)mm;
+      }
+      for (i = 0; i < na; i++) {
+        if (fr.lw[i].split) {
+          memset(&pad[m], 0, sizeof(Slot));
+          memcpy(&pad[m], fr.av[i], fr.at[i]->size);
+          bav[k] = &pad[m];
+          bat[k++] = fr.lw[i].c[0] == CL_INT ? &ffi_type_uint64 :
+                                              &ffi_type_double;
+          bav[k] = pad[m].b + 8;
+          bat[k++] = fr.lw[i].c[1] == CL_INT ? &ffi_type_uint64 :
+                                              &ffi_type_double;
+          m++;
+        }
+        else {
+          bav[k] = fr.av[i];
+          bat[k++] = fr.at[i];
+        }
+      }
+      av = bav;
+      if (na == nfixed && !s->untyped) cp = s->callcif;
+      else {
+        int nf = s->untyped ? k : nfixed;  /* fixed args are never split
+                                              differently: count them */
+        if (!s->untyped) {
+          int q;
+          nf = 0;
+          for (q = 0; q < nfixed; q++) nf += fr.lw[q].split ? 2 : 1;
+        }
+        if ((s->untyped ? ffi_prep_cif(&cif, FFI_DEFAULT_ABI, (unsigned)k,
+                                       s->s.rtype, bat)
+                        : ffi_prep_cif_var(&cif, FFI_DEFAULT_ABI, (unsigned)nf,
+                                           (unsigned)k, s->s.rtype, bat))
+            != FFI_OK)
+          ct_error(L, "TypeError", "libffi cannot prepare this call");
+        cp = &cif;
+      }
+    }
+    else if (na == nfixed && !s->untyped) cp = &s->s.cif;
+    else {
+      ffi_status st = s->untyped ?
+        ffi_prep_cif(&cif, FFI_DEFAULT_ABI, (unsigned)na, s->s.rtype, fr.at) :
+        ffi_prep_cif_var(&cif, FFI_DEFAULT_ABI, (unsigned)nfixed,
+                         (unsigned)na, s->s.rtype, fr.at);
+      if (st != FFI_OK)
+        ct_error(L, "TypeError", "libffi cannot prepare this call");
+      cp = &cif;
+    }
+    AROUND(L, s, ffi_call(cp, FFI_FN(fn), rvalue, av));
+  }
+  checkpending(L);
+  {
+    int top = lua_gettop(L), nres;
+    nres = pushresult(L, s, rbuf, sigidx, bigidx);
+    if (nres == 0) { lua_pushnil(L); }
+    if (ci->flags & CI_ERRCHECK) {
+      /* errcheck(result, func, args) */
+      lua_getiuservalue(L, 1, CT_UV_ERRCHECK);
+      lua_insert(L, -2);
+      lua_pushvalue(L, 1);
+      lua_createtable(L, na, 0);
+      for (i = 0; i < na; i++) {
+        lua_pushvalue(L, base + i);
+        lua_rawseti(L, -2, i + 1);
+      }
+      if (pfidx != 0) {
+        int argtab = lua_gettop(L);
+        lua_pushvalue(L, argtab);
+        lua_insert(L, top + 1);                   /* keep args table */
+        lua_call(L, 3, LUA_MULTRET);
+        /* errcheck returning the args table: go on with the out values */
+        if (lua_gettop(L) == top + 2 && lua_rawequal(L, -1, top + 1)) {
+          lua_settop(L, top);
+        }
+        else return lua_gettop(L) - top - 1;
+      }
+      else {
+        lua_call(L, 3, LUA_MULTRET);
+        return lua_gettop(L) - top;
+      }
+    }
+    if (pfidx != 0) {
+      int nout = 0;
+      lua_settop(L, top);
+      for (i = 0; i < na; i++) {
+        if (outs[i]) {
+          ct_CData *o = ct_tocdata(L, base + i);
+          if (o != NULL && o->type->kind == CT_SIMPLE)
+            ct_scalar_push(L, o->type->scalar, o->ptr);
+          else lua_pushvalue(L, base + i);
+          nout++;
+        }
+      }
+      if (nout > 0) return nout;
+      nres = pushresult(L, s, rbuf, sigidx, bigidx);
+      return nres;
+    }
+    if (nres == 0) { lua_pop(L, 1); return 0; }
+    return 1;
+  }
+}
+
+/* } ====================================================================== */
+
+
+/* {======================================================================
+** Prototypes: CFUNCTYPE
+** ======================================================================= */
+
+/* ctypes.CFUNCTYPE(restype, argtype...[, {use_errno = true}]) */
+static int call_CFUNCTYPE (lua_State *L) {
+  int top = lua_gettop(L), nargs, i, argsidx;
+  unsigned flags = 0;
+  ct_Type *t;
+  luaL_Buffer b;
+  if (top < 1)
+    return ct_error(L, "TypeError", "CFUNCTYPE() needs a restype (nil for "
+                    "void)");
+  if (top >= 2 && lua_type(L, top) == LUA_TTABLE) {
+    lua_getfield(L, top, "use_errno");
+    if (lua_toboolean(L, -1)) flags |= CT_SIG_USE_ERRNO;
+    lua_pop(L, 1);
+    top--;
+  }
+  nargs = top - 1;
+  checkrestype(L, 1);
+  if (lua_isfunction(L, 1))
+    return ct_error(L, "TypeError", "CFUNCTYPE: restype must be a ctypes "
+                    "type or nil");
+  for (i = 0; i < nargs; i++) checkargtype(L, 2 + i, i + 1);
+  /* the cache key: the identities of the types and the flags */
+  luaL_buffinit(L, &b);
+  lua_pushfstring(L, "%d:", (int)flags);
+  luaL_addvalue(&b);
+  for (i = 0; i <= nargs; i++) {
+    if (lua_isnoneornil(L, 1 + i)) lua_pushliteral(L, "v,");
+    else lua_pushfstring(L, "%p,", lua_touserdata(L, 1 + i));
+    luaL_addvalue(&b);
+  }
+  luaL_pushresult(&b);                               /* key */
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &protocache_key);
+  lua_pushvalue(L, -2);
+  if (lua_rawget(L, -2) != LUA_TNIL) return 1;
+  lua_pop(L, 1);                                     /* key, cache */
+  lua_createtable(L, nargs, 0);
+  for (i = 0; i < nargs; i++) {
+    lua_pushvalue(L, 2 + i);
+    lua_rawseti(L, -2, i + 1);
+  }
+  argsidx = lua_gettop(L);                           /* key, cache, args */
+  t = ct_newtype(L, CT_FUNC, "CFunctionType");       /* ..., F */
+  t->size = sizeof(void *);
+  t->align = alignof(void *);
+  t->ffi = &ffi_type_pointer;
+  t->flags = CT_FINAL;
+  lua_pushvalue(L, argsidx);
+  lua_setiuservalue(L, -2, CT_TUV_FIELDS);
+  if (!lua_isnoneornil(L, 1)) {
+    lua_pushvalue(L, 1);
+    lua_setiuservalue(L, -2, CT_TUV_PROTO);
+  }
+  lua_createtable(L, 0, 1);
+  lua_pushboolean(L, (flags & CT_SIG_USE_ERRNO) != 0);
+  lua_setfield(L, -2, "use_errno");
+  lua_setiuservalue(L, -2, CT_TUV_BODY);
+  t->ext = ct_newsig(L, 1, argsidx, flags);          /* ..., F, sig */
+  lua_setiuservalue(L, -2, CT_TUV_EXT);
+  lua_pushvalue(L, -4);                              /* key */
+  lua_pushvalue(L, -2);
+  lua_rawset(L, -5);                                 /* cache[key] = F */
+  return 1;
+}
+
+
+/* validates paramflags at idx against the prototype at 1 and pushes the
+** normalized table { {flag, name, default}, ... } */
+static void checkparamflags (lua_State *L, int idx, int nargs) {
+  lua_Integer n, i;
+  idx = lua_absindex(L, idx);
+  if (!lua_istable(L, idx)) {
+    const char *got = ct_describe(L, idx);
+    ct_error(L, "TypeError", "paramflags must be a table, got %s", got);
+  }
+  n = luaL_len(L, idx);
+  if (n != nargs)
+    ct_error(L, "ValueError", "paramflags must have the same length as "
+             "argtypes (%I, not %d)", n, nargs);
+  lua_createtable(L, (int)n, 0);
+  for (i = 1; i <= n; i++) {
+    lua_Integer flag;
+    int isnum;
+    lua_rawgeti(L, idx, i);
+    if (!lua_istable(L, -1))
+      ct_error(L, "TypeError", "paramflags: item %I must be a table {flag[, "
+               "name[, default]]}", i);
+    lua_rawgeti(L, -1, 1);
+    flag = lua_tointegerx(L, -1, &isnum);
+    if (!isnum || flag < 0 || (flag & ~(lua_Integer)7) != 0)
+      ct_error(L, "ValueError", "paramflags: item %I: flag must be 0, 1 "
+               "(in), 2 (out), 4 (default zero) or a combination", i);
+    lua_pop(L, 1);
+    lua_createtable(L, 3, 0);
+    lua_pushinteger(L, flag);
+    lua_rawseti(L, -2, 1);
+    lua_rawgeti(L, -2, 2);
+    if (!lua_isnil(L, -1) && lua_type(L, -1) != LUA_TSTRING)
+      ct_error(L, "TypeError", "paramflags: item %I: name must be a string", i);
+    lua_rawseti(L, -2, 2);
+    lua_rawgeti(L, -2, 3);
+    lua_rawseti(L, -2, 3);
+    lua_rawseti(L, -3, i);
+    lua_pop(L, 1);
+  }
+}
+
+
+int ct_functype_new (lua_State *L) {
+  ct_Type *t = (ct_Type *)lua_touserdata(L, 1);
+  Sig *s = (Sig *)t->ext;
+  ct_CData *cd;
+  void *addr = NULL;
+  int ownidx = 0;
+  if (s == NULL)
+    return ct_error(L, "TypeError", "abstract function type");
+  switch (lua_type(L, 2)) {
+    case LUA_TFUNCTION:
+      return ct_callback_new(L, 1, 2);
+    case LUA_TNONE: case LUA_TNIL:
+      break;
+    case LUA_TNUMBER:
+      if (!lua_isinteger(L, 2))
+        return ct_error(L, "TypeError", "function address must be an "
+                        "integer, got number");
+      addr = (void *)(intptr_t)lua_tointeger(L, 2);
+      break;
+    case LUA_TTABLE: {
+      const char *name;
+      lua_rawgeti(L, 2, 1);
+      lua_rawgeti(L, 2, 2);
+      if (lua_type(L, -2) != LUA_TSTRING)
+        return ct_error(L, "TypeError", "function spec must be {name, "
+                        "library}");
+      name = lua_tostring(L, -2);
+      addr = ct_lib_sym(L, -1, name, "CFUNCTYPE");
+      ownidx = lua_gettop(L);
+      break;
+    }
+    default: {
+      const char *got = ct_describe(L, 2);
+      return ct_error(L, "TypeError", "argument must be a function, an "
+                      "integer address or {name, library}, got %s", got);
+    }
+  }
+  if (!lua_isnoneornil(L, 3) && lua_type(L, 2) != LUA_TTABLE)
+    return ct_error(L, "TypeError", "paramflags need a {name, library} "
+                    "function spec");
+  if (!lua_isnoneornil(L, 3))
+    checkparamflags(L, 3, s->s.nargs);             /* ..., pf */
+  else lua_pushnil(L);
+  cd = ct_newcdata_sized(L, 1, sizeof(void *), CT_NUV_FUNC);  /* pf, f */
+  *(void **)cd->ptr = addr;
+  if (ownidx != 0) {
+    lua_pushvalue(L, ownidx);
+    lua_setiuservalue(L, -2, CT_UV_OWNER);
+  }
+  lua_getiuservalue(L, 1, CT_TUV_EXT);
+  setcallinfo(L, -2, CI_EXACT | (lua_isnil(L, -2) ? 0 : CI_PARAMFLAGS));
+  if (!lua_isnil(L, -2)) {
+    lua_getiuservalue(L, -1, CT_UV_CALLINFO);
+    lua_pushvalue(L, -3);
+    lua_setiuservalue(L, -2, 2);
+    lua_pop(L, 1);
+  }
+  return 1;
+}
+
+/* } ====================================================================== */
+
+
+/* {======================================================================
+** errno
+** ======================================================================= */
+
+static int call_get_errno (lua_State *L) {
+  lua_pushinteger(L, ct_errno);
+  return 1;
+}
+
+
+static int call_set_errno (lua_State *L) {
+  int isnum;
+  lua_Integer v = lua_tointegerx(L, 1, &isnum);
+  int old = ct_errno;
+  if (!isnum || v < INT32_MIN || v > INT32_MAX) {
+    const char *got = ct_describe(L, 1);
+    return ct_error(L, "TypeError", "set_errno: expected an int, got %s", got);
+  }
+  ct_errno = (int)v;
+  lua_pushinteger(L, old);
+  return 1;
+}
+
+
+/* ctypes._calls_direct([on]): whether register-only calls skip libffi on
+** this thread; returns the previous setting (a testing aid) */
+static int call_direct (lua_State *L) {
+  int old = !ct_nodirect;
+  if (!lua_isnone(L, 1)) ct_nodirect = !lua_toboolean(L, 1);
+  lua_pushboolean(L, old && HAVE_DIRECT);
+  return 1;
+}
+
+/* } ====================================================================== */
+
+
+void ct_open_call (lua_State *L) {
+  static const luaL_Reg funcs[] = {
+    {"CFUNCTYPE", call_CFUNCTYPE},
+    {"get_errno", call_get_errno},
+    {"set_errno", call_set_errno},
+    {"_calls_direct", call_direct},
+    {NULL, NULL}
+  };
+  luaL_setfuncs(L, funcs, 0);
+  /* type -> libffi storage, alive as long as the type */
+  lua_newtable(L);
+  lua_createtable(L, 0, 1);
+  lua_pushliteral(L, "k");
+  lua_setfield(L, -2, "__mode");
+  lua_setmetatable(L, -2);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &ffistore_key);
+  lua_newtable(L);
+  lua_createtable(L, 0, 1);
+  lua_pushliteral(L, "v");
+  lua_setfield(L, -2, "__mode");
+  lua_setmetatable(L, -2);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &protocache_key);
+  lua_newtable(L);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &deffunc_key);
+}
