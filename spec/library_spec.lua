@@ -347,6 +347,35 @@ describe("T.in_dll", function()
     assert.are.equal("hello from C", c_char_p.in_dll(fx, "fx_lib_string").value)
   end)
 
+  it("views a struct global; its fields read and write the C memory", function()
+    local Point = ctypes.Structure("fx_lib_point", {
+      _fields_ = { { "x", c_int }, { "y", c_int }, { "weight", c_double } },
+    })
+    local p = Point.in_dll(fx, "fx_lib_point")
+    assert.are.same({ 3, 4, 0.5 }, { p.x, p.y, p.weight })
+    p.x, p.weight = 30, 0.25
+    local q = Point.in_dll(fx, "fx_lib_point")
+    assert.are.same({ 30, 4, 0.25 }, { q.x, q.y, q.weight })
+    assert.are.equal(30, c_int.in_dll(fx, "fx_lib_point").value)
+    p.x, p.weight = 3, 0.5
+    assert.has_error(function() ctypes.Structure("fx_incomplete").in_dll(fx, "fx_lib_point") end,
+                     "TypeError: fx_incomplete is an incomplete type (_fields_ not set)")
+  end)
+
+  it("keeps a string stored through a struct field of a global alive", function()
+    local function text()
+      return ("a string stored through a field, long enough not to be interned: %d"):format(8)
+    end
+    local Holder = ctypes.Structure("Holder", { _fields_ = { { "s", c_char_p } } })
+    local original = c_void_p.in_dll(fx, "fx_lib_string").value
+    Holder.in_dll(fx, "fx_lib_string").s = text()
+    helper.gc()
+    for i = 1, 1000 do local _ = text() .. i end
+    helper.gc()
+    assert.are.equal(text(), c_char_p.in_dll(fx, "fx_lib_string").value)
+    c_void_p.in_dll(fx, "fx_lib_string").value = original
+  end)
+
   it("is a method of every type object, also with a colon", function()
     assert.are.equal(42, c_int:in_dll(fx, "fx_lib_int").value)
     local P = ctypes.POINTER(c_int)
