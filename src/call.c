@@ -438,12 +438,6 @@ static void checkrestype (lua_State *L, int idx) {
 }
 
 
-static int sig_gc (lua_State *L) {
-  (void)L;   /* everything lives inside the userdata */
-  return 0;
-}
-
-
 ct_Sig *ct_newsig (lua_State *L, int retidx, int argsidx, unsigned flags) {
   lua_Integer n = 0, i;
   Sig *s;
@@ -476,11 +470,6 @@ ct_Sig *ct_newsig (lua_State *L, int retidx, int argsidx, unsigned flags) {
                                   sizeof(Low) + 2 * sizeof(void *));
   s = (Sig *)lua_newuserdatauv(L, sz, 2);
   memset(s, 0, sz);
-  if (luaL_newmetatable(L, "ctypes.Sig")) {
-    lua_pushcfunction(L, sig_gc);
-    lua_setfield(L, -2, "__gc");
-  }
-  lua_setmetatable(L, -2);
   mem = (char *)(s + 1);
   s->s.flags = flags;
   s->s.nargs = (int)n;
@@ -543,6 +532,9 @@ ct_Sig *ct_newsig (lua_State *L, int retidx, int argsidx, unsigned flags) {
       s->rk = RK_BIG;
     else
       s->rk = RK_OBJ;
+    /* libffi reads a one-long-double aggregate from rax:rdx; it comes back
+    ** in st0 exactly like a plain long double */
+    if (s->rlow.x87 && s->rlow.agg) s->s.rtype = &ffi_type_longdouble;
     if (s->rlow.x87) s->rd = RD_X87;
     else if (s->rlow.n == 0) s->rd = RD_MEM;
     else if (s->rlow.n == 1) s->rd = s->rlow.c[0] == CL_INT ? RD_INT : RD_SSE;
@@ -679,7 +671,10 @@ ct_CData *ct_func_new (lua_State *L, void *addr, int ownidx, unsigned flags) {
 /* rebuilds the signature of the function object at 1 from restype at
 ** retidx and argtypes at argsidx (0: untyped) */
 static void resig (lua_State *L, int retidx, int argsidx) {
-  Call *ci = getcallinfo(L, 1);
+  Call *ci;
+  retidx = lua_absindex(L, retidx);
+  if (argsidx != 0) argsidx = lua_absindex(L, argsidx);
+  ci = getcallinfo(L, 1);
   unsigned flags = ci->sig->s.flags;
   unsigned cflags = ci->flags;
   lua_getiuservalue(L, 1, CT_UV_CALLINFO);
@@ -1780,6 +1775,14 @@ int ct_functype_new (lua_State *L) {
                         "integer, got number");
       addr = (void *)(intptr_t)lua_tointeger(L, 2);
       break;
+    case LUA_TUSERDATA: {
+      /* another function object: the same address, this prototype */
+      ct_CData *o = ct_tocdata(L, 2);
+      if (o == NULL || o->type->kind != CT_FUNC) goto bad;
+      addr = ct_pointervalue(o);
+      ownidx = 2;
+      break;
+    }
     case LUA_TTABLE: {
       const char *name;
       lua_rawgeti(L, 2, 1);
@@ -1792,7 +1795,7 @@ int ct_functype_new (lua_State *L) {
       ownidx = lua_gettop(L);
       break;
     }
-    default: {
+    default: bad: {
       const char *got = ct_describe(L, 2);
       return ct_error(L, "TypeError", "argument must be a function, an "
                       "integer address or {name, library}, got %s", got);
