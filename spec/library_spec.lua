@@ -188,6 +188,34 @@ end)
 describe("symbols", function()
   local fx = CDLL(helper.fixture)
 
+  it("lib.f and lib[\"f\"] are one cached function object per library", function()
+    local f = fx.fx_lib_get_int
+    assert.are.equal(f, fx.fx_lib_get_int)
+    assert.are.equal(f, fx["fx_lib_get_int"])
+    assert.are_not.equal(f, CDLL(helper.fixture).fx_lib_get_int)
+    -- what is set on it stays set
+    fx.fx_lib_get_double.restype = c_double
+    assert.are.equal(2.5, fx.fx_lib_get_double())
+    assert.are.equal(c_double, fx["fx_lib_get_double"].restype)
+  end)
+
+  it("libraries opened with use_errno give functions that swap errno", function()
+    local function strtol(lib)
+      local f = lib.strtol
+      f.argtypes = { c_char_p, c_void_p, c_int }
+      f.restype = ctypes.c_long
+      return f
+    end
+    local with = strtol(CDLL(nil, { use_errno = true }))
+    local without = strtol(CDLL(nil))
+    ctypes.set_errno(0)
+    assert.are.equal(math.maxinteger, with("99999999999999999999", nil, 10))
+    assert.are.equal(34, ctypes.get_errno())          -- ERANGE
+    ctypes.set_errno(0)
+    assert.are.equal(math.maxinteger, without("99999999999999999999", nil, 10))
+    assert.are.equal(0, ctypes.get_errno())
+  end)
+
   it("a missing symbol names the symbol and the library", function()
     assert.has_error(function() return fx.fx_no_such_symbol end,
                      "AttributeError: " .. helper.fixture .. ": undefined symbol: fx_no_such_symbol")
@@ -275,6 +303,35 @@ describe("library lifetime", function()
     assert.is_false(mapped(path))
   end)
 
+  it("a function object keeps its library loaded, even after <close>", function()
+    local path = fixture_copy()
+    local f
+    do
+      local lib <close> = CDLL(path)
+      f = lib.fx_lib_get_int
+    end
+    helper.gc()
+    assert.is_true(mapped(path))
+    assert.are.equal(42, f())
+    f = nil
+    helper.gc()
+    assert.is_false(mapped(path))
+  end)
+
+  it("stays loaded during lua_close for finalizers that call into it", function()
+    local path = fixture_copy()
+    local ok, out = child(([[
+      local ctypes = require("ctypes")
+      local holder = setmetatable({}, { __gc = function(o)
+        io.write("finalizer called ", o.f(), "\n")
+      end })
+      holder.f = ctypes.CDLL(%q).fx_lib_get_int
+      print("loaded")
+    ]]):format(path))
+    assert.is_true(ok, out)
+    assert.are.equal("loaded\nfinalizer called 42", out)
+  end)
+
   it("stays loaded during lua_close for finalizers that still use it", function()
     -- the holder's finalizer is older than the library, so lua_close runs
     -- it after the library's __gc: the library must still be there
@@ -307,6 +364,16 @@ describe("T.in_dll", function()
     assert.are.equal(ctypes.addressof(v), ctypes.addressof(w))
     v.value = 42
     assert.are.equal(42, w.value)
+  end)
+
+  it("shares the variable with C, both ways", function()
+    local v = c_int.in_dll(fx, "fx_lib_int")
+    v.value = -5
+    assert.are.equal(-5, fx.fx_lib_get_int())
+    fx.fx_lib_set_int(77)
+    assert.are.equal(77, v.value)
+    v.value = 42
+    assert.are.equal(42, fx.fx_lib_get_int())
   end)
 
   it("reads and writes a double global", function()
@@ -343,6 +410,8 @@ describe("T.in_dll", function()
     for i = 1, 1000 do local _ = text() .. i end
     helper.gc()
     assert.are.equal(text(), c_char_p.in_dll(fx, "fx_lib_string").value)
+    fx.fx_lib_string_len.restype = ctypes.c_size_t
+    assert.are.equal(#text(), fx.fx_lib_string_len())
     c_void_p.in_dll(fx, "fx_lib_string").value = original
     assert.are.equal("hello from C", c_char_p.in_dll(fx, "fx_lib_string").value)
   end)
@@ -356,6 +425,8 @@ describe("T.in_dll", function()
     p.x, p.weight = 30, 0.25
     local q = Point.in_dll(fx, "fx_lib_point")
     assert.are.same({ 30, 4, 0.25 }, { q.x, q.y, q.weight })
+    fx.fx_lib_point_weight.restype = c_double
+    assert.are.same({ 34, 0.25 }, { fx.fx_lib_point_sum(), fx.fx_lib_point_weight() })
     assert.are.equal(30, c_int.in_dll(fx, "fx_lib_point").value)
     p.x, p.weight = 3, 0.5
     assert.has_error(function() ctypes.Structure("fx_incomplete").in_dll(fx, "fx_lib_point") end,
