@@ -1761,9 +1761,13 @@ int ct_functype_new (lua_State *L) {
   Sig *s = (Sig *)t->ext;
   ct_CData *cd;
   void *addr = NULL;
-  int ownidx = 0;
+  int ownidx = 0, haspf;
   if (s == NULL)
     return ct_error(L, "TypeError", "abstract function type");
+  haspf = !lua_isnoneornil(L, 3);
+  if (haspf && lua_type(L, 2) != LUA_TTABLE)
+    return ct_error(L, "TypeError", "paramflags need a {name, library} "
+                    "function spec");
   switch (lua_type(L, 2)) {
     case LUA_TFUNCTION:
       return ct_callback_new(L, 1, 2);
@@ -1801,10 +1805,7 @@ int ct_functype_new (lua_State *L) {
                       "integer address or {name, library}, got %s", got);
     }
   }
-  if (!lua_isnoneornil(L, 3) && lua_type(L, 2) != LUA_TTABLE)
-    return ct_error(L, "TypeError", "paramflags need a {name, library} "
-                    "function spec");
-  if (!lua_isnoneornil(L, 3))
+  if (haspf)
     checkparamflags(L, 3, s->s.nargs);             /* ..., pf */
   else lua_pushnil(L);
   cd = ct_newcdata_sized(L, 1, sizeof(void *), CT_NUV_FUNC);  /* pf, f */
@@ -1813,10 +1814,10 @@ int ct_functype_new (lua_State *L) {
     lua_pushvalue(L, ownidx);
     lua_setiuservalue(L, -2, CT_UV_OWNER);
   }
-  lua_getiuservalue(L, 1, CT_TUV_EXT);
-  setcallinfo(L, -2, CI_EXACT | (lua_isnil(L, -2) ? 0 : CI_PARAMFLAGS));
-  if (!lua_isnil(L, -2)) {
-    lua_getiuservalue(L, -1, CT_UV_CALLINFO);
+  lua_getiuservalue(L, 1, CT_TUV_EXT);             /* pf, f, sig */
+  setcallinfo(L, -2, CI_EXACT | (haspf ? CI_PARAMFLAGS : 0));  /* pf, f */
+  if (haspf) {
+    lua_getiuservalue(L, -1, CT_UV_CALLINFO);      /* pf, f, ci */
     lua_pushvalue(L, -3);
     lua_setiuservalue(L, -2, 2);
     lua_pop(L, 1);
