@@ -818,19 +818,15 @@ static int cb_config (lua_State *L) {
 
 void ct_open_callback (lua_State *L) {
   cb_Shared *sh;
+  static const luaL_Reg closure_meta[] = {
+    { "__gc", closure_gc }, { NULL, NULL }
+  };
+  static const luaL_Reg shared_meta[] = {
+    { "__gc", shared_gc }, { NULL, NULL }
+  };
   /* M on top */
-  if (!luaL_newmetatable(L, CLOSURE_MT))
-    luaL_error(L, "metatable '%s' already exists", CLOSURE_MT);
-  lua_pushcfunction(L, closure_gc);
-  lua_setfield(L, -2, "__gc");
-  lua_pushliteral(L, "closure");
-  lua_setfield(L, -2, "__metatable");
-  lua_pop(L, 1);
-  if (!luaL_newmetatable(L, SHARED_MT))
-    luaL_error(L, "metatable '%s' already exists", SHARED_MT);
-  lua_pushcfunction(L, shared_gc);
-  lua_setfield(L, -2, "__gc");
-  lua_pop(L, 1);
+  ct_newmetatable(L, CLOSURE_MT, closure_meta);
+  ct_newmetatable(L, SHARED_MT, shared_meta);
   /* the per-state record; created before any closure, so finalized after
   ** all of them at lua_close */
   sh = (cb_Shared *)lua_newuserdatauv(L, sizeof(cb_Shared), SH_NUV);

@@ -1,0 +1,92 @@
+-- bench/callbacks.lua: the cost of a C -> Lua callback.
+--   1. libc qsort of N ints with a Lua comparator taking POINTER(c_int)
+--      arguments, against a hand-written C comparator that lua_calls the
+--      same Lua function with boxed pointers (bench/callbacks_ref.c);
+--   2. a callback with plain int arguments, called M times by one C driver
+--      (bench_drive_ii, in the same module), against a hand-written C
+--      function that lua_calls the same Lua function.
+-- Both sides run in the same process; the best of several runs counts.
+local ctypes = require("ctypes")
+local ref = require("callbacks_ref")
+
+local clock, fmt, getenv = os.clock, string.format, os.getenv
+local N = tonumber(getenv("BENCH_N")) or 100000
+local M = tonumber(getenv("BENCH_M")) or 1000000
+local RUNS = tonumber(getenv("BENCH_RUNS")) or 5
+
+local c_int, c_long, c_size_t, c_void_p =
+  ctypes.c_int, ctypes.c_long, ctypes.c_size_t, ctypes.c_void_p
+local P = ctypes.POINTER(c_int)
+
+local reflib = ctypes.CDLL(assert(package.searchpath("callbacks_ref",
+                                                     package.cpath)))
+local libc = ctypes.CDLL(nil)
+
+local function best(f)
+  local b = math.huge
+  for _ = 1, RUNS do
+    local t0 = clock()
+    f()
+    local t = clock() - t0
+    if t < b then b = t end
+  end
+  return b
+end
+
+local function report(what, calls, t_ct, t_ref, target)
+  local ns_ct, ns_ref = t_ct / calls * 1e9, t_ref / calls * 1e9
+  print(fmt("callbacks %-14s %9d calls  lua-ctypes %7.1f ns/call  " ..
+            "hand-written %7.1f ns/call  ratio %.2f (target <= %.1f)",
+            what, calls, ns_ct, ns_ref, ns_ct / ns_ref, target))
+end
+
+-- 1. qsort with POINTER(c_int) arguments ---------------------------------
+local arr = (c_int * N)()
+local function fill()
+  local seed = 12345
+  for i = 0, N - 1 do
+    seed = (seed * 1103515245 + 12345) % 2147483648
+    arr[i] = seed % 1000000
+  end
+end
+local function check()
+  for i = 1, N - 1 do
+    assert(arr[i - 1] <= arr[i], "not sorted")
+  end
+end
+
+local function cmp_ptr(a, b) return a[0] - b[0] end
+
+local CMP = ctypes.CFUNCTYPE(c_int, P, P)
+local qsort = libc.qsort
+qsort.argtypes = { c_void_p, c_size_t, c_size_t, CMP }
+qsort.restype = nil
+local cmp = CMP(cmp_ptr)
+local addr = ctypes.addressof(arr)
+
+local ncmp
+local t_ref = best(function()
+  fill()
+  ncmp = ref.sort_ptr(addr, N, cmp_ptr)
+end)
+check()
+local t_fill = best(fill)
+local t_ct = best(function()
+  fill()
+  qsort(arr, N, 4, cmp)
+end)
+check()
+report("POINTER(c_int)", ncmp, t_ct - t_fill, t_ref - t_fill, 3.0)
+
+-- 2. plain int arguments --------------------------------------------------
+local function cmp_ii(a, b) return a - b end
+local II = ctypes.CFUNCTYPE(c_int, c_int, c_int)
+local drive = reflib.bench_drive_ii
+drive.argtypes = { II, c_int }
+drive.restype = c_long
+local cb = II(cmp_ii)
+local r1, r2
+t_ref = best(function() r1 = ref.drive_ii(cmp_ii, M) end)
+t_ct = best(function() r2 = drive(cb, M) end)
+assert(r1 == r2, "different sums")
+report("c_int", M, t_ct, t_ref, 1.5)
