@@ -318,6 +318,29 @@ describe("library lifetime", function()
     assert.is_false(mapped(path))
   end)
 
+  it("a prototype made from {name, lib} keeps the library loaded", function()
+    local path = fixture_copy()
+    local F = ctypes.CFUNCTYPE(c_int)
+    local f = F({ "fx_lib_get_int", CDLL(path) })
+    helper.gc()
+    assert.is_true(mapped(path))
+    assert.are.equal(42, f())
+    f = nil
+    helper.gc()
+    assert.is_false(mapped(path))
+    local closed
+    do
+      local lib <close> = CDLL(path)
+      closed = lib
+    end
+    assert.has_error(function() F({ "fx_lib_get_int", closed }) end,
+                     "ValueError: " .. path .. ": library is closed")
+    assert.has_error(function() F({ "fx_nope", CDLL(path) }) end,
+                     "AttributeError: " .. path .. ": undefined symbol: fx_nope")
+    assert.has_error(function() F({ "fx_lib_get_int", 42 }) end,
+                     "TypeError: CFUNCTYPE: expected a library (CDLL), got integer")
+  end)
+
   it("stays loaded during lua_close for finalizers that call into it", function()
     local path = fixture_copy()
     local ok, out = child(([[
