@@ -86,11 +86,12 @@ static const char *checksymname (lua_State *L, int idx, const char *prefix) {
 ** missing: a function object or view of NULL could only crash. */
 static void *libsym (lua_State *L, int libidx, Lib *lib, const char *name,
                      const char *exc) {
-  void *addr;
-  dlerror();   /* clear any earlier error */
-  addr = dlsym(lib->handle, name);
-  if (addr == NULL)
+  void *addr = dlsym(lib->handle, name);
+  if (addr == NULL) {
+    dlerror();   /* consume the loader's message: ours names the library
+                    as the user gave it, not its resolved path */
     ct_error(L, exc, "%s: undefined symbol: %s", libname(L, libidx), name);
+  }
   return addr;
 }
 
@@ -131,10 +132,8 @@ static void newdetector (lua_State *L) {
 
 
 static int getmode (lua_State *L, int idx, const char *what) {
-  int isnum = 0;
-  lua_Integer m = 0;
-  if (lua_type(L, idx) == LUA_TNUMBER)   /* no string coercion */
-    m = lua_tointegerx(L, idx, &isnum);
+  int isnum;
+  lua_Integer m = ct_tointegerx(L, idx, &isnum);
   if (!isnum || m < INT_MIN || m > INT_MAX) {
     const char *got = ct_describe(L, idx);
     ct_error(L, "TypeError", "CDLL: %s must be an integer, got %s", what, got);
