@@ -226,7 +226,8 @@ end
 -- ===================================================================
 
 local function from_ldconfig(name)
-  local out = run("LC_ALL=C LANG=C /sbin/ldconfig -p 2>/dev/null")
+  local out = run("export LC_ALL=C LANG=C; /sbin/ldconfig -p 2>/dev/null || " ..
+                  "ldconfig -p 2>/dev/null")
   local pat = "^%s+(lib" .. escape(name) .. "%.%S+)%s+%(([^)]*)%)%s+=>%s+(.-)%s*$"
   for line in out:gmatch("[^\n]+") do
     local entry, _, path = line:match(pat)
