@@ -286,48 +286,43 @@ describe("library lifetime", function()
     assert.is_false(mapped(path))
   end)
 
-  it("an in_dll view keeps its library loaded, even after <close>", function()
+  -- take(lib) gets something from a library that is then closed; the
+  -- library must stay mapped while that is reachable (use(it) works after a
+  -- collection) and be unmapped once it is not.
+  local function keeps_loaded(take, use)
     local path = fixture_copy()
-    local view
+    local it
     do
       local lib <close> = CDLL(path)
-      view = c_int.in_dll(lib, "fx_lib_int")
+      it = take(lib)
     end
     helper.gc()
     assert.is_true(mapped(path))
-    assert.are.equal(42, view.value)
-    view.value = 7
-    assert.are.equal(7, view.value)
-    view = nil
+    use(it)
+    it = nil
     helper.gc()
     assert.is_false(mapped(path))
+  end
+
+  it("an in_dll view keeps its library loaded, even after <close>", function()
+    keeps_loaded(function(lib) return c_int.in_dll(lib, "fx_lib_int") end,
+                 function(view)
+                   assert.are.equal(42, view.value)
+                   view.value = 7
+                   assert.are.equal(7, view.value)
+                 end)
   end)
 
   it("a function object keeps its library loaded, even after <close>", function()
-    local path = fixture_copy()
-    local f
-    do
-      local lib <close> = CDLL(path)
-      f = lib.fx_lib_get_int
-    end
-    helper.gc()
-    assert.is_true(mapped(path))
-    assert.are.equal(42, f())
-    f = nil
-    helper.gc()
-    assert.is_false(mapped(path))
+    keeps_loaded(function(lib) return lib.fx_lib_get_int end,
+                 function(f) assert.are.equal(42, f()) end)
   end)
 
   it("a prototype made from {name, lib} keeps the library loaded", function()
-    local path = fixture_copy()
     local F = ctypes.CFUNCTYPE(c_int)
-    local f = F({ "fx_lib_get_int", CDLL(path) })
-    helper.gc()
-    assert.is_true(mapped(path))
-    assert.are.equal(42, f())
-    f = nil
-    helper.gc()
-    assert.is_false(mapped(path))
+    keeps_loaded(function(lib) return F({ "fx_lib_get_int", lib }) end,
+                 function(f) assert.are.equal(42, f()) end)
+    local path = fixture_copy()
     local closed
     do
       local lib <close> = CDLL(path)
