@@ -465,6 +465,20 @@ describe("T.in_dll", function()
     c_void_p.in_dll(fx, "fx_lib_string").value = original
   end)
 
+  it("views a function pointer global; calling it calls its current target", function()
+    local F = ctypes.CFUNCTYPE(c_int)
+    local fnptr = F.in_dll(fx, "fx_lib_fnptr")
+    assert.are.equal(42, fnptr())
+    local raw = c_void_p.in_dll(fx, "fx_lib_fnptr")
+    local original = raw.value
+    raw.value = ctypes.cast(fx.fx_lib_answer, c_void_p).value
+    assert.are.equal(4242, fnptr())
+    raw.value = nil
+    assert.has_error(function() fnptr() end, "ValueError: NULL function pointer called")
+    raw.value = original
+    assert.are.equal(42, fnptr())
+  end)
+
   it("is a method of every type object, also with a colon", function()
     assert.are.equal(42, c_int:in_dll(fx, "fx_lib_int").value)
     local P = ctypes.POINTER(c_int)
