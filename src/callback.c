@@ -42,8 +42,6 @@
 
 /* registry keys (addresses of statics) */
 static const char KEY_SHARED = 'S';  /* the per-state cb_Shared userdata */
-static const char KEY_FUNCS = 'F';   /* weak-valued: st -> function,
-                                        st + 1 -> closure userdata */
 
 /* uservalues of a closure userdata */
 enum {
@@ -61,7 +59,8 @@ enum {
 enum {
   SH_UV_PENDING = 1,  /* the first stored error of the current call, or nil */
   SH_UV_GRAVE,        /* debug mode: st -> function type of tombstones */
-  SH_NUV = SH_UV_GRAVE
+  SH_UV_FREE,         /* free ids of the funcs table (a stack) */
+  SH_NUV = SH_UV_FREE
 };
 
 /* cb_State.status */
@@ -81,6 +80,11 @@ typedef struct cb_Shared {
   atomic_int report;       /* print unraisable reports to stderr */
   atomic_int debug;        /* report callbacks collected without release */
   int npending;            /* errors stored during the current call */
+  int funcsref;            /* registry index of the funcs table: weak values,
+                              [2 id - 1] = function, [2 id] = closure ud
+                              (integer keys: the cheapest lookups) */
+  const void *funcs;       /* its identity: tells our universe from another */
+  lua_Integer nextid;      /* ids ever handed out */
   struct cb_State *graves; /* debug mode: closures kept as tombstones */
   char msg[512];           /* the first unraisable report */
 } cb_Shared;
@@ -91,6 +95,7 @@ typedef struct cb_State {
   void *code;              /* the C function pointer */
   ct_Sig *sig;             /* owned by the type in CB_UV_FTYPE */
   cb_Shared *shared;
+  lua_Integer id;          /* its slots in the funcs table; 0 = none */
   pthread_t thread;        /* the OS thread that created it */
   struct cb_State *next;   /* tombstone list */
   int fast;                /* all arguments and the result are plain numbers */
@@ -284,14 +289,21 @@ static int cb_msgh (lua_State *L) {
 }
 
 
+/* pushes the closure userdata of st (nil once released) */
+static void pushud (lua_State *L, const cb_State *st) {
+  lua_rawgeti(L, LUA_REGISTRYINDEX, st->shared->funcsref);
+  lua_rawgeti(L, -1, 2 * st->id);
+  lua_remove(L, -2);
+}
+
+
 /* the slow path, run protected: (frame) -> () */
 static int cb_body (lua_State *L) {
   cb_Frame *fr = (cb_Frame *)lua_touserdata(L, 1);
   cb_State *st = fr->st;
   const ct_Sig *sig = st->sig;
   int i, udidx, atidx;
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &KEY_FUNCS);
-  lua_rawgetp(L, -1, (const char *)st + 1);
+  pushud(L, st);
   udidx = lua_gettop(L);
   if (lua_type(L, udidx) != LUA_TUSERDATA)  /* released meanwhile */
     return ct_error(L, "ValueError", "callback called after release");
@@ -319,8 +331,7 @@ static int cb_body (lua_State *L) {
 /* the fast path's result did not convert plainly: (frame, value) -> () */
 static int cb_convert (lua_State *L) {
   cb_Frame *fr = (cb_Frame *)lua_touserdata(L, 1);
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &KEY_FUNCS);
-  lua_rawgetp(L, -1, (const char *)fr->st + 1);
+  pushud(L, fr->st);
   lua_pushvalue(L, 2);
   slowresult(L, fr->st, lua_gettop(L) - 1, fr->ret);
   return 0;
@@ -331,8 +342,7 @@ static int cb_convert (lua_State *L) {
 static int cb_onerror (lua_State *L) {
   cb_Frame *fr = (cb_Frame *)lua_touserdata(L, 1);
   int udidx;
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &KEY_FUNCS);
-  lua_rawgetp(L, -1, (const char *)fr->st + 1);
+  pushud(L, fr->st);
   udidx = lua_gettop(L);
   if (lua_type(L, udidx) != LUA_TUSERDATA) return 0;
   lua_getiuservalue(L, udidx, CB_UV_ONERROR);
@@ -364,16 +374,6 @@ static void cb_store (lua_State *L, cb_State *st) {
   }
   lua_pop(L, 2);
   ct_cb_pending = 1;
-}
-
-
-/* does st belong to L's universe? (stack neutral, no allocation) */
-static int cb_mine (lua_State *L, const cb_State *st) {
-  int r;
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &KEY_SHARED);
-  r = lua_touserdata(L, -1) == (void *)st->shared;
-  lua_pop(L, 1);
-  return r;
 }
 
 
@@ -428,12 +428,16 @@ static void cb_trampoline (ffi_cif *cif, void *ret, void **args, void *ud) {
     storeerrval(st, ret);
     return;
   }
-  if (!cb_mine(L, st)) {
+  /* the funcs table, which also tells whether st belongs to L's universe
+  ** (no allocation, integer keys only) */
+  base = lua_gettop(L);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, st->shared->funcsref);
+  if (lua_topointer(L, -1) != st->shared->funcs) {
+    lua_settop(L, base);
     cb_lost(st, "called during a foreign call of another Lua state");
     storeerrval(st, ret);
     return;
   }
-  base = lua_gettop(L);
   if (ct_cb_pending) saved = cb_setaside(L, st->shared);
   top = lua_gettop(L);
   fr.st = st; fr.ret = ret; fr.args = args;
@@ -445,9 +449,7 @@ static void cb_trampoline (ffi_cif *cif, void *ret, void **args, void *ud) {
   }
   else if (st->fast) {
     int i, nargs = st->sig->nargs;
-    lua_rawgetp(L, LUA_REGISTRYINDEX, &KEY_FUNCS);
-    lua_rawgetp(L, -1, st);
-    if (!lua_isfunction(L, -1)) {  /* released by a nested call */
+    if (lua_rawgeti(L, base + 1, 2 * st->id - 1) != LUA_TFUNCTION) {  /* released by a nested call */
       lua_settop(L, hidx);
       lua_pushcfunction(L, cb_released);
       r = lua_pcall(L, 0, 0, 0);
@@ -530,15 +532,41 @@ static int retmode (const ct_Type *t) {
 }
 
 
-/* weak table entries for st: [st] = function, [st + 1] = closure userdata;
-** with udidx 0 they are removed */
+/* the funcs table entries of st: with udidx != 0 a new id and [2 id - 1] =
+** the function at fidx, [2 id] = the closure userdata at udidx; with udidx
+** 0 they are removed and the id is freed */
 static void setentries (lua_State *L, cb_State *st, int fidx, int udidx) {
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &KEY_FUNCS);
-  if (udidx) lua_pushvalue(L, fidx); else lua_pushnil(L);
-  lua_rawsetp(L, -2, st);
-  if (udidx) lua_pushvalue(L, udidx); else lua_pushnil(L);
-  lua_rawsetp(L, -2, (const char *)st + 1);
-  lua_pop(L, 1);
+  cb_Shared *sh = st->shared;
+  lua_Integer n;
+  if (udidx == 0 && st->id == 0) return;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, sh->funcsref);
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &KEY_SHARED);
+  lua_getiuservalue(L, -1, SH_UV_FREE);             /* funcs, sh, free */
+  n = (lua_Integer)lua_rawlen(L, -1);
+  if (udidx != 0) {
+    if (n > 0) {
+      lua_rawgeti(L, -1, n);
+      st->id = lua_tointeger(L, -1);
+      lua_pop(L, 1);
+      lua_pushnil(L);
+      lua_rawseti(L, -2, n);
+    }
+    else st->id = ++sh->nextid;
+    lua_pushvalue(L, fidx);
+    lua_rawseti(L, -4, 2 * st->id - 1);
+    lua_pushvalue(L, udidx);
+    lua_rawseti(L, -4, 2 * st->id);
+  }
+  else {
+    lua_pushnil(L);
+    lua_rawseti(L, -4, 2 * st->id - 1);
+    lua_pushnil(L);
+    lua_rawseti(L, -4, 2 * st->id);
+    lua_pushinteger(L, st->id);
+    lua_rawseti(L, -2, n + 1);
+    st->id = 0;
+  }
+  lua_pop(L, 3);
 }
 
 
@@ -838,14 +866,17 @@ void ct_open_callback (lua_State *L) {
   luaL_setmetatable(L, SHARED_MT);
   lua_newtable(L);
   lua_setiuservalue(L, -2, SH_UV_GRAVE);
-  lua_rawsetp(L, LUA_REGISTRYINDEX, &KEY_SHARED);
-  /* st -> function / closure userdata, weak values */
+  lua_newtable(L);
+  lua_setiuservalue(L, -2, SH_UV_FREE);
+  /* the funcs table: weak values */
   lua_newtable(L);
   lua_createtable(L, 0, 1);
   lua_pushliteral(L, "v");
   lua_setfield(L, -2, "__mode");
   lua_setmetatable(L, -2);
-  lua_rawsetp(L, LUA_REGISTRYINDEX, &KEY_FUNCS);
+  sh->funcs = lua_topointer(L, -1);
+  sh->funcsref = luaL_ref(L, LUA_REGISTRYINDEX);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &KEY_SHARED);
   lua_pushcfunction(L, cb_release_api);
   lua_setfield(L, -2, "release");
   lua_pushcfunction(L, cb_errors);
