@@ -269,6 +269,10 @@ void *ct_lib_sym (lua_State *L, int idx, const char *name, const char *what);
 /* call.c: function objects, the call path, errno.
 ** A CT_FUNC type's ext is its prepared signature. */
 #define CT_SIG_USE_ERRNO  0x01
+/* ct_CData.flags bit set only by call.c on the function objects it makes:
+** their payload is { address, call info pointer } (cd->size stays the
+** size of a pointer) */
+#define CT_CD_CALLINFO    0x100
 typedef struct ct_Sig {
   unsigned flags;      /* CT_SIG_* */
   int nargs;           /* fixed arguments */
