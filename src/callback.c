@@ -317,12 +317,16 @@ static int cb_body (lua_State *L) {
       ct_scalar_push(L, t->scalar, fr->args[i]);
     else {  /* pointers, structures, unions, functions: a CData copy */
       lua_rawgeti(L, atidx, i + 1);
-      ct_pushvalue(L, -1, fr->args[i], 0);
-      lua_remove(L, -2);
+      if (t->kind == CT_POINTER) {  /* the common case, made directly */
+        ct_CData *cd = ct_newcdata_sized(L, -1, sizeof(void *), CT_UV_N);
+        memcpy(cd->ptr, fr->args[i], sizeof(void *));
+      }
+      else ct_pushvalue(L, -1, fr->args[i], 0);
+      lua_replace(L, -2);
     }
   }
   lua_call(L, sig->nargs, 1);
-  if (st->retmode != RET_VOID)
+  if (st->retmode != RET_VOID && !fastresult(L, st, fr->ret))
     slowresult(L, st, udidx, fr->ret);
   return 0;
 }
