@@ -246,6 +246,22 @@ describe("callbacks", function()
       assert.equal("b", s.c); assert.equal(-21, s.s)
     end)
 
+    it("passes and returns unions", function()
+      local UI = ctypes.Union("FxCbUnionI", { _fields_ = { { "i", c_int }, { "f", ctypes.c_float } } })
+      local US = ctypes.Union("FxCbUnionS", {
+        _fields_ = { { "f", ctypes.c_float * 2 }, { "d", c_double } } })
+      local ICB = CFUNCTYPE(UI, UI)
+      local SCB = CFUNCTYPE(US, US)
+      assert.equal(43, cfunc("fx_cb_union_i", c_int, { ICB, c_int })(ICB(function(u)
+        assert.equal(42, u.i)
+        local r = UI(); r.i = u.i + 1; return r
+      end), 42))
+      assert.equal(-2.5, cfunc("fx_cb_union_s", c_double, { SCB, c_double })(SCB(function(u)
+        assert.equal(1.25, u.d)
+        local r = US(); r.d = u.d * -2; return r
+      end), 1.25))
+    end)
+
     it("rejects a result of the wrong structure type", function()
       local CB = CFUNCTYPE(Point, Point, c_int)
       local f = cfunc("fx_cb_point", Point, { CB, c_int })
