@@ -13,14 +13,18 @@
 
 /* the lua_State of the innermost foreign call on this thread (callbacks run
 ** Lua only on it) and the flag the trampoline sets to have us re-raise */
-_Thread_local lua_State *ct_active_L;
-_Thread_local int ct_cb_pending;
+/* The initial-exec model makes each access one instruction instead of a
+** __tls_get_addr call (the few bytes come from the static TLS surplus that
+** the dynamic loader keeps for modules loaded later). */
+#define CT_TLS _Thread_local __attribute__((tls_model("initial-exec")))
+CT_TLS lua_State *ct_active_L;
+CT_TLS int ct_cb_pending;
 
 /* ctypes' private errno, swapped with the real one around calls that use it */
-static _Thread_local int ct_errno;
+static CT_TLS int ct_errno;
 /* set by ctypes._calls_direct(false): every call goes through libffi (the
 ** differential test checks both paths against gcc-compiled C) */
-static _Thread_local int ct_nodirect;
+static CT_TLS int ct_nodirect;
 
 /* registry keys */
 static const char ffistore_key = 'f';  /* ephemeron: type -> AggFFI storage */
@@ -296,6 +300,8 @@ typedef struct Sig {
   ct_Sig s;             /* first: ct_Sig * and Sig * are the same pointer */
   unsigned char untyped;/* no argtypes: arguments convert by Lua type */
   unsigned char direct; /* all fixed arguments in registers (x86-64) */
+  unsigned char fast;   /* direct, and a result the hot path can push */
+  unsigned char hotint; /* fast, only int/long arguments, result in rax */
   unsigned char split;  /* some argument needs the libffi bug workaround */
   unsigned char rk;     /* RK_* */
   unsigned char rd;     /* RD_* */
@@ -551,6 +557,16 @@ ct_Sig *ct_newsig (lua_State *L, int retidx, int argsidx, unsigned flags) {
   s->split = (unsigned char)split;
 #if defined(__x86_64__) && !defined(_WIN32)
   s->direct = (unsigned char)(allreg && !s->untyped);
+  s->fast = (unsigned char)(s->direct && s->rk != RK_BIG &&
+                            s->rk != RK_CALLABLE);
+  s->hotint = (unsigned char)(s->fast && n <= MAXGPR &&
+                              (s->rk == RK_VOID || (s->rk == RK_SCALAR &&
+                               s->rd == RD_INT)));
+  for (i = 0; i < n && s->hotint; i++) {
+    unsigned char fc = s->a[i].fc;
+    if (fc != FC_I32 && fc != FC_U32 && fc != FC_I64) s->hotint = 0;
+  }
+  if (s->rk == RK_VOID) s->rscalar = CT_VOID_P;
 #else
   s->direct = 0;
   (void)allreg;
@@ -588,6 +604,8 @@ ct_Sig *ct_newsig (lua_State *L, int retidx, int argsidx, unsigned flags) {
 typedef struct Call {
   Sig *sig;
   unsigned flags;
+  int hotn;      /* the argument count when the int-only hot path applies,
+                    else -1 */
 } Call;
 
 
@@ -622,14 +640,31 @@ static void deffunctype (lua_State *L, unsigned flags) {
 ** userdata on top (popped); returns it */
 static Call *setcallinfo (lua_State *L, int idx, unsigned cflags) {
   Call *ci;
+  ct_CData *cd;
   idx = lua_absindex(L, idx);
+  cd = (ct_CData *)lua_touserdata(L, idx);
   ci = (Call *)lua_newuserdatauv(L, sizeof(Call), 2);   /* sig, ci */
   ci->sig = (Sig *)lua_touserdata(L, -2);
   ci->flags = cflags;
+  ci->hotn = (ci->sig->hotint && cflags == 0) ? ci->sig->s.nargs : -1;
+  if (cd->flags & CT_CD_CALLINFO) ((Call **)cd->ptr)[1] = ci;
   lua_insert(L, -2);                                    /* ci, sig */
   lua_setiuservalue(L, -2, 1);                          /* ci */
   lua_setiuservalue(L, idx, CT_UV_CALLINFO);
   return ci;
+}
+
+
+/* a new function object of the CT_FUNC type at tidx: its payload holds
+** the address and, after it, the Call pointer that spares the call path a
+** uservalue lookup */
+static ct_CData *newfuncobj (lua_State *L, int tidx, void *addr) {
+  ct_CData *cd = ct_newcdata_sized(L, tidx, 2 * sizeof(void *), CT_NUV_FUNC);
+  cd->size = sizeof(void *);
+  cd->flags |= CT_CD_CALLINFO;
+  ((void **)cd->ptr)[0] = addr;
+  ((void **)cd->ptr)[1] = NULL;
+  return cd;
 }
 
 
@@ -655,8 +690,7 @@ ct_CData *ct_func_new (lua_State *L, void *addr, int ownidx, unsigned flags) {
   ct_CData *cd;
   if (ownidx != 0) ownidx = lua_absindex(L, ownidx);
   deffunctype(L, flags);                               /* F */
-  cd = ct_newcdata_sized(L, -1, sizeof(void *), CT_NUV_FUNC);  /* F, f */
-  *(void **)cd->ptr = addr;
+  cd = newfuncobj(L, -1, addr);                        /* F, f */
   if (ownidx != 0) {
     lua_pushvalue(L, ownidx);
     lua_setiuservalue(L, -2, CT_UV_OWNER);
@@ -777,6 +811,7 @@ int ct_func_newindex (lua_State *L) {
       ci = getcallinfo(L, 1);
       if (lua_isnil(L, 3)) ci->flags &= ~(unsigned)CI_ERRCHECK;
       else ci->flags |= CI_ERRCHECK;
+      ci->hotn = (ci->sig->hotint && ci->flags == 0) ? ci->sig->s.nargs : -1;
       lua_setiuservalue(L, 1, CT_UV_ERRCHECK);
       return 0;
     }
@@ -1022,31 +1057,6 @@ static void *convuntyped (lua_State *L, int argn, int idx, Slot *slot,
 }
 
 
-/* the 64-bit register image of a converted scalar of the given code */
-static uint64_t widen (int code, const void *p) {
-  switch (code) {
-    case CT_BOOL: return *(const _Bool *)p;
-    case CT_CHAR: return (uint64_t)(int64_t)*(const char *)p;
-    case CT_BYTE: return (uint64_t)(int64_t)*(const signed char *)p;
-    case CT_UBYTE: return *(const unsigned char *)p;
-    case CT_SHORT: return (uint64_t)(int64_t)*(const short *)p;
-    case CT_USHORT: return *(const unsigned short *)p;
-    case CT_INT: case CT_WCHAR: return (uint64_t)(int64_t)*(const int *)p;
-    case CT_UINT: return *(const unsigned int *)p;
-    case CT_FLOAT: {
-      uint64_t u = 0;
-      memcpy(&u, p, sizeof(float));
-      return u;
-    }
-    default: {
-      uint64_t u;
-      memcpy(&u, p, 8);
-      return u;
-    }
-  }
-}
-
-
 /* the register image of eightbyte j of an argument of size sz at p */
 static uint64_t eightbyte (const void *p, size_t sz, int j) {
   uint64_t u = 0;
@@ -1176,46 +1186,32 @@ static int nullfunc (lua_State *L) {
 }
 
 
-static int general (lua_State *L, Call *ci, void *fn, int n);
+static int general (lua_State *L, Call *ci, void *fn, int n)
+  __attribute__((noinline));
 
 
-int ct_func_call (lua_State *L) {
-  ct_CData *cd = (ct_CData *)lua_touserdata(L, 1);
-  int n = lua_gettop(L) - 1;
-  void *fn = *(void **)cd->ptr;
-  Call *ci;
-  Sig *s;
-  if (lua_getiuservalue(L, 1, CT_UV_CALLINFO) == LUA_TUSERDATA) {
-    ci = (Call *)lua_touserdata(L, -1);
-    lua_pop(L, 1);
-  }
-  else {
-    lua_pop(L, 1);
-    ci = getcallinfo(L, 1);
-  }
-  if (fn == NULL) return nullfunc(L);
-  s = ci->sig;
 #if HAVE_DIRECT
-  if (s->direct && n == s->s.nargs &&
-      !(ci->flags & (CI_ERRCHECK | CI_PARAMFLAGS)) && !ct_nodirect &&
-      s->rk != RK_BIG) {
-    uint64_t g[MAXGPR] = {0, 0, 0, 0, 0, 0};
+/* the register-only path for any mix of arguments the quick checks accept;
+** -1: start over in general() */
+static int directpath (lua_State *L, ct_CData *cd, Sig *s, int n)
+  __attribute__((noinline));
+static int directpath (lua_State *L, ct_CData *cd, Sig *s, int n) {
+    void *fn = *(void **)cd->ptr;
+    uint64_t g[MAXGPR];
     double x[MAXSSE];
     alignas(16) unsigned char rbuf[16];
-    int i, gi = 0, xi = 0, argsidx = 0;
-    Slot tmp;
+    int i, gi = 0, xi = 0;
     for (i = 0; i < n; i++) {
       const Arg *a = &s->a[i];
-      int idx = i + 2;
+      int idx = i + 2, ok;
       lua_Integer v;
-      int ok;
       switch (a->fc) {
 #define FINT(FC, T) \
         case FC: \
           v = lua_tointegerx(L, idx, &ok); \
-          if (!ok) goto generic; \
+          if (!ok || lua_type(L, idx) != LUA_TNUMBER) return -1; \
           g[gi++] = (uint64_t)(int64_t)(T)v; \
-          continue;
+          break;
         FINT(FC_I8, signed char)
         FINT(FC_U8, unsigned char)
         FINT(FC_I16, short)
@@ -1225,98 +1221,170 @@ int ct_func_call (lua_State *L) {
         FINT(FC_I64, int64_t)
 #undef FINT
         case FC_BOOL:
-          if (!lua_isboolean(L, idx)) goto generic;
+          if (!lua_isboolean(L, idx)) return -1;
           g[gi++] = (uint64_t)lua_toboolean(L, idx);
-          continue;
-        case FC_DOUBLE:
-          if (lua_type(L, idx) != LUA_TNUMBER) goto generic;
-          x[xi++] = (double)lua_tonumber(L, idx);
-          continue;
+          break;
+        case FC_DOUBLE: {
+          lua_Number d = lua_tonumberx(L, idx, &ok);
+          if (!ok || lua_type(L, idx) != LUA_TNUMBER) return -1;
+          x[xi++] = (double)d;
+          break;
+        }
         case FC_FLOAT: {
           float f;
           double d = 0;
-          if (lua_type(L, idx) != LUA_TNUMBER) goto generic;
-          f = (float)lua_tonumber(L, idx);
+          lua_Number nv = lua_tonumberx(L, idx, &ok);
+          if (!ok || lua_type(L, idx) != LUA_TNUMBER) return -1;
+          f = (float)nv;
           memcpy(&d, &f, sizeof f);
           x[xi++] = d;
-          continue;
+          break;
         }
         case FC_CHARP:
           if (lua_type(L, idx) == LUA_TSTRING)
             g[gi++] = (uint64_t)(uintptr_t)lua_tostring(L, idx);
           else if (lua_isnil(L, idx)) g[gi++] = 0;
-          else goto generic;
-          continue;
+          else return -1;
+          break;
         case FC_VOIDP:
           if (lua_isinteger(L, idx)) g[gi++] = (uint64_t)lua_tointeger(L, idx);
           else if (lua_isnil(L, idx)) g[gi++] = 0;
-          else goto generic;
-          continue;
-        case FC_PTR: {
-          ct_CData *p;
-          if (lua_isnil(L, idx)) { g[gi++] = 0; continue; }
-          p = lua_type(L, idx) == LUA_TUSERDATA ?
-              (ct_CData *)lua_touserdata(L, idx) : NULL;
-          if (p != NULL && ct_tocdata(L, idx) == p && p->type == a->t) {
-            g[gi++] = (uint64_t)(uintptr_t)ct_pointervalue(p);
-            continue;
-          }
-          goto generic;
-        }
-        case FC_AGG: {
-          ct_CData *p = lua_type(L, idx) == LUA_TUSERDATA ?
-                        ct_tocdata(L, idx) : NULL;
+          else return -1;
+          break;
+        case FC_PTR: case FC_AGG: {
+          ct_CData *p = (ct_CData *)lua_touserdata(L, idx);
           int j;
-          if (p == NULL || p->type != a->t) goto generic;
+          /* the exact type: its metatable needs no check, as only CData
+          ** userdata point to a ct_Type that is one of our argtypes */
+          if (p == NULL || lua_type(L, idx) != LUA_TUSERDATA ||
+              lua_rawlen(L, idx) < sizeof(ct_CData) || ct_tocdata(L, idx) != p ||
+              p->type != a->t)
+            return -1;
+          if (a->fc == FC_PTR) {
+            g[gi++] = (uint64_t)(uintptr_t)ct_pointervalue(p);
+            break;
+          }
           for (j = 0; j < a->low.n; j++) {
             uint64_t u = eightbyte(p->ptr, a->t->size, j);
             if (a->low.c[j] == CL_INT) g[gi++] = u;
             else memcpy(&x[xi++], &u, 8);
           }
-          continue;
+          break;
         }
-        default: break;
-      }
-    generic: {
-        void *vp;
-        int j;
-        if (argsidx == 0) {
-          lua_getiuservalue(L, 1, CT_UV_CALLINFO);
-          lua_getiuservalue(L, -1, 1);
-          lua_getiuservalue(L, -1, 2);
-          argsidx = lua_gettop(L);
-          luaL_checkstack(L, 2 * n + 8, "too many arguments");
-        }
-        lua_rawgeti(L, argsidx, i + 1);
-        vp = convtyped(L, i + 1, -1, a, idx, &tmp);
-        if (a->t->kind == CT_SIMPLE) {
-          uint64_t u = widen(a->t->scalar, vp);
-          if (a->low.c[0] == CL_INT) g[gi++] = u;
-          else memcpy(&x[xi++], &u, 8);
-        }
-        else if (a->t->kind != CT_STRUCT && a->t->kind != CT_UNION)
-          g[gi++] = (uint64_t)(uintptr_t)*(void **)vp;
-        else {
-          for (j = 0; j < a->low.n; j++) {
-            uint64_t u = eightbyte(vp, a->t->size, j);
-            if (a->low.c[j] == CL_INT) g[gi++] = u;
-            else memcpy(&x[xi++], &u, 8);
-          }
-        }
+        default:
+          return -1;
       }
     }
+    for (; gi < MAXGPR; gi++) g[gi] = 0;
+    if (fn == NULL) return nullfunc(L);
     AROUND(L, s, directcall(fn, s->rd, g, x, xi, rbuf));
     checkpending(L);
     if (s->rk == RK_SCALAR) {
-      ct_scalar_push(L, s->rscalar, rbuf);
+      if (s->rscalar == CT_INT) lua_pushinteger(L, *(int *)rbuf);
+      else if (s->rscalar == CT_DOUBLE) lua_pushnumber(L, *(double *)rbuf);
+      else ct_scalar_push(L, s->rscalar, rbuf);
       return 1;
     }
+    if (s->rk == RK_VOID) return 0;
     lua_getiuservalue(L, 1, CT_UV_CALLINFO);
     lua_getiuservalue(L, -1, 1);
     return pushresult(L, s, rbuf, lua_gettop(L), 0);
   }
 #endif
-  return general(L, ci, fn, n);
+
+
+/* The hot path: a register-only signature with argtypes, the exact count,
+** no errcheck or paramflags, and arguments that convert without help. It
+** converts straight into register images and calls; anything else (and
+** any argument that needs more than the quick checks below) goes to
+** general(), which starts over: nothing here has side effects. */
+int ct_func_call (lua_State *L) {
+  ct_CData *cd = (ct_CData *)lua_touserdata(L, 1);
+  Call *ci;
+  Sig *s;
+  int n;
+  if ((cd->flags & (CT_CD_CALLINFO | CT_CD_RESIZED)) == CT_CD_CALLINFO &&
+      ((Call **)cd->ptr)[1] != NULL)
+    ci = ((Call **)cd->ptr)[1];
+  else {
+    /* also fit to be the CData __call itself: other kinds are an error */
+    if (cd->type->kind != CT_FUNC) {
+      lua_getiuservalue(L, 1, CT_UV_TYPE);
+      return ct_error(L, "TypeError", "'%s' object is not callable",
+                      ct_typename(L, -1));
+    }
+    ci = getcallinfo(L, 1);
+  }
+  s = ci->sig;
+  n = lua_gettop(L) - 1;
+#if HAVE_DIRECT
+  /* hotter still: up to six int/long arguments, nothing but rax back. The
+  ** callee reads only the low 32 bits of an int register, so the Lua
+  ** integer goes as it is (narrower types are not on this path). */
+  if (n == ci->hotn && !ct_nodirect) {
+    void *fn = *(void **)cd->ptr;
+    lua_Integer a0, a1, a2, a3, a4, a5;
+    uint64_t r;
+    typedef lua_Integer I;
+    /* integers only (strings and floats go the strict way) */
+#define ARG(k) do { if (!lua_isinteger(L, k + 2)) goto slow; \
+                    a##k = lua_tointegerx(L, k + 2, NULL); } while (0)
+    switch (n) {
+      case 0:
+        if (fn == NULL) return nullfunc(L);
+        AROUND(L, s, r = ((uint64_t (*) (void))fn)());
+        break;
+      case 1:
+        ARG(0);
+        if (fn == NULL) return nullfunc(L);
+        AROUND(L, s, r = ((uint64_t (*) (I))fn)(a0));
+        break;
+      case 2:
+        ARG(0); ARG(1);
+        if (fn == NULL) return nullfunc(L);
+        AROUND(L, s, r = ((uint64_t (*) (I, I))fn)(a0, a1));
+        break;
+      case 3:
+        ARG(0); ARG(1); ARG(2);
+        if (fn == NULL) return nullfunc(L);
+        AROUND(L, s, r = ((uint64_t (*) (I, I, I))fn)(a0, a1, a2));
+        break;
+      case 4:
+        ARG(0); ARG(1); ARG(2); ARG(3);
+        if (fn == NULL) return nullfunc(L);
+        AROUND(L, s, r = ((uint64_t (*) (I, I, I, I))fn)(a0, a1, a2, a3));
+        break;
+      case 5:
+        ARG(0); ARG(1); ARG(2); ARG(3); ARG(4);
+        if (fn == NULL) return nullfunc(L);
+        AROUND(L, s, r = ((uint64_t (*) (I, I, I, I, I))fn)(a0, a1, a2, a3,
+                                                              a4));
+        break;
+      default:
+        ARG(0); ARG(1); ARG(2); ARG(3); ARG(4); ARG(5);
+        if (fn == NULL) return nullfunc(L);
+        AROUND(L, s, r = ((uint64_t (*) (I, I, I, I, I, I))fn)(a0, a1, a2,
+                                                                 a3, a4, a5));
+        break;
+    }
+#undef ARG
+    if (ct_cb_pending) ct_callback_raise(L);
+    if (s->rscalar == CT_INT) {
+      lua_pushinteger(L, (int)r);
+      return 1;
+    }
+    if (s->rk == RK_VOID) return 0;
+    ct_scalar_push(L, s->rscalar, &r);
+    return 1;
+  }
+  if (s->fast && ci->flags == 0 && n == s->s.nargs && !ct_nodirect) {
+    int r = directpath(L, cd, s, n);
+    if (r >= 0) return r;
+  }
+ slow:
+#endif
+  if (*(void **)cd->ptr == NULL) return nullfunc(L);
+  return general(L, ci, *(void **)cd->ptr, n);
 }
 
 
@@ -1759,7 +1827,6 @@ static void checkparamflags (lua_State *L, int idx, int nargs) {
 int ct_functype_new (lua_State *L) {
   ct_Type *t = (ct_Type *)lua_touserdata(L, 1);
   Sig *s = (Sig *)t->ext;
-  ct_CData *cd;
   void *addr = NULL;
   int ownidx = 0, haspf;
   if (s == NULL)
@@ -1808,8 +1875,7 @@ int ct_functype_new (lua_State *L) {
   if (haspf)
     checkparamflags(L, 3, s->s.nargs);             /* ..., pf */
   else lua_pushnil(L);
-  cd = ct_newcdata_sized(L, 1, sizeof(void *), CT_NUV_FUNC);  /* pf, f */
-  *(void **)cd->ptr = addr;
+  newfuncobj(L, 1, addr);                          /* pf, f */
   if (ownidx != 0) {
     lua_pushvalue(L, ownidx);
     lua_setiuservalue(L, -2, CT_UV_OWNER);

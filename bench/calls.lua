@@ -1,0 +1,148 @@
+-- bench/calls.lua: the cost of a foreign call, lua-ctypes against a
+-- hand-written Lua C binding of the same C functions (bench/calls_binding.c,
+-- built by `make bench` into build/bench/calls_binding.so, which lua-ctypes
+-- loads with CDLL):
+--   add   int add(int, int)
+--   six   double six(int, double, const int *, long, double, int)
+--   dot   double dot(Vec2, Vec2), Vec2 = struct { double x, y } by value
+-- Prints ns per call (best of several runs, both sides in the same process)
+-- and, when valgrind is installed, instructions per call measured with
+-- callgrind (stable on a noisy machine), with the ratios and the targets.
+-- Environment: BENCH_N (calls per timed run), BENCH_RUNS, BENCH_CALLGRIND=0
+-- to skip the callgrind part.
+local ctypes = require("ctypes")
+local binding = require("calls_binding")
+
+local clock, fmt, getenv = os.clock, string.format, os.getenv
+local N = tonumber(getenv("BENCH_N")) or 2000000
+local RUNS = tonumber(getenv("BENCH_RUNS")) or 5
+
+local c_int, c_double, c_long, c_void_p =
+  ctypes.c_int, ctypes.c_double, ctypes.c_long, ctypes.c_void_p
+
+local lib = ctypes.CDLL(assert(package.searchpath("calls_binding",
+                                                  package.cpath)))
+local Vec2 = ctypes.Structure("Vec2", {
+  _fields_ = { { "x", c_double }, { "y", c_double } },
+})
+
+local add = lib.bench_add
+add.argtypes = { c_int, c_int }
+add.restype = c_int
+
+local six = lib.bench_six
+six.argtypes = { c_int, c_double, c_void_p, c_long, c_double, c_int }
+six.restype = c_double
+
+local dot = lib.bench_dot
+dot.argtypes = { Vec2, Vec2 }
+dot.restype = c_double
+
+local cell = ctypes.c_int(7)
+local addr = ctypes.addressof(cell)
+local v1, v2 = Vec2(1.5, 2.5), Vec2(3.0, 4.0)
+local b1, b2 = binding.vec2(1.5, 2.5), binding.vec2(3.0, 4.0)
+
+-- each case: the loop for lua-ctypes and for the binding, and the target
+local CASES = {
+  { name = "add", target = 1.5,
+    ct = function(n) local f, s = add, 0
+      for i = 1, n do s = f(i, 1) end return s end,
+    ref = function(n) local f, s = binding.add, 0
+      for i = 1, n do s = f(i, 1) end return s end },
+  { name = "six", target = 2.0,
+    ct = function(n) local f, s, a = six, 0, addr
+      for i = 1, n do s = f(i, 0.5, a, 3, 0.25, 2) end return s end,
+    ref = function(n) local f, s, a = binding.six, 0, addr
+      for i = 1, n do s = f(i, 0.5, a, 3, 0.25, 2) end return s end },
+  { name = "dot", target = 2.0,
+    ct = function(n) local f, s = dot, 0
+      for _ = 1, n do s = f(v1, v2) end return s end,
+    ref = function(n) local f, s = binding.dot, 0
+      for _ = 1, n do s = f(b1, b2) end return s end },
+}
+
+-- the two sides must compute the same thing
+assert(add(40, 2) == binding.add(40, 2))
+assert(six(1, 0.5, addr, 3, 0.25, 2) == binding.six(1, 0.5, addr, 3, 0.25, 2))
+assert(dot(v1, v2) == binding.dot(b1, b2))
+
+-- child mode for callgrind: bench/calls.lua --child <case> <ct|ref> <n>
+if arg and arg[1] == "--child" then
+  for _, c in ipairs(CASES) do
+    if c.name == arg[2] then
+      c[arg[3]](tonumber(arg[4]))
+      os.exit(0)
+    end
+  end
+  os.exit(1)
+end
+
+local function best(f, n)
+  local b = math.huge
+  for _ = 1, RUNS do
+    local t0 = clock()
+    f(n)
+    local t = clock() - t0
+    if t < b then b = t end
+  end
+  return b
+end
+
+print(fmt("calls: %d calls per run, best of %d runs", N, RUNS))
+for _, c in ipairs(CASES) do
+  local tct, tref = best(c.ct, N), best(c.ref, N)
+  local nct, nref = tct / N * 1e9, tref / N * 1e9
+  print(fmt("calls %-4s time   lua-ctypes %6.1f ns/call  hand-written %6.1f " ..
+            "ns/call  ratio %.2f (target <= %.1f)", c.name, nct, nref,
+            nct / nref, c.target))
+end
+
+-- instructions per call: the difference between two run lengths removes the
+-- start-up cost; what remains is the loop body (call and loop step)
+local function have_valgrind()
+  local p = io.popen("command -v valgrind 2>/dev/null")
+  local out = p:read("a")
+  p:close()
+  return out ~= ""
+end
+
+local function instructions(case, side, n)
+  local out = os.tmpname()
+  local script = debug.getinfo(1, "S").source:gsub("^@", "")
+  local cmd = fmt("valgrind --tool=callgrind --callgrind-out-file=%s lua5.4 %s " ..
+                  "--child %s %s %d >/dev/null 2>&1", out, script, case, side, n)
+  local ok = os.execute(cmd)
+  local f = io.open(out)
+  local ir
+  if ok and f then
+    for line in f:lines() do
+      local s = line:match("^summary:%s*(%d+)") or line:match("^totals:%s*(%d+)")
+      if s then ir = tonumber(s) end
+    end
+  end
+  if f then f:close() end
+  os.remove(out)
+  return ir
+end
+
+if getenv("BENCH_CALLGRIND") == "0" then return end
+if not have_valgrind() then
+  print("calls: valgrind not installed, no instruction counts")
+  return
+end
+local N1, N2 = 20000, 220000
+for _, c in ipairs(CASES) do
+  local r = {}
+  for _, side in ipairs({ "ct", "ref" }) do
+    local a, b = instructions(c.name, side, N1), instructions(c.name, side, N2)
+    r[side] = a and b and (b - a) / (N2 - N1)
+  end
+  if r.ct and r.ref then
+    print(fmt("calls %-4s instr  lua-ctypes %6.0f /call   hand-written %6.0f " ..
+              "/call   ratio %.2f (target <= %.1f)", c.name, r.ct, r.ref,
+              r.ct / r.ref, c.target))
+  else
+    print(fmt("calls %-4s instr  callgrind failed", c.name))
+  end
+end
