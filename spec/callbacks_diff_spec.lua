@@ -46,31 +46,38 @@ local function describe_sig(c)
   return ("%s(%s)"):format(c.ret and tostring(T(c.ret)) or "void", table.concat(a, ", "))
 end
 
-describe("callbacks against gcc (seed " .. seed .. ")", function()
-  for i, c in ipairs(g.cases) do
-    it(("case %d: %s"):format(i, describe_sig(c)), function()
-      local argtypes = {}
-      for j, t in ipairs(c.args) do argtypes[j] = T(t) end
-      local F = CFUNCTYPE(T(c.ret), table.unpack(argtypes, 1, #c.args))
-      local got
-      local cb = F(function(...)
-        got = table.pack(...)
-        return c.result
-      end)
-      local addr = ctypes.cast(genlib["gen_cb_" .. i], ctypes.c_void_p).value
-      local f = CFUNCTYPE(c_int, F)(addr)
-      assert.equal(1, f(cb))
-      assert.equal(#c.args, got.n)
-      for j, t in ipairs(c.args) do
-        if t.scalar then
-          assert.equal(c.values[j], got[j], "argument " .. j)
-        else
-          for _, fd in ipairs(t.fields) do
-            assert.equal(c.values[j][fd[1]], got[j][fd[1]],
-                         "argument " .. j .. " field " .. fd[1])
+-- each case twice: with the register stubs where they apply, and with
+-- libffi closures only
+for _, direct in ipairs({ true, false }) do
+  describe(("callbacks against gcc (seed %d, %s)"):format(seed,
+           direct and "stubs where possible" or "libffi closures"), function()
+    for i, c in ipairs(g.cases) do
+      it(("case %d: %s"):format(i, describe_sig(c)), function()
+        local argtypes = {}
+        for j, t in ipairs(c.args) do argtypes[j] = T(t) end
+        local F = CFUNCTYPE(T(c.ret), table.unpack(argtypes, 1, #c.args))
+        local got
+        local old = ctypes.callback_config({ direct = direct })
+        local cb = F(function(...)
+          got = table.pack(...)
+          return c.result
+        end)
+        ctypes.callback_config(old)
+        local addr = ctypes.cast(genlib["gen_cb_" .. i], ctypes.c_void_p).value
+        local f = CFUNCTYPE(c_int, F)(addr)
+        assert.equal(1, f(cb))
+        assert.equal(#c.args, got.n)
+        for j, t in ipairs(c.args) do
+          if t.scalar then
+            assert.equal(c.values[j], got[j], "argument " .. j)
+          else
+            for _, fd in ipairs(t.fields) do
+              assert.equal(c.values[j][fd[1]], got[j][fd[1]],
+                           "argument " .. j .. " field " .. fd[1])
+            end
           end
         end
-      end
-    end)
-  end
-end)
+      end)
+    end
+  end)
+end

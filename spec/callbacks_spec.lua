@@ -553,7 +553,7 @@ describe("callbacks", function()
     end)
 
     it("checks callback_config's options", function()
-      assert.same({ report = true, debug = false }, ctypes.callback_config())
+      assert.same({ report = true, debug = false, direct = true }, ctypes.callback_config())
       assert.has_error(function() ctypes.callback_config({ loud = true }) end,
         "bad argument #1 to 'callback_config' (unknown option 'loud')")
       assert.has_error(function() ctypes.callback_config({ debug = 1 }) end,

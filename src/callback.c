@@ -27,9 +27,12 @@
 **   from C returns the error value and reports, never touching freed memory.
 */
 #define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE   /* MAP_ANONYMOUS */
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,6 +75,28 @@ enum { RET_VOID, RET_SINT, RET_UINT, RET_RAW };
 
 struct cb_State;
 
+/* x86-64 System V: callbacks whose arguments all travel in registers and
+** whose result comes back in rax or xmm0 get a stub of our own instead of a
+** libffi closure (libffi classifies every argument again on every call). */
+#if defined(__x86_64__) && defined(__linux__)
+#define CB_DIRECT 1
+#define CB_NGPR 6
+#define CB_NSSE 8
+#define CB_CHUNK 256          /* stubs per chunk (one page of code) */
+#define CB_STUBSIZE 16
+
+/* a chunk: CB_CHUNK stubs in one read+execute page, followed by a
+** read+write page of CB_CHUNK data slots { state, entry }; stub i loads
+** slot i's state into r10 and jumps to slot i's entry */
+typedef struct cb_Chunk {
+  struct cb_Chunk *next;
+  unsigned char *mem;         /* the two pages */
+  size_t page;
+  int nfree;
+  unsigned short free[CB_CHUNK];
+} cb_Chunk;
+#endif
+
 /* Per Lua state (universe). The atomics are written by any OS thread; the
 ** plain fields only by the thread running that Lua state. */
 typedef struct cb_Shared {
@@ -79,6 +104,7 @@ typedef struct cb_Shared {
   atomic_int msgstate;     /* 0 empty, 1 being written, 2 ready */
   atomic_int report;       /* print unraisable reports to stderr */
   atomic_int debug;        /* report callbacks collected without release */
+  atomic_int direct;       /* use our own stubs where they apply */
   int npending;            /* errors stored during the current call */
   int funcsref;            /* registry index of the funcs table: weak values,
                               [2 id - 1] = function, [2 id] = closure ud
@@ -86,12 +112,22 @@ typedef struct cb_Shared {
   const void *funcs;       /* its identity: tells our universe from another */
   lua_Integer nextid;      /* ids ever handed out */
   struct cb_State *graves; /* debug mode: closures kept as tombstones */
+#ifdef CB_DIRECT
+  cb_Chunk *chunks;        /* stubs of direct callbacks */
+  int nodirect;            /* stubs could not be made: libffi only */
+#endif
   char msg[512];           /* the first unraisable report */
 } cb_Shared;
 
 typedef struct cb_State {
   atomic_int status;       /* CB_LIVE, CB_RELEASED, CB_DEAD */
-  ffi_closure *closure;    /* NULL until prepared */
+  ffi_closure *closure;    /* libffi closure, or NULL */
+#ifdef CB_DIRECT
+  cb_Chunk *chunk;         /* or a stub of this chunk */
+  int slot;
+  unsigned char off[CB_NGPR + CB_NSSE];  /* argument offsets in cb_Regs */
+  unsigned char retoff;    /* result offset in cb_Regs */
+#endif
   void *code;              /* the C function pointer */
   ct_Sig *sig;             /* owned by the type in CB_UV_FTYPE */
   cb_Shared *shared;
@@ -500,6 +536,162 @@ static void cb_trampoline (ffi_cif *cif, void *ret, void **args, void *ud) {
 /* } ====================================================================== */
 
 
+#ifdef CB_DIRECT
+/* {======================================================================
+** Direct stubs (x86-64 System V)
+** ======================================================================= */
+
+/* the argument registers as ct_cb_entry saves them */
+typedef struct cb_Regs {
+  uint64_t gpr[CB_NGPR];
+  double xmm[CB_NSSE];
+} cb_Regs;
+
+/* Called by ct_cb_entry with the stub's state and the saved registers. The
+** result goes where ct_cb_entry reloads rax (gpr[0]) and xmm0 (xmm[0]) from;
+** the arguments have been read by then. */
+__attribute__((used, noinline, noclone))
+static void cb_direct (cb_State *st, cb_Regs *r) {
+  void *args[CB_NGPR + CB_NSSE];
+  int i, n = st->sig->nargs;
+  for (i = 0; i < n; i++) args[i] = (char *)r + st->off[i];
+  cb_trampoline(NULL, (char *)r + st->retoff, args, st);
+}
+
+/* The common entry of the stubs: r10 = the cb_State. Saves the argument
+** registers in a cb_Regs on the stack (rsp is 16-byte aligned after the
+** subtraction: it was 8 mod 16 at entry), calls cb_direct, returns the
+** result in both rax and xmm0 (the caller reads the one it expects). */
+__asm__(
+  "  .text\n"
+  "  .p2align 4\n"
+  "  .globl ct_cb_entry\n"
+  "  .hidden ct_cb_entry\n"
+  "  .type ct_cb_entry, @function\n"
+  "ct_cb_entry:\n"
+  "  .cfi_startproc\n"
+  "  subq $120, %rsp\n"
+  "  .cfi_def_cfa_offset 128\n"
+  "  movq %rdi, 0(%rsp)\n"
+  "  movq %rsi, 8(%rsp)\n"
+  "  movq %rdx, 16(%rsp)\n"
+  "  movq %rcx, 24(%rsp)\n"
+  "  movq %r8, 32(%rsp)\n"
+  "  movq %r9, 40(%rsp)\n"
+  "  movsd %xmm0, 48(%rsp)\n"
+  "  movsd %xmm1, 56(%rsp)\n"
+  "  movsd %xmm2, 64(%rsp)\n"
+  "  movsd %xmm3, 72(%rsp)\n"
+  "  movsd %xmm4, 80(%rsp)\n"
+  "  movsd %xmm5, 88(%rsp)\n"
+  "  movsd %xmm6, 96(%rsp)\n"
+  "  movsd %xmm7, 104(%rsp)\n"
+  "  movq %r10, %rdi\n"
+  "  movq %rsp, %rsi\n"
+  "  call cb_direct\n"
+  "  movq 0(%rsp), %rax\n"
+  "  movsd 48(%rsp), %xmm0\n"
+  "  addq $120, %rsp\n"
+  "  .cfi_def_cfa_offset 8\n"
+  "  ret\n"
+  "  .cfi_endproc\n"
+  "  .size ct_cb_entry, .-ct_cb_entry\n"
+);
+extern void ct_cb_entry (void) __attribute__((visibility("hidden")));
+
+
+/* where the arguments and the result of sig sit in cb_Regs; 0 if some do
+** not travel in registers (long double, aggregates, too many) */
+static int cb_directable (const ct_Sig *sig, cb_State *st) {
+  int i, g = 0, x = 0;
+  const ct_Type *t = sig->ret;
+  for (i = 0; i < sig->nargs; i++) {
+    t = sig->args[i];
+    if (t->kind == CT_SIMPLE && (t->scalar == CT_FLOAT ||
+                                 t->scalar == CT_DOUBLE)) {
+      if (x == CB_NSSE) return 0;
+      st->off[i] = (unsigned char)(offsetof(cb_Regs, xmm) + 8 * x++);
+    }
+    else if ((t->kind == CT_SIMPLE && t->scalar != CT_LONGDOUBLE) ||
+             t->kind == CT_POINTER || t->kind == CT_FUNC) {
+      if (g == CB_NGPR) return 0;
+      st->off[i] = (unsigned char)(offsetof(cb_Regs, gpr) + 8 * g++);
+    }
+    else return 0;
+  }
+  t = sig->ret;
+  if (t == NULL || t->kind == CT_POINTER || t->kind == CT_FUNC ||
+      (t->kind == CT_SIMPLE && t->scalar != CT_LONGDOUBLE &&
+       t->scalar != CT_FLOAT && t->scalar != CT_DOUBLE))
+    st->retoff = (unsigned char)offsetof(cb_Regs, gpr);
+  else if (t->kind == CT_SIMPLE && t->scalar != CT_LONGDOUBLE)
+    st->retoff = (unsigned char)offsetof(cb_Regs, xmm);
+  else return 0;
+  return 1;
+}
+
+
+/* a new chunk of stubs, or NULL */
+static cb_Chunk *cb_newchunk (cb_Shared *sh) {
+  long pg = sysconf(_SC_PAGESIZE);
+  size_t page;
+  unsigned char *mem;
+  cb_Chunk *c;
+  int i;
+  if (pg < CB_CHUNK * CB_STUBSIZE) return NULL;
+  page = (size_t)pg;
+  mem = (unsigned char *)mmap(NULL, 2 * page, PROT_READ | PROT_WRITE,
+                              MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (mem == MAP_FAILED) return NULL;
+  for (i = 0; i < CB_CHUNK; i++) {
+    /* mov r10, [rip + d1]; jmp [rip + d2]; int3 x3 -- the data slot of
+    ** stub i lies exactly one page after it */
+    unsigned char *p = mem + (size_t)i * CB_STUBSIZE;
+    int32_t d1 = (int32_t)(page - 7), d2 = (int32_t)(page + 8 - 13);
+    p[0] = 0x4c; p[1] = 0x8b; p[2] = 0x15; memcpy(p + 3, &d1, 4);
+    p[7] = 0xff; p[8] = 0x25; memcpy(p + 9, &d2, 4);
+    p[13] = p[14] = p[15] = 0xcc;
+  }
+  if (mprotect(mem, page, PROT_READ | PROT_EXEC) != 0 ||
+      (c = (cb_Chunk *)malloc(sizeof(cb_Chunk))) == NULL) {
+    munmap(mem, 2 * page);
+    return NULL;
+  }
+  c->mem = mem;
+  c->page = page;
+  c->nfree = CB_CHUNK;
+  for (i = 0; i < CB_CHUNK; i++)
+    c->free[i] = (unsigned short)(CB_CHUNK - 1 - i);
+  c->next = sh->chunks;
+  sh->chunks = c;
+  return c;
+}
+
+
+/* gives st a stub; 0 if none can be made */
+static int cb_stub (cb_Shared *sh, cb_State *st) {
+  cb_Chunk *c;
+  void **data;
+  void (*entry)(void) = ct_cb_entry;
+  if (sh->nodirect) return 0;
+  for (c = sh->chunks; c != NULL && c->nfree == 0; c = c->next) ;
+  if (c == NULL && (c = cb_newchunk(sh)) == NULL) {
+    sh->nodirect = 1;  /* e.g. no executable mappings allowed */
+    return 0;
+  }
+  st->chunk = c;
+  st->slot = c->free[--c->nfree];
+  data = (void **)(c->mem + c->page + (size_t)st->slot * CB_STUBSIZE);
+  data[0] = st;
+  memcpy(&data[1], &entry, sizeof(void *));
+  st->code = c->mem + (size_t)st->slot * CB_STUBSIZE;
+  return 1;
+}
+
+/* } ====================================================================== */
+#endif
+
+
 /* {======================================================================
 ** Creation, release, collection
 ** ======================================================================= */
@@ -665,13 +857,18 @@ int ct_callback_new (lua_State *L, int tidx, int fidx) {
     lua_settop(L, optidx);
   }
   lua_settop(L, udidx);
-  st->closure = (ffi_closure *)ffi_closure_alloc(sizeof(ffi_closure),
-                                                 &st->code);
-  if (st->closure == NULL)
-    return ct_error(L, "MemoryError", "cannot allocate a callback closure");
-  if (ffi_prep_closure_loc(st->closure, &sig->cif, cb_trampoline, st,
-                           st->code) != FFI_OK)
-    return ct_error(L, "RuntimeError", "cannot prepare a callback closure");
+#ifdef CB_DIRECT
+  if (!(atomic_load(&sh->direct) && cb_directable(sig, st) && cb_stub(sh, st)))
+#endif
+  {
+    st->closure = (ffi_closure *)ffi_closure_alloc(sizeof(ffi_closure),
+                                                   &st->code);
+    if (st->closure == NULL)
+      return ct_error(L, "MemoryError", "cannot allocate a callback closure");
+    if (ffi_prep_closure_loc(st->closure, &sig->cif, cb_trampoline, st,
+                             st->code) != FFI_OK)
+      return ct_error(L, "RuntimeError", "cannot prepare a callback closure");
+  }
   memcpy(cd->ptr, &st->code, sizeof(void *));
   setentries(L, st, fidx, udidx);
   atomic_store_explicit(&st->status, CB_LIVE, memory_order_release);
@@ -727,13 +924,33 @@ static int cb_release_api (lua_State *L) {
 }
 
 
+static int cb_hascode (const cb_State *st) {
+#ifdef CB_DIRECT
+  if (st->chunk != NULL) return 1;
+#endif
+  return st->closure != NULL;
+}
+
+
+static void cb_freecode (cb_State *st) {
+#ifdef CB_DIRECT
+  if (st->chunk != NULL) {
+    st->chunk->free[st->chunk->nfree++] = (unsigned short)st->slot;
+    st->chunk = NULL;
+  }
+#endif
+  if (st->closure != NULL) ffi_closure_free(st->closure);
+  st->closure = NULL;
+}
+
+
 static int closure_gc (lua_State *L) {
   cb_Box *box = (cb_Box *)lua_touserdata(L, 1);
   cb_State *st = box->st;
   if (st == NULL) return 0;
   box->st = NULL;
   setentries(L, st, 0, 0);
-  if (st->closure != NULL) {
+  if (cb_hascode(st)) {
     cb_Shared *sh = st->shared;
     if (atomic_load(&st->status) == CB_LIVE && atomic_load(&sh->debug)) {
       /* keep the code and the cif alive: a later call from C reports */
@@ -748,7 +965,7 @@ static int closure_gc (lua_State *L) {
                 "may still hold it");
       return 0;
     }
-    ffi_closure_free(st->closure);
+    cb_freecode(st);
   }
   free(st);
   return 0;
@@ -760,9 +977,17 @@ static int shared_gc (lua_State *L) {
   while (sh->graves != NULL) {
     cb_State *st = sh->graves;
     sh->graves = st->next;
-    ffi_closure_free(st->closure);
+    cb_freecode(st);
     free(st);
   }
+#ifdef CB_DIRECT
+  while (sh->chunks != NULL) {
+    cb_Chunk *c = sh->chunks;
+    sh->chunks = c->next;
+    munmap(c->mem, 2 * c->page);
+    free(c);
+  }
+#endif
   return 0;
 }
 
@@ -813,18 +1038,22 @@ static int cb_errors (lua_State *L) {
 }
 
 
-/* ctypes.callback_config([{report = bool, debug = bool}]) -> previous */
+/* ctypes.callback_config([{report =, debug =, direct = boolean}]) ->
+** the previous settings */
 static int cb_config (lua_State *L) {
+  static const char *const names[] = { "report", "debug", "direct" };
   cb_Shared *sh = getshared(L);
-  int report = atomic_load(&sh->report), debug = atomic_load(&sh->debug);
+  atomic_int *slots[3];
+  int old[3], i;
+  slots[0] = &sh->report; slots[1] = &sh->debug; slots[2] = &sh->direct;
+  for (i = 0; i < 3; i++) old[i] = atomic_load(slots[i]);
   if (!lua_isnoneornil(L, 1)) {
     luaL_checktype(L, 1, LUA_TTABLE);
     lua_pushnil(L);
-    while (lua_next(L, 1)) {
+    while (lua_next(L, 1)) {  /* check everything before changing anything */
       const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "";
-      atomic_int *slot = strcmp(k, "report") == 0 ? &sh->report
-                         : strcmp(k, "debug") == 0 ? &sh->debug : NULL;
-      if (slot == NULL) {
+      for (i = 0; i < 3 && strcmp(k, names[i]) != 0; i++) ;
+      if (i == 3) {
         lua_pushvalue(L, -2);
         return luaL_argerror(L, 1, lua_pushfstring(L, "unknown option '%s'",
                              luaL_tolstring(L, -1, NULL)));
@@ -834,16 +1063,17 @@ static int cb_config (lua_State *L) {
                              "boolean, got %s", k, luaL_typename(L, -1)));
       lua_pop(L, 1);
     }
-    lua_getfield(L, 1, "report");
-    if (!lua_isnil(L, -1)) atomic_store(&sh->report, lua_toboolean(L, -1));
-    lua_getfield(L, 1, "debug");
-    if (!lua_isnil(L, -1)) atomic_store(&sh->debug, lua_toboolean(L, -1));
+    for (i = 0; i < 3; i++) {
+      if (lua_getfield(L, 1, names[i]) != LUA_TNIL)
+        atomic_store(slots[i], lua_toboolean(L, -1));
+      lua_pop(L, 1);
+    }
   }
-  lua_createtable(L, 0, 2);
-  lua_pushboolean(L, report);
-  lua_setfield(L, -2, "report");
-  lua_pushboolean(L, debug);
-  lua_setfield(L, -2, "debug");
+  lua_createtable(L, 0, 3);
+  for (i = 0; i < 3; i++) {
+    lua_pushboolean(L, old[i]);
+    lua_setfield(L, -2, names[i]);
+  }
   return 1;
 }
 
@@ -867,6 +1097,7 @@ void ct_open_callback (lua_State *L) {
   atomic_init(&sh->msgstate, 0);
   atomic_init(&sh->report, 1);
   atomic_init(&sh->debug, 0);
+  atomic_init(&sh->direct, 1);
   luaL_setmetatable(L, SHARED_MT);
   lua_newtable(L);
   lua_setiuservalue(L, -2, SH_UV_GRAVE);
