@@ -53,12 +53,14 @@ end
 -- Under `make asan` LD_PRELOAD is removed from the environment once lua5.4
 -- has started (so gcc, sh, ... run by specs are not sanitized and do not
 -- report their own leaks); a Lua child that loads the ASan core needs the
--- runtimes again.
+-- runtimes again, and the same shim.
 function M.lua_command(args)
   local env = "LUA_PATH=" .. M.quote(M.lua_path) ..
               " LUA_CPATH=" .. M.quote(M.lua_cpath)
   if M.asan then
-    env = "LD_PRELOAD=" .. M.quote(getenv("CTYPES_ASAN_PRELOAD")) .. " " .. env
+    -- noinherit.so again, so that tools the child starts stay unsanitized
+    env = "LD_PRELOAD=" .. M.quote(getenv("CTYPES_ASAN_PRELOAD") .. " " ..
+      M.build_dir .. "/noinherit.so") .. " " .. env
   end
   return env .. " " .. M.lua .. " " .. args
 end
