@@ -7,6 +7,7 @@
 --   helper.asan        true under `make asan`
 --   helper.lua_command(args)   shell command running lua5.4 with the same
 --                      module paths (and, under ASan, the sanitizer runtimes)
+--   helper.preload     LD_PRELOAD for such a child ("" outside ASan)
 --   helper.run(cmd)    runs a shell command: ok, output (stdout+stderr), code
 --   helper.quote(s)    a string quoted for the shell
 --   helper.gc()        two full collections
@@ -54,13 +55,15 @@ end
 -- has started (so gcc, sh, ... run by specs are not sanitized and do not
 -- report their own leaks); a Lua child that loads the ASan core needs the
 -- runtimes again, and the same shim.
+-- helper.preload: the LD_PRELOAD value such a child needs ("" outside ASan).
+M.preload = M.asan and (getenv("CTYPES_ASAN_PRELOAD") .. " " .. M.build_dir ..
+  "/noinherit.so") or ""
+
 function M.lua_command(args)
   local env = "LUA_PATH=" .. M.quote(M.lua_path) ..
               " LUA_CPATH=" .. M.quote(M.lua_cpath)
   if M.asan then
-    -- noinherit.so again, so that tools the child starts stay unsanitized
-    env = "LD_PRELOAD=" .. M.quote(getenv("CTYPES_ASAN_PRELOAD") .. " " ..
-      M.build_dir .. "/noinherit.so") .. " " .. env
+    env = "LD_PRELOAD=" .. M.quote(M.preload) .. " " .. env
   end
   return env .. " " .. M.lua .. " " .. args
 end
