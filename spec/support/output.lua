@@ -3,9 +3,9 @@
 -- spec/support/summary.lua.  Selected by `output` in .busted; `busted -o X`
 -- still picks any other handler.
 --
--- The counts file holds "incomplete" from the start of the suite until its
--- end, so a run that dies half-way (crash, sanitizer abort) is never read
--- as a clean one.  Pending tests are counted: the suite has none by rule.
+-- The counts file is marked "incomplete" from the start of the suite until
+-- its end, so a run that dies half-way (crash, sanitizer abort) is never
+-- read as a clean one.  Pending tests are counted: the suite has none by rule.
 local io, os, require, string = io, os, require, string
 
 return function(options)
@@ -31,17 +31,27 @@ return function(options)
     end
   end
 
+  local function counts()
+    return string.format("passed=%d failed=%d errors=%d pending=%d\n",
+      handler.successesCount, handler.failuresCount,
+      handler.errorsCount, handler.pendingsCount)
+  end
+
   busted.subscribe({ "suite", "start" }, function()
     write("incomplete\n")
     return nil, true
   end)
 
-  -- Runs after the base handler's own suite-end bookkeeping; all test
-  -- counters are final by then.
+  -- Kept current while the suite runs, still marked incomplete, so that a
+  -- run that dies shows how far it got.  These run after the base
+  -- handler's own (priority 1) bookkeeping.
+  busted.subscribe({ "test", "end" }, function()
+    write("incomplete " .. counts())
+    return nil, true
+  end)
+
   busted.subscribe({ "suite", "end" }, function()
-    write(string.format("passed=%d failed=%d errors=%d pending=%d\n",
-      handler.successesCount, handler.failuresCount,
-      handler.errorsCount, handler.pendingsCount))
+    write(counts())
     return nil, true
   end)
 

@@ -5,7 +5,8 @@
 --                                   [--out FILE] COUNTS...
 --
 -- failed = failures + errors + pending, plus one for each of: a counts file
--- that is missing or incomplete (the run died), each sanitizer report file
+-- that is missing or incomplete (the run died: the tests it finished still
+-- count), each sanitizer report file
 -- in DIR, and a non-zero exit status that nothing above explains (e.g. a
 -- leak report printed at exit).  --out writes "passed=N failed=N" for .ci/run.  Exits non-zero when
 -- anything failed or nothing passed.
@@ -31,11 +32,15 @@ for _, name in ipairs(files) do
   local text = f and f:read("a") or ""
   if f then f:close() end
   local p = text:match("passed=(%d+)")
-  if not p then
+  if text:match("^incomplete") then
     failed = failed + 1
-    note(f and ("the run did not finish (" .. name .. " incomplete)")
-           or ("no results (" .. name .. " missing): busted did not run"))
-  else
+    note("the run did not finish (" .. name .. ": " ..
+         text:gsub("^incomplete%s*", ""):gsub("%s+$", "") .. ")")
+  elseif not p then
+    failed = failed + 1
+    note("no results (" .. name .. " missing): busted did not run")
+  end
+  if p then
     passed = passed + tonumber(p)
     local bad = 0
     for _, key in ipairs({ "failed", "errors", "pending" }) do
