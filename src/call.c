@@ -743,6 +743,16 @@ static void copyseq (lua_State *L, int idx) {
 }
 
 
+static int noattr (lua_State *L) {
+  const char *name, *key;
+  lua_getiuservalue(L, 1, CT_UV_TYPE);
+  name = ct_typename(L, -1);
+  key = luaL_tolstring(L, 2, NULL);
+  return ct_error(L, "AttributeError", "'%s' object has no attribute '%s'",
+                  name, key);
+}
+
+
 int ct_func_index (lua_State *L) {
   const char *k = lua_tostring(L, 2);
   if (lua_type(L, 2) == LUA_TSTRING) {
@@ -766,10 +776,7 @@ int ct_func_index (lua_State *L) {
       return 1;
     }
   }
-  lua_getiuservalue(L, 1, CT_UV_TYPE);
-  lua_pushvalue(L, 2);
-  return ct_error(L, "AttributeError", "'%s' object has no attribute '%s'",
-                  ct_typename(L, -2), luaL_tolstring(L, -1, NULL));
+  return noattr(L);
 }
 
 
@@ -816,10 +823,7 @@ int ct_func_newindex (lua_State *L) {
       return 0;
     }
   }
-  lua_getiuservalue(L, 1, CT_UV_TYPE);
-  lua_pushvalue(L, 2);
-  return ct_error(L, "AttributeError", "'%s' object has no attribute '%s'",
-                  ct_typename(L, -2), luaL_tolstring(L, -1, NULL));
+  return noattr(L);
 }
 
 /* } ====================================================================== */
