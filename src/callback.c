@@ -495,8 +495,17 @@ static void cb_trampoline (ffi_cif *cif, void *ret, void **args, void *ud) {
       r = lua_pcall(L, 0, 0, 0);
       goto done;
     }
-    for (i = 0; i < nargs; i++)
-      ct_scalar_push(L, st->sig->args[i]->scalar, args[i]);
+    for (i = 0; i < nargs; i++) {
+      int code = st->sig->args[i]->scalar;
+      switch (code) {  /* the common ones inline */
+        case CT_INT: lua_pushinteger(L, *(const int *)args[i]); break;
+        case CT_LONG: case CT_LONGLONG:
+          lua_pushinteger(L, *(const long long *)args[i]);
+          break;
+        case CT_DOUBLE: lua_pushnumber(L, *(const double *)args[i]); break;
+        default: ct_scalar_push(L, code, args[i]); break;
+      }
+    }
     r = lua_pcall(L, nargs, 1, hidx);
     if (r == LUA_OK && st->retmode != RET_VOID && !fastresult(L, st, ret)) {
       lua_pushcfunction(L, cb_convert);
@@ -1103,8 +1112,8 @@ void ct_open_callback (lua_State *L) {
   lua_setiuservalue(L, -2, SH_UV_GRAVE);
   lua_newtable(L);
   lua_setiuservalue(L, -2, SH_UV_FREE);
-  /* the funcs table: weak values */
-  lua_newtable(L);
+  /* the funcs table: weak values; integer keys in the array part */
+  lua_createtable(L, 64, 0);
   lua_createtable(L, 0, 1);
   lua_pushliteral(L, "v");
   lua_setfield(L, -2, "__mode");
