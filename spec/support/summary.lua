@@ -5,10 +5,10 @@
 --                                   [--out FILE] COUNTS...
 --
 -- failed = failures + errors + pending, plus one for each of: a counts file
--- that is missing or incomplete (the run died: the tests it finished still
--- count), each sanitizer report file
--- in DIR, and a non-zero exit status that nothing above explains (e.g. a
--- leak report printed at exit).  --out writes "passed=N failed=N" for .ci/run.  Exits non-zero when
+-- that is missing, each sanitizer report file in DIR, a run that died
+-- half-way without a report saying why (the tests it finished still
+-- count), and a non-zero exit status that nothing above explains.
+-- --out writes "passed=N failed=N" for .ci/run.  Exits non-zero when
 -- anything failed or nothing passed.
 local label, status, reports, out = "test", 0, nil, nil
 local files = {}
@@ -24,7 +24,8 @@ while i <= #arg do
   i = i + 1
 end
 
-local passed, failed = 0, 0
+local passed, failed, died = 0, 0, 0
+io.write("\n")  -- a crashed run may have left busted's progress line open
 local function note(msg) io.write(label, ": ", msg, "\n") end
 
 for _, name in ipairs(files) do
@@ -33,7 +34,7 @@ for _, name in ipairs(files) do
   if f then f:close() end
   local p = text:match("passed=(%d+)")
   if text:match("^incomplete") then
-    failed = failed + 1
+    died = died + 1
     note("the run did not finish (" .. name .. ": " ..
          text:gsub("^incomplete%s*", ""):gsub("%s+$", "") .. ")")
   elseif not p then
@@ -52,6 +53,7 @@ for _, name in ipairs(files) do
   end
 end
 
+local reported = 0
 if reports then
   local p = io.popen('ls -1 "' .. reports .. '" 2>/dev/null')
   local list = p:read("a")
@@ -62,10 +64,14 @@ if reports then
     local text = f and f:read("a") or ""
     if f then f:close() end
     failed = failed + 1
+    reported = reported + 1
     note("sanitizer report " .. path .. ":")
     io.write(text, "\n")
   end
 end
+
+-- A run that died counts once, unless a sanitizer report already says why.
+if died > 0 and reported == 0 then failed = failed + died end
 
 if status ~= 0 and failed == 0 then
   failed = failed + 1
