@@ -1723,7 +1723,7 @@ static int general (lua_State *L, Call *ci, void *fn, int n) {
 
 /* ctypes.CFUNCTYPE(restype, argtype...[, {use_errno = true}]) */
 static int call_CFUNCTYPE (lua_State *L) {
-  int top = lua_gettop(L), nargs, i, argsidx;
+  int top = lua_gettop(L), nargs, i, argsidx, optidx = 0, nocache = 0;
   unsigned flags = 0;
   ct_Type *t;
   luaL_Buffer b;
@@ -1731,9 +1731,19 @@ static int call_CFUNCTYPE (lua_State *L) {
     return ct_error(L, "TypeError", "CFUNCTYPE() needs a restype (nil for "
                     "void)");
   if (top >= 2 && lua_type(L, top) == LUA_TTABLE) {
+    optidx = top;
     lua_getfield(L, top, "use_errno");
     if (lua_toboolean(L, -1)) flags |= CT_SIG_USE_ERRNO;
     lua_pop(L, 1);
+    /* options beyond use_errno (the callbacks' error/onerror) make the
+    ** type unique: only plain signatures are cached */
+    lua_pushnil(L);
+    while (lua_next(L, top)) {
+      lua_pop(L, 1);
+      if (lua_type(L, -1) != LUA_TSTRING ||
+          strcmp(lua_tostring(L, -1), "use_errno") != 0)
+        nocache = 1;
+    }
     top--;
   }
   nargs = top - 1;
@@ -1754,7 +1764,7 @@ static int call_CFUNCTYPE (lua_State *L) {
   luaL_pushresult(&b);                               /* key */
   lua_rawgetp(L, LUA_REGISTRYINDEX, &protocache_key);
   lua_pushvalue(L, -2);
-  if (lua_rawget(L, -2) != LUA_TNIL) return 1;
+  if (lua_rawget(L, -2) != LUA_TNIL && !nocache) return 1;
   lua_pop(L, 1);                                     /* key, cache */
   lua_createtable(L, nargs, 0);
   for (i = 0; i < nargs; i++) {
@@ -1773,15 +1783,26 @@ static int call_CFUNCTYPE (lua_State *L) {
     lua_pushvalue(L, 1);
     lua_setiuservalue(L, -2, CT_TUV_PROTO);
   }
-  lua_createtable(L, 0, 1);
+  /* the options: a copy, use_errno normalised to a boolean */
+  lua_newtable(L);
+  if (optidx != 0) {
+    lua_pushnil(L);
+    while (lua_next(L, optidx)) {
+      lua_pushvalue(L, -2);
+      lua_insert(L, -2);
+      lua_rawset(L, -4);
+    }
+  }
   lua_pushboolean(L, (flags & CT_SIG_USE_ERRNO) != 0);
   lua_setfield(L, -2, "use_errno");
   lua_setiuservalue(L, -2, CT_TUV_BODY);
   t->ext = ct_newsig(L, 1, argsidx, flags);          /* ..., F, sig */
   lua_setiuservalue(L, -2, CT_TUV_EXT);
-  lua_pushvalue(L, -4);                              /* key */
-  lua_pushvalue(L, -2);
-  lua_rawset(L, -5);                                 /* cache[key] = F */
+  if (!nocache) {
+    lua_pushvalue(L, -4);                            /* key */
+    lua_pushvalue(L, -2);
+    lua_rawset(L, -5);                               /* cache[key] = F */
+  }
   return 1;
 }
 
