@@ -552,6 +552,23 @@ describe("callbacks", function()
       assert.equal(0, (ctypes.callback_errors()))
     end)
 
+    it("is not collected while its Lua function runs", function()
+      for _, direct in ipairs({ true, false }) do
+        local old = ctypes.callback_config({ direct = direct })
+        local function make()
+          store(IntCB(function(x)
+            store(nil)
+            helper.gc()   -- nothing else holds the callback now
+            return x + 1
+          end))
+        end
+        make()
+        ctypes.callback_config(old)
+        assert.equal(8, call_stored(7))
+        helper.gc()
+      end
+    end)
+
     it("checks callback_config's options", function()
       assert.same({ report = true, debug = false, direct = true }, ctypes.callback_config())
       assert.has_error(function() ctypes.callback_config({ loud = true }) end,

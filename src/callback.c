@@ -489,7 +489,11 @@ static void cb_trampoline (ffi_cif *cif, void *ret, void **args, void *ud) {
   }
   else if (st->fast) {
     int i, nargs = st->sig->nargs;
-    if (lua_rawgeti(L, base + 1, 2 * st->id - 1) != LUA_TFUNCTION) {  /* released by a nested call */
+    /* the closure userdata stays on the stack during the call: the object
+    ** cannot be collected (and st freed) while its Lua function runs */
+    lua_rawgeti(L, base + 1, 2 * st->id);
+    if (lua_rawgeti(L, base + 1, 2 * st->id - 1) != LUA_TFUNCTION) {
+      /* released by a nested call */
       lua_settop(L, hidx);
       lua_pushcfunction(L, cb_released);
       r = lua_pcall(L, 0, 0, 0);
