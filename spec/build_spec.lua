@@ -111,6 +111,18 @@ describe("rockspec/ctypes-scm-1.rockspec", function()
   end)
 end)
 
+describe("the C core", function()
+  it("compiles without a warning (-std=c11 -O2 -Wall -Wextra)", function()
+    -- The same flags as the Makefile; every file in parallel, into /dev/null.
+    local ok, out = helper.run("cd " .. q(helper.root) .. " && " ..
+      "flags=\"-std=c11 -O2 -fPIC -Wall -Wextra -fvisibility=hidden " ..
+      "$(pkg-config --cflags lua5.4 libffi)\"; " ..
+      "for f in src/*.c; do gcc $flags -c \"$f\" -o /dev/null & done; wait")
+    assert.is_true(ok, out)
+    assert.equal("", out)
+  end)
+end)
+
 describe("make's core.so", function()
   it("links libffi and not liblua", function()
     local ok, out = helper.run("ldd " .. q(helper.build_dir .. "/ctypes/core.so"))
