@@ -470,8 +470,8 @@ ct_Sig *ct_newsig (lua_State *L, int retidx, int argsidx, unsigned flags) {
     }
   }
   checkrestype(L, retidx);
-  /* Sig, then ct_Type *args[n], ffi_type *atypes[n], Arg a[n], Low lw[n],
-  ** ffi_type *satypes[2n] */
+  /* Sig, then ct_Type *args[n], ffi_type *atypes[n], ffi_type
+  ** *satypes[2n], Arg a[n], Low lw[n] */
   sz = sizeof(Sig) + (size_t)n * (2 * sizeof(void *) + sizeof(Arg) +
                                   sizeof(Low) + 2 * sizeof(void *));
   s = (Sig *)lua_newuserdatauv(L, sz, 2);
@@ -479,11 +479,12 @@ ct_Sig *ct_newsig (lua_State *L, int retidx, int argsidx, unsigned flags) {
   mem = (char *)(s + 1);
   s->s.flags = flags;
   s->s.nargs = (int)n;
+  /* pointers first, the 6-byte Low records last: everything aligned */
   s->s.args = (ct_Type **)mem; mem += (size_t)n * sizeof(void *);
   s->s.atypes = (ffi_type **)mem; mem += (size_t)n * sizeof(void *);
+  s->satypes = (ffi_type **)mem; mem += 2 * (size_t)n * sizeof(void *);
   s->a = (Arg *)mem; mem += (size_t)n * sizeof(Arg);
-  lw = (Low *)mem; mem += (size_t)n * sizeof(Low);
-  s->satypes = (ffi_type **)mem;
+  lw = (Low *)mem;
   s->untyped = argsidx == 0;
   /* uservalues: 1 = restype (false = void), 2 = private argtypes copy */
   if (lua_isnoneornil(L, retidx)) lua_pushboolean(L, 0);
