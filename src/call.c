@@ -302,6 +302,7 @@ typedef struct Sig {
   unsigned char direct; /* all fixed arguments in registers (x86-64) */
   unsigned char fast;   /* direct, and a result the hot path can push */
   unsigned char hotint; /* fast, only int/long arguments, result in rax */
+  const void *cdmt;     /* the "ctypes.CData" metatable (identity only) */
   unsigned char split;  /* some argument needs the libffi bug workaround */
   unsigned char rk;     /* RK_* */
   unsigned char rd;     /* RD_* */
@@ -486,6 +487,9 @@ ct_Sig *ct_newsig (lua_State *L, int retidx, int argsidx, unsigned flags) {
   s->a = (Arg *)mem; mem += (size_t)n * sizeof(Arg);
   lw = (Low *)mem;
   s->untyped = argsidx == 0;
+  luaL_getmetatable(L, "ctypes.CData");
+  s->cdmt = lua_topointer(L, -1);
+  lua_pop(L, 1);
   /* uservalues: 1 = restype (false = void), 2 = private argtypes copy */
   if (lua_isnoneornil(L, retidx)) lua_pushboolean(L, 0);
   else lua_pushvalue(L, retidx);
@@ -1258,13 +1262,13 @@ static int directpath (lua_State *L, ct_CData *cd, Sig *s, int n) {
           break;
         case FC_PTR: case FC_AGG: {
           ct_CData *p = (ct_CData *)lua_touserdata(L, idx);
-          int j;
-          /* the exact type: its metatable needs no check, as only CData
-          ** userdata point to a ct_Type that is one of our argtypes */
-          if (p == NULL || lua_type(L, idx) != LUA_TUSERDATA ||
-              lua_rawlen(L, idx) < sizeof(ct_CData) || ct_tocdata(L, idx) != p ||
-              p->type != a->t)
-            return -1;
+          int j, iscd;
+          /* a CData (its metatable compared by address) of exactly the
+          ** declared type */
+          if (p == NULL || !lua_getmetatable(L, idx)) return -1;
+          iscd = lua_topointer(L, -1) == s->cdmt;
+          lua_pop(L, 1);
+          if (!iscd || p->type != a->t) return -1;
           if (a->fc == FC_PTR) {
             g[gi++] = (uint64_t)(uintptr_t)ct_pointervalue(p);
             break;
