@@ -40,6 +40,14 @@
 #include "ctypes.h"
 
 
+/* call.c defines these with the initial-exec TLS model; saying so here too
+** makes each access one instruction instead of a __tls_get_addr call */
+extern _Thread_local lua_State *ct_active_L
+  __attribute__((tls_model("initial-exec")));
+extern _Thread_local int ct_cb_pending
+  __attribute__((tls_model("initial-exec")));
+
+
 #define CLOSURE_MT "ctypes.Closure"
 #define SHARED_MT  "ctypes.CallbackState"
 
