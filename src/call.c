@@ -220,12 +220,20 @@ static AggFFI *buildagg (lua_State *L, int tidx) {
     a->el[0] = &ffi_type_float;
     a->el[1] = &a->fake;
   }
-  /* ephemeron[type] = storage */
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &ffistore_key);
-  lua_pushvalue(L, tidx);
-  lua_pushvalue(L, -3);
-  lua_rawset(L, -3);
-  lua_pop(L, 2);
+  /* the type holds the storage in CT_TUV_EXT (the header's contract); if
+  ** that slot is taken, an ephemeron table keyed by the type does */
+  if (lua_getiuservalue(L, tidx, CT_TUV_EXT) == LUA_TNIL) {
+    lua_pop(L, 1);
+    lua_setiuservalue(L, tidx, CT_TUV_EXT);
+  }
+  else {
+    lua_pop(L, 1);
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &ffistore_key);
+    lua_pushvalue(L, tidx);
+    lua_pushvalue(L, -3);
+    lua_rawset(L, -3);
+    lua_pop(L, 2);
+  }
   t->ffi = &a->ft;
   return a;
 }
