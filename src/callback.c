@@ -346,15 +346,12 @@ static int cb_body (lua_State *L) {
   cb_Frame *fr = (cb_Frame *)lua_touserdata(L, 1);
   cb_State *st = fr->st;
   const ct_Sig *sig = st->sig;
-  int i, udidx, atidx;
-  pushud(L, st);
-  udidx = lua_gettop(L);
+  int i, udidx = 2, atidx = 4;  /* (frame, closure userdata, function) */
   if (lua_type(L, udidx) != LUA_TUSERDATA)  /* released meanwhile */
     return ct_error(L, "ValueError", "callback called after release");
   lua_getiuservalue(L, udidx, CB_UV_ARGTYPES);
-  atidx = lua_gettop(L);
   luaL_checkstack(L, sig->nargs + 4, "too many callback arguments");
-  lua_getiuservalue(L, udidx, CB_UV_FUNC);
+  lua_pushvalue(L, 3);
   for (i = 0; i < sig->nargs; i++) {
     const ct_Type *t = sig->args[i];
     if (t->kind == CT_SIMPLE)
@@ -529,7 +526,9 @@ static void cb_trampoline (ffi_cif *cif, void *ret, void **args, void *ud) {
   else {
     lua_pushcfunction(L, cb_body);
     lua_pushlightuserdata(L, &fr);
-    r = lua_pcall(L, 1, 0, hidx);
+    lua_rawgeti(L, base + 1, 2 * st->id);
+    lua_rawgeti(L, base + 1, 2 * st->id - 1);
+    r = lua_pcall(L, 3, 0, hidx);
   }
  done:
   if (r != LUA_OK) {
