@@ -341,6 +341,31 @@ static ct_Field *newfield (lua_State *L, const ct_Field *from) {
 }
 
 
+/* fields[k] = a copy of the inner field f, relative to this type; the
+** stack ends with k, f (left there) */
+static void promote1 (lua_State *L, int tidx, int fieldsidx,
+                      const ct_Field *af, const char *aname) {
+  const ct_Field *in = ct_tofield(L, -1);
+  ct_Field *nf;
+  lua_pushvalue(L, -2);
+  if (lua_rawget(L, fieldsidx) != LUA_TNIL)
+    ct_error(L, "TypeError", "duplicate field name '%s' in %s (from "
+             "anonymous '%s')", lua_tostring(L, -3), ct_typename(L, tidx),
+             aname);
+  lua_pop(L, 1);
+  nf = newfield(L, in);                          /* k, f, new */
+  nf->offset += af->offset;
+  nf->bitpos += af->offset * 8;
+  lua_getiuservalue(L, -2, 1);
+  lua_setiuservalue(L, -2, 1);
+  lua_pushvalue(L, -3);
+  lua_setiuservalue(L, -2, 2);
+  lua_pushvalue(L, -3);
+  lua_insert(L, -2);
+  lua_rawset(L, fieldsidx);                      /* fields[k] = new */
+}
+
+
 /* _anonymous_: the fields of the listed members become reachable by name,
 ** with offsets relative to this type. fieldsidx: the new field table. */
 static void promote (lua_State *L, int tidx, int bodyidx, int fieldsidx) {
@@ -357,6 +382,7 @@ static void promote (lua_State *L, int tidx, int bodyidx, int fieldsidx) {
   n = (lua_Integer)lua_rawlen(L, -1);
   for (i = 1; i <= n; i++) {
     int aidx, itidx;
+    lua_Integer j;
     ct_Field *af;
     const char *aname;
     lua_rawgeti(L, -1, i);                       /* anon, name */
@@ -379,27 +405,30 @@ static void promote (lua_State *L, int tidx, int bodyidx, int fieldsidx) {
       ct_error(L, "TypeError", "_anonymous_ field '%s' must be a structure "
                "or union, got %s", aname, ct_typename(L, itidx));
     lua_getiuservalue(L, itidx, CT_TUV_FIELDS);  /* ..., inner fields */
+    lua_newtable(L);                             /* ..., inner, seen */
+    /* the inner type's own fields in order first, so that messages do not
+    ** depend on table order; then what it promoted itself */
+    for (j = 1; j <= (lua_Integer)lua_rawlen(L, -2); j++) {
+      lua_rawgeti(L, -2, j);                     /* ..., inner, seen, f */
+      lua_pushvalue(L, -1);
+      lua_pushboolean(L, 1);
+      lua_rawset(L, -4);
+      lua_getiuservalue(L, -1, 2);               /* ..., f, name */
+      if (lua_rawlen(L, -1) > 0) {
+        lua_insert(L, -2);                       /* ..., name, f */
+        promote1(L, tidx, fieldsidx, af, aname);
+      }
+      lua_pop(L, 2);
+    }
     lua_pushnil(L);
-    while (lua_next(L, -2)) {                    /* ..., k, innerfield */
+    while (lua_next(L, -3)) {                    /* ..., seen, k, f */
       if (lua_type(L, -2) == LUA_TSTRING) {
-        const ct_Field *in = ct_tofield(L, -1);
-        ct_Field *nf;
-        lua_pushvalue(L, -2);
-        if (lua_rawget(L, fieldsidx) != LUA_TNIL)
-          ct_error(L, "TypeError", "duplicate field name '%s' in %s "
-                   "(from anonymous '%s')", lua_tostring(L, -3),
-                   ct_typename(L, tidx), aname);
-        lua_pop(L, 1);
-        nf = newfield(L, in);                    /* ..., k, inner, new */
-        nf->offset += af->offset;
-        nf->bitpos += af->offset * 8;
-        lua_getiuservalue(L, -2, 1);
-        lua_setiuservalue(L, -2, 1);
-        lua_pushvalue(L, -3);
-        lua_setiuservalue(L, -2, 2);
-        lua_pushvalue(L, -3);
-        lua_insert(L, -2);
-        lua_rawset(L, fieldsidx);                /* fields[k] = new */
+        lua_pushvalue(L, -1);
+        if (lua_rawget(L, -4) == LUA_TNIL) {     /* not seen yet */
+          lua_pop(L, 1);
+          promote1(L, tidx, fieldsidx, af, aname);
+        }
+        else lua_pop(L, 1);
       }
       lua_pop(L, 1);
     }
@@ -690,6 +719,7 @@ static void setfield (lua_State *L, int fidx, const ct_Field *f, char *base,
   const ct_Type *ft = f->type;
   char *p = base + f->offset;
   int ftidx, r;
+  fidx = lua_absindex(L, fidx);
   vidx = lua_absindex(L, vidx);
   cdidx = lua_absindex(L, cdidx);
   luaL_checkstack(L, 8, NULL);
