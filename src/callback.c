@@ -5,14 +5,16 @@
 ** Design (doc/callbacks.md has the user's view):
 ** - Each callback object (a CT_FUNC CData whose payload is the code address)
 **   holds a closure userdata ("ctypes.Closure") in CT_UV_CLOSURE. The closure
-**   userdata points to a malloc'd cb_State that owns the libffi closure; its
-**   uservalues hold the Lua function, the function type (which owns the
-**   ffi_cif libffi keeps a pointer to) and what results must keep alive.
+**   userdata points to a malloc'd cb_State that owns the code (a libffi
+**   closure, or on x86-64 Linux one of our register stubs); its uservalues
+**   hold the Lua function, the function type (which owns the ffi_cif libffi
+**   keeps a pointer to) and what results must keep alive.
 ** - The trampoline never uses a lua_State saved at creation: it runs Lua only
 **   on ct_active_L, the state making the innermost foreign call on this OS
 **   thread (set by call.c), and only if the callback belongs to that state's
-**   universe. It finds the Lua function through a per-state weak table keyed
-**   by the cb_State address (no luaL_ref: nothing can leak).
+**   universe. It finds the Lua function through a per-state table with weak
+**   values, by the callback's integer id (no luaL_ref per callback: nothing
+**   can leak, the callback object stays collectable).
 ** - Errors never unwind through C: the Lua function runs under lua_pcall with
 **   a traceback handler; the callback returns its error value and the first
 **   error is stored in the per-state record, then re-raised by
@@ -23,8 +25,8 @@
 **   Lua state: it returns the error value, prints a report to stderr (unless
 **   silenced) and records it in atomics that ctypes.callback_errors() reads.
 ** - Release (ctypes.release(cb), <close>) drops the Lua function at once; the
-**   libffi closure stays valid until the object is collected, so a later call
-**   from C returns the error value and reports, never touching freed memory.
+**   code stays valid until the object is collected, so a later call from C
+**   returns the error value and reports, never touching freed memory.
 */
 #define _POSIX_C_SOURCE 200809L
 #define _DEFAULT_SOURCE   /* MAP_ANONYMOUS */
@@ -818,7 +820,8 @@ int ct_callback_new (lua_State *L, int tidx, int fidx) {
   errsize = sig->ret != NULL ? sig->ret->size : 0;
   if (errsize < sizeof(ffi_arg)) errsize = sizeof(ffi_arg);
   st = (cb_State *)calloc(1, sizeof(cb_State) + errsize);
-  if (st == NULL) return ct_error(L, "MemoryError", "cannot allocate a callback");
+  if (st == NULL)
+    return ct_error(L, "MemoryError", "cannot allocate a callback");
   box->st = st;
   atomic_init(&st->status, CB_RELEASED);  /* until prepared */
   st->sig = sig;
