@@ -569,6 +569,13 @@ describe("prototypes (CFUNCTYPE)", function()
     q, r = d2(9)
     assert.are.equal(2, q)
     assert.are.equal(1, r)
+    -- in and out (flag 3): taken from the arguments and returned too
+    local d3 = D({ "fxc_divmod", lib }, { { 1 }, { 1 }, { 3 }, { 2 } })
+    local cell = ctypes.c_int(0)
+    q, r = d3(23, 10, cell)
+    assert.are.equal(2, q)
+    assert.are.equal(3, r)
+    assert.are.equal(2, cell.value)
     -- one out parameter of structure type: the object itself
     local PF = ctypes.CFUNCTYPE(c_int, c_int, ctypes.POINTER(Point))
     local po = PF({ "fxc_point_out", lib }, { { 1, "x" }, { 2, "p" } })

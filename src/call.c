@@ -1439,6 +1439,7 @@ static int applyparamflags (lua_State *L, Sig *s, int pfidx, int n,
       lua_pushnil(L);
       continue;
     }
+    if ((flag & 3) == 3) outs[i] = 2;   /* in and out: returned too */
     if (given < n) {
       lua_pushvalue(L, 2 + given);
       given++;
@@ -1495,7 +1496,7 @@ static int general (lua_State *L, Call *ci, void *fn, int n) {
     base = applyparamflags(L, s, pfidx, n, outs);
     na = nfixed;
     for (i = 0; i < nfixed; i++) {
-      if (outs[i]) {
+      if (outs[i] == 1) {
         /* out parameter: POINTER(T) gets a new T, an array type itself */
         lua_rawgeti(L, argsidx, i + 1);
         if (s->s.args[i]->kind == CT_POINTER) {
@@ -1711,6 +1712,8 @@ static int general (lua_State *L, Call *ci, void *fn, int n) {
       lua_settop(L, top);
       for (i = 0; i < na; i++) {
         if (outs[i]) {
+          /* the object's value for scalars (ctypes' __ctypes_from_outparam__),
+          ** the object itself otherwise; in-out arguments as passed */
           ct_CData *o = ct_tocdata(L, base + i);
           if (o != NULL && o->type->kind == CT_SIMPLE)
             ct_scalar_push(L, o->type->scalar, o->ptr);
