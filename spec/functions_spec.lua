@@ -71,6 +71,13 @@ describe("function objects", function()
     assert.are.equal(c_int, f.restype)
   end)
 
+  it("have release(), which does nothing for foreign functions", function()
+    local f = lib.fxc_add
+    f.argtypes = nil
+    f:release()
+    assert.are.equal(3, f(1, 2))
+  end)
+
   it("reject unknown attributes", function()
     assert.has_error(function() return lib.fxc_add.nope end,
       "AttributeError: '_FuncPtr' object has no attribute 'nope'")

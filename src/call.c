@@ -788,6 +788,11 @@ int ct_func_index (lua_State *L) {
       lua_getiuservalue(L, 1, CT_UV_ERRCHECK);
       return 1;
     }
+    if (strcmp(k, "release") == 0) {
+      /* cb:release() frees a callback now (nothing for foreign functions) */
+      lua_pushcfunction(L, ct_callback_close);
+      return 1;
+    }
   }
   return noattr(L);
 }
