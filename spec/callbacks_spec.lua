@@ -438,6 +438,12 @@ describe("callbacks", function()
       assert.equal(2, n)
       assert.matches("^callback .* at 0x%x+ called from a foreign thread$", msg)
       assert.same({ 0 }, { (ctypes.callback_errors()) })
+      -- released: still no Lua, and the record says so
+      ctypes.release(cb)
+      quietly(function() assert.equal(-5, thread(cb, 5)) end)
+      n, msg = ctypes.callback_errors()
+      assert.equal(1, n)
+      assert.matches(" called after release, from a foreign thread$", msg)
       assert.equal(3, call_n(IntCB(function() return 1 end), 3))  -- still fine here
     end)
 

@@ -464,9 +464,15 @@ static void cb_trampoline (ffi_cif *cif, void *ret, void **args, void *ud) {
   }
   L = ct_active_L;
   if (L == NULL) {
-    cb_lost(st, pthread_equal(pthread_self(), st->thread)
-        ? "called while no foreign call from Lua is in progress"
-        : "called from a foreign thread");
+    int same = pthread_equal(pthread_self(), st->thread);
+    if (status == CB_RELEASED)
+      cb_lost(st, same ? "called after release, while no foreign call from "
+                         "Lua is in progress"
+                       : "called after release, from a foreign thread");
+    else
+      cb_lost(st, same ? "called while no foreign call from Lua is in "
+                         "progress"
+                       : "called from a foreign thread");
     storeerrval(st, ret);
     return;
   }
