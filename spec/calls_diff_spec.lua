@@ -50,6 +50,15 @@ describe("calls differential test against gcc", function()
     assert.are.same({}, fails)
   end)
 
+  it("agrees without argtypes, every argument an instance of its type", function()
+    for _, direct in ipairs({ true, false }) do
+      ctypes._calls_direct(direct)
+      local fails = gen.run(ctypes, lib, g, SEED + 3, true)
+      ctypes._calls_direct(true)
+      assert.are.same({}, fails)
+    end
+  end)
+
   it("agrees with a second seed", function()
     local fails = gen.run(ctypes, lib, g, SEED + 2)
     assert.are.same({}, fails)

@@ -377,8 +377,10 @@ local function describe(sig)
              sig.ret and (sig.ret.agg and sig.ret.agg.name or sig.ret.s.ct) or "void")
 end
 
--- runs every signature once; returns the list of failures
-function M.run(ctypes, lib, gen, seed)
+-- runs every signature once; returns the list of failures. With untyped
+-- set, argtypes stay nil and every argument is an instance of its type, so
+-- the signature is rebuilt from the values at each call.
+function M.run(ctypes, lib, gen, seed, untyped)
   local fails = maketypes(ctypes, lib, gen)
   math.randomseed(seed)
   local rnd = function(a, b) return math.random(a, b) end
@@ -397,11 +399,11 @@ function M.run(ctypes, lib, gen, seed)
         if a.s.char then
           v = string.char(v & 0xFF)
         end
-        vals[j] = v
+        vals[j] = untyped and at[j](v) or v
         hs[#hs + 1] = w
       end
     end
-    f.argtypes = at
+    f.argtypes = not untyped and at or nil
     if sig.ret == nil then f.restype = nil
     else f.restype = sig.ret.agg and sig.ret.agg.T or ctypes[sig.ret.s.ct] end
     local h = sig.id
@@ -426,7 +428,7 @@ function M.run(ctypes, lib, gen, seed)
     end
   end
   -- variadic: argtypes {c_int}, the rest by their Lua types or as c_long
-  for _, v in ipairs(gen.vars) do
+  for _, v in ipairs(untyped and {} or gen.vars) do
     local f = lib["diff_v" .. v.id]
     f.argtypes = { ctypes.c_int }
     f.restype = ctypes.c_uint64
