@@ -1565,14 +1565,11 @@ static int general (lua_State *L, Call *ci, void *fn, int n) {
     split = s->split;
     gpr = s->ngpr;
     sse = s->nsse;
-    (void)gpr;
   }
   else {
     direct = place(fr.lw, na, hidden, &gpr, &sse, &split);
-    if (s->rlow.x87 == 0 && s->rk == RK_SCALAR && s->rscalar == CT_LONGDOUBLE)
-      direct = 0;
   }
-  /* long double arguments never travel in registers */
+  (void)gpr; (void)sse;
   if (!HAVE_DIRECT || ct_nodirect) direct = 0;
 #if HAVE_DIRECT
   if (direct) {
@@ -1653,8 +1650,7 @@ static int general (lua_State *L, Call *ci, void *fn, int n) {
       av = bav;
       if (na == nfixed && !s->untyped) cp = s->callcif;
       else {
-        int nf = s->untyped ? k : nfixed;  /* fixed args are never split
-                                              differently: count them */
+        int nf = k;   /* fixed libffi arguments, after splitting */
         if (!s->untyped) {
           int q;
           nf = 0;
