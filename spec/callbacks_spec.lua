@@ -551,11 +551,20 @@ describe("callbacks", function()
       n, msg = ctypes.callback_errors()
       assert.equal(1, n)
       assert.matches("called after it was garbage%-collected$", msg)
-      -- released callbacks are not reported when collected
-      local function make_released() ctypes.release(IntCB(function(x) return x end)) end
+      -- released callbacks are not reported when collected, but a call after
+      -- collection is
+      local function make_released()
+        local cb = IntCB(function(x) return x end)
+        store(cb)
+        ctypes.release(cb)
+      end
       make_released()
       helper.gc()
       assert.equal(0, (ctypes.callback_errors()))
+      assert.equal(0, call_stored(3))
+      n, msg = ctypes.callback_errors()
+      assert.equal(1, n)
+      assert.matches("called after it was garbage%-collected$", msg)
     end)
 
     it("is not collected while its Lua function runs", function()

@@ -981,17 +981,19 @@ static int closure_gc (lua_State *L) {
   setentries(L, st, 0, 0);
   if (cb_hascode(st)) {
     cb_Shared *sh = st->shared;
-    if (atomic_load(&st->status) == CB_LIVE && atomic_load(&sh->debug)) {
-      /* keep the code and the cif alive: a later call from C reports */
-      atomic_store(&st->status, CB_DEAD);
+    if (atomic_load(&sh->debug)) {
+      /* keep the code and the cif alive until the state closes: a later
+      ** call from C reports instead of jumping into freed memory */
+      int live = atomic_exchange(&st->status, CB_DEAD) == CB_LIVE;
       st->next = sh->graves;
       sh->graves = st;
       lua_rawgetp(L, LUA_REGISTRYINDEX, &KEY_SHARED);
       lua_getiuservalue(L, -1, SH_UV_GRAVE);
       lua_getiuservalue(L, 1, CB_UV_FTYPE);
       lua_rawsetp(L, -2, st);
-      cb_record(st, "debug:", "garbage-collected without release while C "
-                "may still hold it");
+      if (live)  /* released ones were declared done with */
+        cb_record(st, "debug:", "garbage-collected without release while C "
+                  "may still hold it");
       return 0;
     }
     cb_freecode(st);
