@@ -692,7 +692,9 @@ static Call *getcallinfo (lua_State *L, int idx) {
   }
   lua_pop(L, 1);
   lua_getiuservalue(L, idx, CT_UV_TYPE);
-  lua_getiuservalue(L, -1, CT_TUV_EXT);
+  if (lua_getiuservalue(L, -1, CT_TUV_EXT) != LUA_TUSERDATA ||
+      ((ct_Type *)lua_touserdata(L, -2))->ext == NULL)
+    ct_error(L, "TypeError", "%s has no signature", ct_typename(L, -2));
   lua_remove(L, -2);
   ci = setcallinfo(L, idx, CI_EXACT);
   return ci;
