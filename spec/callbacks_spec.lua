@@ -262,6 +262,16 @@ describe("callbacks", function()
       end), 1.25))
     end)
 
+    it("returns a structure error value", function()
+      local CB = CFUNCTYPE(Point, Point, c_int, { error = { x = -1, y = -2 },
+                                                  onerror = function() end })
+      local f = cfunc("fx_cb_point_sum", c_int, { CB, c_int })
+      assert.equal(-100 - 2, f(CB(function() error("no") end), 0))
+      assert.has_error(function()
+        CFUNCTYPE(Point, c_int, { error = 5 })(print)
+      end, "TypeError: CFUNCTYPE option 'error': expected FxCbPoint, got integer")
+    end)
+
     it("rejects a result of the wrong structure type", function()
       local CB = CFUNCTYPE(Point, Point, c_int)
       local f = cfunc("fx_cb_point", Point, { CB, c_int })
