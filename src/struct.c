@@ -999,8 +999,9 @@ int ct_struct_index (lua_State *L) {
     ct_Field *f;
     lua_getiuservalue(L, 3, CT_TUV_FIELDS);      /* 4: fields */
     lua_pushvalue(L, 2);
-    if (lua_istable(L, 4)) lua_rawget(L, 4);     /* 5: field? */
-    f = ct_tofield(L, 5);
+    /* string keys of the (private) field table hold only Fields */
+    f = lua_istable(L, 4) && lua_rawget(L, 4) == LUA_TUSERDATA ?
+        (ct_Field *)lua_touserdata(L, 5) : NULL;  /* 5: field? */
     if (f != NULL) {
       getfield(L, 5, f, (char *)cd->ptr, 1);
       return 1;
@@ -1022,8 +1023,8 @@ int ct_struct_newindex (lua_State *L) {
     ct_Field *f;
     lua_getiuservalue(L, 4, CT_TUV_FIELDS);      /* 5: fields */
     lua_pushvalue(L, 2);
-    if (lua_istable(L, 5)) lua_rawget(L, 5);     /* 6: field? */
-    f = ct_tofield(L, 6);
+    f = lua_istable(L, 5) && lua_rawget(L, 5) == LUA_TUSERDATA ?
+        (ct_Field *)lua_touserdata(L, 6) : NULL;  /* 6: field? */
     if (f != NULL) {
       setfield(L, 6, f, (char *)cd->ptr, 3, 1, 0);
       return 0;
