@@ -410,6 +410,12 @@ describe("structures", function()
         ctypes.Structure("S", { _fields_ = { { "", c_int } } })
       end, "ValueError: _fields_[1]: empty field name (only bit fields may " ..
            "be unnamed)")
+      assert.has_error(function()
+        ctypes.Structure("S", { _fields_ = { { "big", c_char * 2^40 * 2^20 } } })
+      end, "OverflowError: field 'big': type too large")
+      assert.has_error(function()
+        ctypes.Structure("S", { _anonymous_ = "u", _fields_ = {} })
+      end, "TypeError: _anonymous_ must be a table of field names, got string")
     end)
   end)
 
@@ -562,6 +568,15 @@ describe("structures", function()
       local m = Named{ name = ("q"):rep(40), where = ctypes.pointer(c_int(5)) }
       churn()
       assert.are.same({ 40, 5 }, { len(m), where(m) })
+    end)
+
+    it("keeps the converted copy of a wide string", function()
+      local W = ctypes.Structure("W", { _fields_ = { { "w", ctypes.c_wchar_p } } })
+      local w = W{ w = "h\u{e9}llo " .. ("\u{2603}"):rep(20) }
+      churn()
+      assert.are.equal("h\u{e9}llo " .. ("\u{2603}"):rep(20), w.w)
+      w.w = nil
+      assert.is_nil(w.w)
     end)
 
     it("keeps them through nested structures and copies", function()

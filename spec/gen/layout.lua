@@ -52,12 +52,13 @@ local SCALARS = {
   { c = "double",             lua = "c_double" },
   { c = "long double",        lua = "c_longdouble" },
   { c = "void *",             lua = "c_void_p" },
+  { c = "int *",              lua = "c_int", pointer = true },  -- POINTER
 }
 local BITTYPES, BIGSCALARS = {}, {}
 for _, s in ipairs(SCALARS) do
   if s.bits then BITTYPES[#BITTYPES + 1] = s end
   -- ctypes has no other-endian pointers or long double
-  if s.lua ~= "c_void_p" and s.lua ~= "c_longdouble" then
+  if s.lua ~= "c_void_p" and s.lua ~= "c_longdouble" and not s.pointer then
     BIGSCALARS[#BIGSCALARS + 1] = s
   end
 end
@@ -199,7 +200,7 @@ function M.csource(decls)
         out[#out + 1] = format(
           "    printf(\"%s.%s off=%%zu\\n\", offsetof(%s, %s));",
           d.name, f.name, T, f.name)
-        if f.scalar and not f.dims then
+        if f.scalar and not f.dims and not f.scalar.pointer then
           out[#out + 1] = "    memset(&v, 0, sizeof v);"
           out[#out + 1] = format("    v.%s = %s;", f.name, value(f.scalar)[1])
           out[#out + 1] = format(
@@ -222,6 +223,7 @@ function M.build(ctypes, decls)
     local fields = {}
     for _, f in ipairs(d.fields) do
       local T = f.ref and types[f.ref] or ctypes[f.scalar.lua]
+      if f.scalar and f.scalar.pointer then T = ctypes.POINTER(T) end
       if f.dims then                    -- C's a[2][3] is (T * 3) * 2
         for k = #f.dims, 1, -1 do T = T * f.dims[k] end
       end
@@ -277,7 +279,7 @@ function M.report(ctypes, decls, types)
       else
         out[#out + 1] = format("%s.%s off=%d", d.name, f.name,
                                T[f.name].offset)
-        if f.scalar and not f.dims then
+        if f.scalar and not f.dims and not f.scalar.pointer then
           local v = T()
           v[f.name] = value(f.scalar)[2]
           out[#out + 1] = format("%s.%s val=%s", d.name, f.name,
