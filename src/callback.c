@@ -222,9 +222,12 @@ static int fastresult (lua_State *L, const cb_State *st, void *ret) {
   cb_Scalar v;
   switch (st->retcode) {
 #define INTCASE(CODE, F) \
-    case CT_##CODE: \
-      if (!lua_isinteger(L, -1)) return 0; \
-      v.F = (__typeof__(v.F))lua_tointeger(L, -1); break;
+    case CT_##CODE: { \
+      int isint; \
+      lua_Integer i = lua_tointegerx(L, -1, &isint); \
+      if (!isint || lua_type(L, -1) != LUA_TNUMBER) return 0; \
+      v.F = (__typeof__(v.F))i; break; \
+    }
     INTCASE(BYTE, sc)
     INTCASE(UBYTE, uc)
     INTCASE(SHORT, s)
@@ -491,8 +494,11 @@ static void cb_trampoline (ffi_cif *cif, void *ret, void **args, void *ud) {
     storeerrval(st, ret);
     return;
   }
-  if (ct_cb_pending) saved = cb_setaside(L, st->shared);
-  top = lua_gettop(L);
+  top = base + 1;
+  if (ct_cb_pending) {
+    saved = cb_setaside(L, st->shared);
+    top++;
+  }
   fr.st = st; fr.ret = ret; fr.args = args;
   lua_pushcfunction(L, cb_msgh);
   hidx = top + 1;
