@@ -500,6 +500,25 @@ describe("structures", function()
     end)
   end)
 
+  describe("deriving unions", function()
+    it("overlays the new members on the base's", function()
+      local U1 = ctypes.Union("U1", { _fields_ = { { "i", c_int } } })
+      local U2 = ctypes.Union("U2", { _base_ = U1, _fields_ = {
+        { "d", c_double }, { "c", c_char } } })
+      assert.are.same({ 8, 8, 0, 0 }, { sizeof(U2), alignment(U2), U2.i.offset,
+                                        U2.d.offset })
+      local u = U2{ i = 0x41 }
+      assert.are.equal("A", u.c)
+      assert.has_error(function()
+        ctypes.Union("U3", { _base_ = Point, _fields_ = {} })
+      end, "TypeError: _base_ must be a union type, got type Point")
+      local P3 = ctypes.Structure("P3", { _base_ = ctypes.Structure("P1", {
+        _pack_ = 1, _fields_ = { { "c", c_char } } }), _fields_ = {
+        { "i", c_int } } })
+      assert.are.same({ 5, 1 }, { sizeof(P3), P3.i.offset })   -- _pack_ inherited
+    end)
+  end)
+
   describe("byte order", function()
     local BE = ctypes.BigEndianStructure("BE", { _fields_ = {
       { "s", c_short }, { "a", ctypes.c_uint, 4 }, { "b", ctypes.c_uint, 12 },
