@@ -1151,7 +1151,10 @@ static void directcall (void *fn, int rd, const uint64_t *g, const double *x,
       memcpy(ret, &r.a, 8); memcpy((char *)ret + 8, &r.b, 8);
       break;
     }
-    default: {   /* void, integer class, memory (rax = the hidden pointer) */
+    case RD_MEM:   /* written through the hidden pointer; rax is that */
+      (void)DCALL(uint64_t, fn, g, x, nsse);
+      break;
+    default: {   /* void, integer class */
       uint64_t r = DCALL(uint64_t, fn, g, x, nsse);
       memcpy(ret, &r, sizeof r);
       break;
@@ -1225,6 +1228,9 @@ static int directpath (lua_State *L, ct_CData *cd, Sig *s, int n) {
     double x[MAXSSE];
     alignas(16) unsigned char rbuf[16];
     int i, gi = 0, xi = 0;
+    /* a MEMORY-class result (at most 16 bytes here: packed, unaligned):
+    ** the callee writes it where the hidden first argument points */
+    if (s->rd == RD_MEM) g[gi++] = (uint64_t)(uintptr_t)rbuf;
     for (i = 0; i < n; i++) {
       const Arg *a = &s->a[i];
       int idx = i + 2, ok;

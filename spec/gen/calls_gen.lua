@@ -121,7 +121,7 @@ end
 -- ======================================================================
 
 -- an aggregate: { name, union, pack, fields = { {name, s, n (array), bits} } }
-local function genagg(rnd, idx)
+local function genagg(rnd, idx, aggs)
   local a = { name = "A" .. idx, union = rnd(1, 7) == 1, fields = {} }
   a.pack = not a.union and rnd(1, 8) == 1
   local nf = a.union and rnd(1, 3) or rnd(1, 5)
@@ -137,6 +137,8 @@ local function genagg(rnd, idx)
     elseif r == 2 then
       f.s = BYNAME[({ "c_char", "c_float", "c_short", "c_int", "c_ubyte" })[rnd(1, 5)]]
       f.n = rnd(2, 4)
+    elseif r == 3 and idx > 1 then
+      f.sub = aggs[rnd(1, idx - 1)]      -- a nested aggregate
     else
       f.s = BYNAME[FIELDPICK[rnd(1, #FIELDPICK)]]
       if rnd(1, 40) == 1 then f.s = BYNAME.c_longdouble end
@@ -156,6 +158,8 @@ local function cdecl(a)
       out[#out + 1] = fmt("  %s %s : %d;", f.s.c, f.name, f.bits)
     elseif f.n then
       out[#out + 1] = fmt("  %s %s[%d];", f.s.c, f.name, f.n)
+    elseif f.sub then
+      out[#out + 1] = fmt("  %s %s;", f.sub.name, f.name)
     else
       out[#out + 1] = fmt("  %s %s;", f.s.c, f.name)
     end
@@ -173,22 +177,33 @@ local function usedfields(a)
   return a.fields
 end
 
--- C statements hashing aggregate expression e
-local function chashagg(a, e, out)
+-- the scalar leaves of an aggregate, in order: { path = {keys}, c = ".f1[2]",
+-- s = scalar, bits = width or nil }
+local function leaves(a, path, cpath, out)
+  out = out or {}
   for _, f in ipairs(usedfields(a)) do
-    if f.n then
+    local p = { table.unpack(path or {}) }
+    p[#p + 1] = f.name
+    local cp = (cpath or "") .. "." .. f.name
+    if f.sub then leaves(f.sub, p, cp, out)
+    elseif f.n then
       for k = 0, f.n - 1 do
-        out[#out + 1] = "  " .. chash(f.s, fmt("%s.%s[%d]", e, f.name, k))
+        local pk = { table.unpack(p) }
+        pk[#pk + 1] = k
+        out[#out + 1] = { path = pk, c = fmt("%s[%d]", cp, k), s = f.s }
       end
     else
-      out[#out + 1] = "  " .. chash(f.s, fmt("%s.%s", e, f.name))
+      out[#out + 1] = { path = p, c = cp, s = f.s, bits = f.bits }
     end
   end
+  return out
 end
 
--- bit field values as C keeps them
-local function bitwrap(f, v)
-  return wrap(v, f.bits, f.s.signed)
+-- C statements hashing aggregate expression e
+local function chashagg(a, e, out)
+  for _, lf in ipairs(leaves(a)) do
+    out[#out + 1] = "  " .. chash(lf.s, e .. lf.c)
+  end
 end
 
 -- } ======================================================================
@@ -206,7 +221,7 @@ function M.generate(seed, nsig, nvar)
   math.randomseed(seed)
   local rnd = function(a, b) return rng(a, b) end
   local aggs = {}
-  for i = 1, 40 do aggs[i] = genagg(rnd, i) end
+  for i = 1, 40 do aggs[i] = genagg(rnd, i, aggs) end
   local sigs = {}
   for i = 1, nsig do
     local sig = { id = i, args = {} }
@@ -251,16 +266,9 @@ function M.generate(seed, nsig, nvar)
     if sig.ret and sig.ret.agg then
       local ag = sig.ret.agg
       c[#c + 1] = fmt("  %s r; memset(&r, 0, sizeof r);", ag.name)
-      for j, f in ipairs(usedfields(ag)) do
-        if f.n then
-          for k = 0, f.n - 1 do
-            c[#c + 1] = fmt("  r.%s[%d] = %s;", f.name, k,
-                            cfromderived(f.s, fmt("derive(h, %d)", j * 8 + k)))
-          end
-        else
-          c[#c + 1] = fmt("  r.%s = %s;", f.name,
-                          cfromderived(f.s, fmt("derive(h, %d)", j * 8)))
-        end
+      for j, lf in ipairs(leaves(ag)) do
+        c[#c + 1] = fmt("  r%s = %s;", lf.c,
+                        cfromderived(lf.s, fmt("derive(h, %d)", j)))
       end
       c[#c + 1] = "  return r;"
     elseif sig.ret then
@@ -296,7 +304,7 @@ local function maketypes(ctypes, lib, gen)
   for _, a in ipairs(gen.aggs) do
     local fields = {}
     for i, f in ipairs(a.fields) do
-      local T = ctypes[f.s.ct]
+      local T = f.sub and f.sub.T or ctypes[f.s.ct]
       if f.n then T = T * f.n end
       fields[i] = f.bits and { f.name, T, f.bits } or { f.name, T }
     end
@@ -312,28 +320,30 @@ local function maketypes(ctypes, lib, gen)
   return bad
 end
 
+local function getpath(obj, path)
+  for _, k in ipairs(path) do obj = obj[k] end
+  return obj
+end
+
+local function setpath(obj, path, v)
+  for i = 1, #path - 1 do obj = obj[path[i]] end
+  obj[path[#path]] = v
+end
+
 -- a random instance of aggregate a and its checksum words appended to hs
 local function randagg(rnd, a, hs)
   local obj = a.T()
-  for _, f in ipairs(usedfields(a)) do
-    if f.n then
-      local arr = obj[f.name]
-      for k = 0, f.n - 1 do
-        local v, w = randvalue(rnd, f.s)
-        if f.s.char then arr[k] = v & 0xFF; w = wrap(v & 0xFF, 8, true) end
-        arr[k] = f.s.char and (v & 0xFF) or v
-        hs[#hs + 1] = w
-      end
-    elseif f.bits then
-      local v = bitwrap(f, rnd(0, (1 << f.bits) - 1))
-      obj[f.name] = v
-      hs[#hs + 1] = v
+  for _, lf in ipairs(leaves(a)) do
+    local v, w
+    if lf.bits then
+      v = wrap(rnd(0, (1 << lf.bits) - 1), lf.bits, lf.s.signed)
+      w = v
     else
-      local v, w = randvalue(rnd, f.s)
-      if f.s.char then v = string.char(v & 0xFF) end
-      obj[f.name] = v
-      hs[#hs + 1] = w
+      v, w = randvalue(rnd, lf.s)
+      if lf.s.char then v = v & 0xFF; w = wrap(v, 8, true) end
     end
+    setpath(obj, lf.path, v)
+    hs[#hs + 1] = w
   end
   return obj
 end
@@ -346,26 +356,13 @@ end
 
 -- compares a returned aggregate with what the C side derived from h
 local function checkagg(a, r, h)
-  for j, f in ipairs(usedfields(a)) do
-    if f.n then
-      local arr = r[f.name]
-      for k = 0, f.n - 1 do
-        local want = fromderived(f.s, derive(h, j * 8 + k))
-        local got = arr[k]
-        if f.s.char and type(got) == "string" then want = want end
-        if f.s.char and type(got) == "number" then got = string.char(got & 0xFF) end
-        if not same(got, want) then
-          return fmt("field %s[%d]: got %s, want %s", f.name, k, tostring(got), tostring(want))
-        end
-      end
-    else
-      local want
-      if f.bits then want = bitwrap(f, derive(h, j * 8))
-      else want = fromderived(f.s, derive(h, j * 8)) end
-      local got = r[f.name]
-      if not same(got, want) then
-        return fmt("field %s: got %s, want %s", f.name, tostring(got), tostring(want))
-      end
+  for j, lf in ipairs(leaves(a)) do
+    local d = derive(h, j)
+    local want = lf.bits and wrap(d, lf.bits, lf.s.signed) or fromderived(lf.s, d)
+    local got = getpath(r, lf.path)
+    if lf.s.char and type(got) == "number" then got = string.char(got & 0xFF) end
+    if not same(got, want) then
+      return fmt("field %s: got %s, want %s", lf.c, tostring(got), tostring(want))
     end
   end
 end
