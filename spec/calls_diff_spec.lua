@@ -1,30 +1,37 @@
 -- Differential test of the call path against gcc: hundreds of seeded random
 -- signatures (spec/gen/calls_gen.lua), compiled by gcc in this run; every
 -- argument must arrive intact (checksum) and every result come back right,
--- through the direct register path and through libffi alike.
+-- through the direct register path and through libffi alike, with argtypes
+-- and without.
 local ctypes = require("ctypes")
 local helper = require("spec.helper")
 local gen = require("spec.gen.calls_gen")
 
-local SEED, NSIG, NVAR = 20261201, 500, 60
+-- two generated libraries: { generation seed, signatures, variadic ones }
+local SETS = {
+  { seed = 20261201, nsig = 500, nvar = 60 },
+  { seed = 7, nsig = 300, nvar = 20 },
+}
 
 describe("calls differential test against gcc", function()
-  local g, lib, dir
+  local dir
 
   setup(function()
-    g = gen.generate(SEED, NSIG, NVAR)
     dir = os.tmpname()
     os.remove(dir)
     assert(helper.run("mkdir -p " .. helper.quote(dir)))
-    local src = dir .. "/calls_diff.c"
-    local f = assert(io.open(src, "w"))
-    f:write(g.source)
-    f:close()
-    local so = dir .. "/libcallsdiff.so"
-    local ok, out = helper.run("gcc -O2 -fPIC -shared -w -o " .. helper.quote(so) ..
-                               " " .. helper.quote(src))
-    assert(ok, out)
-    lib = ctypes.CDLL(so)
+    for i, set in ipairs(SETS) do
+      set.g = gen.generate(set.seed, set.nsig, set.nvar)
+      local src = dir .. "/calls_diff" .. i .. ".c"
+      local f = assert(io.open(src, "w"))
+      f:write(set.g.source)
+      f:close()
+      local so = dir .. "/libcallsdiff" .. i .. ".so"
+      local ok, out = helper.run("gcc -O2 -fPIC -shared -w -o " .. helper.quote(so) ..
+                                 " " .. helper.quote(src))
+      assert(ok, out)
+      set.lib = ctypes.CDLL(so)
+    end
   end)
 
   teardown(function()
@@ -33,34 +40,39 @@ describe("calls differential test against gcc", function()
   end)
 
   it("generates the promised amount of cases", function()
-    assert.are.equal(NSIG, #g.sigs)
-    assert.are.equal(NVAR, #g.vars)
-  end)
-
-  it("agrees on every signature through the direct path", function()
-    ctypes._calls_direct(true)
-    local fails = gen.run(ctypes, lib, g, SEED)
-    assert.are.same({}, fails)
-  end)
-
-  it("agrees on every signature through libffi alone", function()
-    ctypes._calls_direct(false)
-    local fails = gen.run(ctypes, lib, g, SEED + 1)
-    ctypes._calls_direct(true)
-    assert.are.same({}, fails)
-  end)
-
-  it("agrees without argtypes, every argument an instance of its type", function()
-    for _, direct in ipairs({ true, false }) do
-      ctypes._calls_direct(direct)
-      local fails = gen.run(ctypes, lib, g, SEED + 3, true)
-      ctypes._calls_direct(true)
-      assert.are.same({}, fails)
+    for _, set in ipairs(SETS) do
+      assert.are.equal(set.nsig, #set.g.sigs)
+      assert.are.equal(set.nvar, #set.g.vars)
     end
   end)
 
-  it("agrees with a second seed", function()
-    local fails = gen.run(ctypes, lib, g, SEED + 2)
-    assert.are.same({}, fails)
-  end)
+  for i, set in ipairs(SETS) do
+    local name = ("set %d (seed %d, %d signatures + %d variadic)"):format(
+      i, set.seed, set.nsig, set.nvar)
+
+    it(name .. ": agrees through the direct path", function()
+      ctypes._calls_direct(true)
+      assert.are.same({}, gen.run(ctypes, set.lib, set.g, set.seed))
+    end)
+
+    it(name .. ": agrees through libffi alone", function()
+      ctypes._calls_direct(false)
+      local fails = gen.run(ctypes, set.lib, set.g, set.seed + 1)
+      ctypes._calls_direct(true)
+      assert.are.same({}, fails)
+    end)
+
+    it(name .. ": agrees without argtypes (instances of each type)", function()
+      for _, direct in ipairs({ true, false }) do
+        ctypes._calls_direct(direct)
+        local fails = gen.run(ctypes, set.lib, set.g, set.seed + 3, true)
+        ctypes._calls_direct(true)
+        assert.are.same({}, fails)
+      end
+    end)
+
+    it(name .. ": agrees with other values", function()
+      assert.are.same({}, gen.run(ctypes, set.lib, set.g, set.seed + 2))
+    end)
+  end
 end)
