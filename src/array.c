@@ -158,7 +158,7 @@ int ct_array_newindex (lua_State *L) {
           return ct_error(L, "TypeError", "expected %s instance, got %s",
                           ct_typename(L, 4), got);
         }
-        *(void **)cd->ptr = v->ptr;
+        ct_storeptr(cd->ptr, v->ptr);
         ct_keep(L, 1, cd->ptr, 3);
         return 0;
       }
@@ -436,7 +436,7 @@ static int ct_pointer (lua_State *L) {
   lua_getiuservalue(L, 1, CT_UV_TYPE);
   ct_pointertype(L, -1);
   p = ct_newcdata(L, -1);
-  *(void **)p->ptr = cd->ptr;
+  ct_storeptr(p->ptr, cd->ptr);
   ct_keep(L, -1, p->ptr, 1);
   return 1;
 }
@@ -456,7 +456,7 @@ static int ct_cast (lua_State *L) {
                     "address or a ctypes instance, got %s", got);
   }
   r = ct_newcdata(L, 2);
-  *(void **)r->ptr = a;
+  ct_storeptr(r->ptr, a);
   if (lua_type(L, 1) == LUA_TUSERDATA || lua_type(L, 1) == LUA_TSTRING)
     ct_keep(L, -1, r->ptr, 1);
   return 1;

@@ -11,6 +11,15 @@
 
 #define CDATA_MT "ctypes.CData"
 
+/* the metatable is also kept under this key: lookups by name cost a string
+** comparison on the hottest paths (making and recognising instances) */
+static const char cdata_mt_key = 'c';
+
+static void setcdatamt (lua_State *L) {
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &cdata_mt_key);
+  lua_setmetatable(L, -2);
+}
+
 
 /* {======================================================================
 ** Allocation
@@ -42,7 +51,7 @@ ct_CData *ct_newcdata_sized (lua_State *L, int tidx, size_t size, int nuv) {
   cd->size = size;
   cd->flags = CT_CD_OWNS;
   memset(cd->ptr, 0, size);
-  luaL_setmetatable(L, CDATA_MT);
+  setcdatamt(L);
   lua_pushvalue(L, tidx);
   lua_setiuservalue(L, -2, CT_UV_TYPE);
   return cd;
@@ -68,7 +77,7 @@ ct_CData *ct_newview (lua_State *L, int tidx, void *ptr, int baseidx) {
   cd->ptr = ptr;
   cd->size = t->size;
   cd->flags = 0;
-  luaL_setmetatable(L, CDATA_MT);
+  setcdatamt(L);
   lua_pushvalue(L, tidx);
   lua_setiuservalue(L, -2, CT_UV_TYPE);
   if (baseidx != 0) {
@@ -80,7 +89,15 @@ ct_CData *ct_newview (lua_State *L, int tidx, void *ptr, int baseidx) {
 
 
 ct_CData *ct_tocdata (lua_State *L, int idx) {
-  return (ct_CData *)luaL_testudata(L, idx, CDATA_MT);
+  void *p = lua_touserdata(L, idx);
+  if (p != NULL && lua_getmetatable(L, idx)) {
+    int same;
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &cdata_mt_key);
+    same = lua_rawequal(L, -1, -2);
+    lua_pop(L, 2);
+    if (same) return (ct_CData *)p;
+  }
+  return NULL;
 }
 
 
@@ -96,7 +113,7 @@ ct_CData *ct_checkcdata (lua_State *L, int idx) {
 
 
 void *ct_pointervalue (const ct_CData *cd) {
-  return *(void *const *)cd->ptr;
+  return ct_loadptr(cd->ptr);
 }
 
 /* } ====================================================================== */
@@ -178,17 +195,17 @@ int ct_tocvalue (lua_State *L, int tidx, void *p, int idx) {
   switch (t->kind) {
     case CT_POINTER: {
       ct_Type *e = prototype(L, tidx);
-      if (lua_isnil(L, idx)) { *(void **)p = NULL; return CT_CONV_OK; }
+      if (lua_isnil(L, idx)) { ct_storeptr(p, NULL); return CT_CONV_OK; }
       if (cd != NULL) {
         if (cd->type == e) {             /* an instance: its address */
-          *(void **)p = cd->ptr;
+          ct_storeptr(p, cd->ptr);
           return CT_CONV_KEEPARG;
         }
         if (cd->type->kind == CT_ARRAY) {
           lua_getiuservalue(L, idx, CT_UV_TYPE);
           if (prototype(L, -1) == e) {
             lua_pop(L, 1);
-            *(void **)p = cd->ptr;
+            ct_storeptr(p, cd->ptr);
             return CT_CONV_KEEPARG;
           }
           lua_pop(L, 1);
@@ -202,7 +219,7 @@ int ct_tocvalue (lua_State *L, int tidx, void *p, int idx) {
           o = ct_tocdata(L, -1);
           lua_pop(L, 1);
           if (o != NULL && o->type == e) {
-            *(void **)p = a;
+            ct_storeptr(p, a);
             return CT_CONV_KEEPARG;
           }
         }
@@ -224,7 +241,7 @@ int ct_tocvalue (lua_State *L, int tidx, void *p, int idx) {
         return fromtable(L, tidx, p, idx, ct_struct_init);
       return ct_pushexpected(L, tidx, idx);
     case CT_FUNC:
-      if (lua_isnil(L, idx)) { *(void **)p = NULL; return CT_CONV_OK; }
+      if (lua_isnil(L, idx)) { ct_storeptr(p, NULL); return CT_CONV_OK; }
       return ct_pushexpected(L, tidx, idx);
     default:
       return ct_pushexpected(L, tidx, idx);
@@ -352,15 +369,6 @@ static int cdata_newindex (lua_State *L) {
     case CT_FUNC: return ct_func_newindex(L);
   }
   return 0;
-}
-
-
-static int cdata_call (lua_State *L) {
-  ct_CData *cd = (ct_CData *)lua_touserdata(L, 1);
-  if (cd->type->kind == CT_FUNC)
-    return ct_func_call(L);
-  return ct_error(L, "TypeError", "'%s' object is not callable",
-                  cdname(L, 1));
 }
 
 
@@ -574,7 +582,7 @@ void ct_open_cdata (lua_State *L) {
   static const luaL_Reg meta[] = {
     {"__index", cdata_index},
     {"__newindex", cdata_newindex},
-    {"__call", cdata_call},
+    {"__call", ct_func_call},   /* it checks the kind: the hot path */
     {"__close", cdata_close},
     {"__len", cdata_len},
     {"__pairs", cdata_pairs},
@@ -582,6 +590,8 @@ void ct_open_cdata (lua_State *L) {
     {NULL, NULL}
   };
   ct_newmetatable(L, CDATA_MT, meta);
+  luaL_getmetatable(L, CDATA_MT);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &cdata_mt_key);
   ct_settypemethod(L, "from_address", type_from_address);
   ct_settypemethod(L, "from_buffer", type_from_buffer);
   ct_settypemethod(L, "from_buffer_copy", type_from_buffer_copy);

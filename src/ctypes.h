@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <wchar.h>
 #include <ffi.h>
 #include <lua.h>
@@ -164,6 +165,16 @@ enum {
 static inline lua_Integer ct_tointegerx (lua_State *L, int idx, int *isnum) {
   if (lua_type(L, idx) != LUA_TNUMBER) { *isnum = 0; return 0; }
   return lua_tointegerx(L, idx, isnum);
+}
+
+/* pointer slots may be unaligned (packed structures): memcpy, one move */
+static inline void *ct_loadptr (const void *slot) {
+  void *a;
+  memcpy(&a, slot, sizeof a);
+  return a;
+}
+static inline void ct_storeptr (void *slot, const void *a) {
+  memcpy(slot, &a, sizeof a);
 }
 
 /* error.c: every error goes through these. They never return. */

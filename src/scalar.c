@@ -2,6 +2,7 @@
 ** scalar.c -- the scalar kinds: one table (CT_SCALARS in ctypes.h) gives
 ** names, sizes, alignments and libffi types; strict Lua <-> C conversion.
 */
+#include <float.h>
 #include <math.h>
 #include <stdalign.h>
 #include <stdbool.h>
@@ -14,6 +15,20 @@
 ** Integers: wrap modulo 2^N as ctypes does; accept floats only when they
 ** hold an exact integer value.
 ** ======================================================================= */
+
+/* Memory may be unaligned (members of packed structures): every access
+** goes through memcpy, which is one move on x86-64. */
+#define STORE(T, p, v) do { T v_ = (v); memcpy((p), &v_, sizeof v_); } while (0)
+#define LOAD(T, p, dst) do { T v_; memcpy(&v_, (p), sizeof v_); dst = v_; } while (0)
+
+/* x87 long double: 10 significant bytes in 16; the padding is left alone,
+** as a C assignment leaves it */
+#if LDBL_MANT_DIG == 64 && (defined(__x86_64__) || defined(__i386__))
+#define LDBL_BYTES 10
+#else
+#define LDBL_BYTES sizeof(long double)
+#endif
+#define STORE_LDBL(p, v) do { long double v_ = (v); memcpy((p), &v_, LDBL_BYTES); } while (0)
 
 /* the integer scalars: X(CODE, C type) */
 #define CT_INTEGERS(X) \
@@ -164,14 +179,14 @@ int ct_scalar_set (lua_State *L, int code, void *p, int idx, int tidx) {
 #define INTCASE(CODE, T) \
     case CT_##CODE: \
       if (!tointbits(L, idx, &u)) return ct_pushexpected(L, tidx, idx); \
-      *(T *)p = (T)u; return CT_CONV_OK;
+      STORE(T, p, (T)u); return CT_CONV_OK;
     CT_INTEGERS(INTCASE)
 #undef INTCASE
     case CT_BOOL:
       if (lua_isboolean(L, idx))
-        *(_Bool *)p = lua_toboolean(L, idx);
+        STORE(_Bool, p, lua_toboolean(L, idx));
       else if (tointbits(L, idx, &u))
-        *(_Bool *)p = (u != 0);
+        STORE(_Bool, p, (u != 0));
       else return ct_pushexpected(L, tidx, idx);
       return CT_CONV_OK;
     case CT_CHAR:
@@ -179,10 +194,10 @@ int ct_scalar_set (lua_State *L, int code, void *p, int idx, int tidx) {
         size_t len;
         const char *s = lua_tolstring(L, idx, &len);
         if (len != 1) goto badlen;
-        *(char *)p = s[0];
+        STORE(char, p, s[0]);
       }
       else if (tointbits(L, idx, &u))
-        *(char *)p = (char)u;
+        STORE(char, p, (char)u);
       else return ct_pushexpected(L, tidx, idx);
       return CT_CONV_OK;
     case CT_WCHAR:
@@ -192,10 +207,10 @@ int ct_scalar_set (lua_State *L, int code, void *p, int idx, int tidx) {
         const char *s = lua_tolstring(L, idx, &len);
         if (len == 0 || utf8dec((const unsigned char *)s, len, &c) != len)
           goto badlen;
-        *(wchar_t *)p = (wchar_t)c;
+        STORE(wchar_t, p, (wchar_t)c);
       }
       else if (tointbits(L, idx, &u))
-        *(wchar_t *)p = (wchar_t)u;
+        STORE(wchar_t, p, (wchar_t)u);
       else return ct_pushexpected(L, tidx, idx);
       return CT_CONV_OK;
     case CT_FLOAT: case CT_DOUBLE: case CT_LONGDOUBLE: {
@@ -203,20 +218,20 @@ int ct_scalar_set (lua_State *L, int code, void *p, int idx, int tidx) {
       if (lua_type(L, idx) != LUA_TNUMBER) return ct_pushexpected(L, tidx, idx);
       if (lua_isinteger(L, idx)) {
         lua_Integer i = lua_tointeger(L, idx);
-        if (code == CT_FLOAT) *(float *)p = (float)i;
-        else if (code == CT_DOUBLE) *(double *)p = (double)i;
-        else *(long double *)p = (long double)i;
+        if (code == CT_FLOAT) STORE(float, p, (float)i);
+        else if (code == CT_DOUBLE) STORE(double, p, (double)i);
+        else STORE_LDBL(p, (long double)i);
         return CT_CONV_OK;
       }
       n = lua_tonumber(L, idx);
-      if (code == CT_FLOAT) *(float *)p = (float)n;
-      else if (code == CT_DOUBLE) *(double *)p = (double)n;
-      else *(long double *)p = (long double)n;
+      if (code == CT_FLOAT) STORE(float, p, (float)n);
+      else if (code == CT_DOUBLE) STORE(double, p, (double)n);
+      else STORE_LDBL(p, (long double)n);
       return CT_CONV_OK;
     }
     case CT_CHAR_P:
       if (lua_type(L, idx) == LUA_TSTRING) {
-        *(const char **)p = lua_tostring(L, idx);
+        STORE(const char *, p, lua_tostring(L, idx));
         return CT_CONV_KEEPARG;
       }
       goto pointer;
@@ -227,16 +242,16 @@ int ct_scalar_set (lua_State *L, int code, void *p, int idx, int tidx) {
           return (lua_pushfstring(L, "expected %s, got a string that is not "
                                   "valid UTF-8", ct_typename(L, tidx)),
                   CT_CONV_FAIL);
-        *(wchar_t **)p = w;
+        STORE(wchar_t *, p, w);
         return CT_CONV_KEEPTOP;
       }
       goto pointer;
     case CT_VOID_P:
     pointer: {
       void *addr;
-      if (lua_isnoneornil(L, idx)) { *(void **)p = NULL; return CT_CONV_OK; }
+      if (lua_isnoneornil(L, idx)) { STORE(void *, p, NULL); return CT_CONV_OK; }
       if (lua_isinteger(L, idx)) {
-        *(void **)p = (void *)(intptr_t)lua_tointeger(L, idx);
+        STORE(void *, p, (void *)(intptr_t)lua_tointeger(L, idx));
         return CT_CONV_OK;
       }
       if (lua_type(L, idx) == LUA_TUSERDATA && ct_tocdata(L, idx) != NULL) {
@@ -258,7 +273,7 @@ int ct_scalar_set (lua_State *L, int code, void *p, int idx, int tidx) {
           ok = e != NULL && e->kind == CT_SIMPLE && e->scalar == want;
         }
         if (ok && ct_toaddress(L, idx, &addr)) {
-          *(void **)p = addr;
+          STORE(void *, p, addr);
           return CT_CONV_KEEPARG;
         }
       }
@@ -275,30 +290,42 @@ int ct_scalar_set (lua_State *L, int code, void *p, int idx, int tidx) {
 
 void ct_scalar_push (lua_State *L, int code, const void *p) {
   switch (code) {
-    case CT_BOOL: lua_pushboolean(L, *(const _Bool *)p); break;
+    case CT_BOOL: { _Bool b; LOAD(_Bool, p, b); lua_pushboolean(L, b); break; }
     case CT_CHAR: lua_pushlstring(L, (const char *)p, 1); break;
-    case CT_WCHAR: ct_pushwstring(L, (const wchar_t *)p, 1); break;
+    case CT_WCHAR: {
+      wchar_t w;
+      LOAD(wchar_t, p, w);
+      ct_pushwstring(L, &w, 1);
+      break;
+    }
 #define INTCASE(CODE, T) \
-    case CT_##CODE: lua_pushinteger(L, (lua_Integer)*(const T *)p); break;
+    case CT_##CODE: { T v; LOAD(T, p, v); lua_pushinteger(L, (lua_Integer)v); \
+                      break; }
     CT_INTEGERS(INTCASE)
 #undef INTCASE
-    case CT_FLOAT: lua_pushnumber(L, (lua_Number)*(const float *)p); break;
-    case CT_DOUBLE: lua_pushnumber(L, (lua_Number)*(const double *)p); break;
-    case CT_LONGDOUBLE:
-      lua_pushnumber(L, (lua_Number)*(const long double *)p);
+    case CT_FLOAT: { float f; LOAD(float, p, f); lua_pushnumber(L, f); break; }
+    case CT_DOUBLE: { double d; LOAD(double, p, d); lua_pushnumber(L, d); break; }
+    case CT_LONGDOUBLE: {
+      long double d = 0;
+      memcpy(&d, p, LDBL_BYTES);
+      lua_pushnumber(L, (lua_Number)d);
       break;
+    }
     case CT_CHAR_P: {
-      const char *s = *(const char *const *)p;
+      const char *s;
+      LOAD(const char *, p, s);
       if (s == NULL) lua_pushnil(L); else lua_pushstring(L, s);
       break;
     }
     case CT_WCHAR_P: {
-      const wchar_t *w = *(const wchar_t *const *)p;
+      const wchar_t *w;
+      LOAD(const wchar_t *, p, w);
       if (w == NULL) lua_pushnil(L); else ct_pushwstring(L, w, wcslen(w));
       break;
     }
     case CT_VOID_P: {
-      void *a = *(void *const *)p;
+      void *a;
+      LOAD(void *, p, a);
       if (a == NULL) lua_pushnil(L);
       else lua_pushinteger(L, (lua_Integer)(intptr_t)a);
       break;

@@ -13,6 +13,7 @@
 /* registry keys: addresses of statics */
 static const char typemethods_key = 'm';   /* name -> function(T, ...) */
 static const char scalartypes_key = 's';   /* code -> scalar type object */
+static const char type_mt_key = 't';       /* the metatable, by address */
 
 
 ct_Type *ct_newtype (lua_State *L, ct_Kind kind, const char *name) {
@@ -20,7 +21,8 @@ ct_Type *ct_newtype (lua_State *L, ct_Kind kind, const char *name) {
   memset(t, 0, sizeof *t);
   t->kind = kind;
   t->scalar = -1;
-  luaL_setmetatable(L, TYPE_MT);
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &type_mt_key);
+  lua_setmetatable(L, -2);
   lua_pushstring(L, name);
   lua_setiuservalue(L, -2, CT_TUV_NAME);
   return t;
@@ -28,7 +30,15 @@ ct_Type *ct_newtype (lua_State *L, ct_Kind kind, const char *name) {
 
 
 ct_Type *ct_totype (lua_State *L, int idx) {
-  return (ct_Type *)luaL_testudata(L, idx, TYPE_MT);
+  void *p = lua_touserdata(L, idx);
+  if (p != NULL && lua_getmetatable(L, idx)) {
+    int same;
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &type_mt_key);
+    same = lua_rawequal(L, -1, -2);
+    lua_pop(L, 2);
+    if (same) return (ct_Type *)p;
+  }
+  return NULL;
 }
 
 
@@ -293,6 +303,8 @@ void ct_open_type (lua_State *L) {
     {NULL, NULL}
   };
   ct_newmetatable(L, TYPE_MT, meta);
+  luaL_getmetatable(L, TYPE_MT);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &type_mt_key);
   lua_newtable(L);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &typemethods_key);
   lua_newtable(L);
