@@ -881,6 +881,7 @@ typedef struct Frame {
 static int asparam (lua_State *L, int idx) {
   int depth = 0;
   while (lua_type(L, idx) == LUA_TTABLE) {
+    luaL_checkstack(L, 2, "too many arguments");
     if (lua_getfield(L, idx, "_as_parameter_") == LUA_TNIL) {
       lua_pop(L, 1);
       break;
@@ -918,10 +919,9 @@ static void *convtyped (lua_State *L, int argn, int tidx, const Arg *a,
       if (cd != NULL && cd->type == t) return cd->ptr;
       if (lua_istable(L, idx)) {
         ct_CData *tmp = ct_newcdata(L, tidx);
-        int top = lua_gettop(L);
         r = ct_tocvalue(L, tidx, tmp->ptr, idx);
         if (r == CT_CONV_FAIL) break;
-        lua_settop(L, top);   /* the temporary keeps what it needs */
+        /* what the initialiser made it point into stays on the stack */
         return tmp->ptr;
       }
       ct_pushexpected(L, tidx, idx);
@@ -932,10 +932,8 @@ static void *convtyped (lua_State *L, int argn, int tidx, const Arg *a,
       if (cd != NULL && cd->type == t) { slot->p = cd->ptr; return slot; }
       if (lua_istable(L, idx) || lua_type(L, idx) == LUA_TSTRING) {
         ct_CData *tmp = ct_newcdata(L, tidx);
-        int top = lua_gettop(L);
         r = ct_tocvalue(L, tidx, tmp->ptr, idx);
         if (r == CT_CONV_FAIL) break;
-        lua_settop(L, top);
         slot->p = tmp->ptr;
         return slot;
       }
@@ -1491,7 +1489,9 @@ static int general (lua_State *L, Call *ci, void *fn, int n) {
   Frame fr;
   alignas(16) unsigned char rbuf[32];
   void *rvalue = rbuf;
-  luaL_checkstack(L, 2 * n + 3 * nfixed + 20, "too many arguments");
+  /* per argument at most: its type, a from_param result, an
+  ** _as_parameter_ value, a temporary and what keeps it alive */
+  luaL_checkstack(L, 6 * (n > nfixed ? n : nfixed) + 20, "too many arguments");
   lua_getiuservalue(L, 1, CT_UV_CALLINFO);
   lua_getiuservalue(L, -1, 1);
   sigidx = lua_gettop(L);
