@@ -174,6 +174,18 @@ describe("conversions with argtypes", function()
       "ArgumentError: argument 1: expected Point, got Other instance")
   end)
 
+  it("refuse strings for doubles and pointers too", function()
+    local d = lib.fxc_id_double
+    d.argtypes, d.restype = { c_double }, c_double
+    assert.are.equal(2.0, d(2))
+    assert.has_error(function() d("1.5") end,
+      "ArgumentError: argument 1: expected c_double, got string")
+    local isnull = lib.fxc_is_null
+    isnull.argtypes = { c_void_p }
+    assert.has_error(function() isnull("12") end,
+      "ArgumentError: argument 1: expected c_void_p, got string")
+  end)
+
   it("accept integral floats, wrap out-of-range integers", function()
     assert.are.equal(5, add(2.0, 3))
     local u8 = lib.fxc_id_ubyte

@@ -310,6 +310,7 @@ typedef struct Sig {
   unsigned char direct; /* all fixed arguments in registers (x86-64) */
   unsigned char fast;   /* direct, and a result the hot path can push */
   unsigned char hotint; /* fast, only int/long arguments, result in rax */
+  unsigned char hotdbl; /* fast, only double arguments (at most 4) */
   const void *cdmt;     /* the "ctypes.CData" metatable (identity only) */
   unsigned char split;  /* some argument needs the libffi bug workaround */
   unsigned char rk;     /* RK_* */
@@ -579,6 +580,12 @@ ct_Sig *ct_newsig (lua_State *L, int retidx, int argsidx, unsigned flags) {
     unsigned char fc = s->a[i].fc;
     if (fc != FC_I32 && fc != FC_U32 && fc != FC_I64) s->hotint = 0;
   }
+  /* and for up to four doubles, with a double, int-class or no result */
+  s->hotdbl = (unsigned char)(s->fast && n <= 4 &&
+                              (s->rk == RK_VOID || (s->rk == RK_SCALAR &&
+                               (s->rd == RD_INT || s->rscalar == CT_DOUBLE))));
+  for (i = 0; i < n && s->hotdbl; i++)
+    if (s->a[i].fc != FC_DOUBLE) s->hotdbl = 0;
   if (s->rk == RK_VOID) s->rscalar = CT_VOID_P;
 #else
   s->direct = 0;
@@ -619,6 +626,7 @@ typedef struct Call {
   unsigned flags;
   int hotn;      /* the argument count when the int-only hot path applies,
                     else -1 */
+  int hotdn;     /* the same for the double-only hot path */
 } Call;
 
 
@@ -660,6 +668,7 @@ static Call *setcallinfo (lua_State *L, int idx, unsigned cflags) {
   ci->sig = (Sig *)lua_touserdata(L, -2);
   ci->flags = cflags;
   ci->hotn = (ci->sig->hotint && cflags == 0) ? ci->sig->s.nargs : -1;
+  ci->hotdn = (ci->sig->hotdbl && cflags == 0) ? ci->sig->s.nargs : -1;
   if (cd->flags & CT_CD_CALLINFO) ((Call **)cd->ptr)[1] = ci;
   lua_insert(L, -2);                                    /* ci, sig */
   lua_setiuservalue(L, -2, 1);                          /* ci */
@@ -839,6 +848,7 @@ int ct_func_newindex (lua_State *L) {
       if (lua_isnil(L, 3)) ci->flags &= ~(unsigned)CI_ERRCHECK;
       else ci->flags |= CI_ERRCHECK;
       ci->hotn = (ci->sig->hotint && ci->flags == 0) ? ci->sig->s.nargs : -1;
+      ci->hotdn = (ci->sig->hotdbl && ci->flags == 0) ? ci->sig->s.nargs : -1;
       lua_setiuservalue(L, 1, CT_UV_ERRCHECK);
       return 0;
     }
@@ -1404,6 +1414,39 @@ int ct_func_call (lua_State *L) {
     if (s->rk == RK_VOID) return 0;
     ct_scalar_push(L, s->rscalar, &r);
     return 1;
+  }
+  if (n == ci->hotdn && !ct_nodirect) {
+    void *fn = *(void **)cd->ptr;
+    double d0 = 0, d1 = 0, d2 = 0, d3 = 0;
+    switch (n) {   /* numbers only (strings go the strict way) */
+#define DARG(k) if (lua_type(L, k + 2) != LUA_TNUMBER) goto slow; \
+                d##k = (double)lua_tonumber(L, k + 2);
+      case 4: DARG(3) /* FALLTHROUGH */
+      case 3: DARG(2) /* FALLTHROUGH */
+      case 2: DARG(1) /* FALLTHROUGH */
+      case 1: DARG(0) /* FALLTHROUGH */
+      default: break;
+#undef DARG
+    }
+    if (fn == NULL) return nullfunc(L);
+    /* a double-only callee reads xmm0..xmm3 and ignores the rest */
+    if (s->rscalar == CT_DOUBLE) {
+      double r;
+      AROUND(L, s, r = ((double (*) (double, double, double, double))fn)
+                       (d0, d1, d2, d3));
+      if (ct_cb_pending) ct_callback_raise(L);
+      lua_pushnumber(L, r);
+      return 1;
+    }
+    else {
+      uint64_t r;
+      AROUND(L, s, r = ((uint64_t (*) (double, double, double, double))fn)
+                       (d0, d1, d2, d3));
+      if (ct_cb_pending) ct_callback_raise(L);
+      if (s->rk == RK_VOID) return 0;
+      ct_scalar_push(L, s->rscalar, &r);
+      return 1;
+    }
   }
   if (s->fast && ci->flags == 0 && n == s->s.nargs && !ct_nodirect) {
     int r = directpath(L, cd, s, n);
