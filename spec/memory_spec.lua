@@ -178,4 +178,26 @@ describe("keep-alive", function()
     assert.are.equal(expect, arr[0])
     assert.are.equal(77, holder[0][0])
   end)
+
+  it("aggregates copied into a slot bring their keep-alives along", function()
+    local Pair = ctypes.Structure("KeepPair", {
+      _fields_ = { {"a", ctypes.c_char_p}, {"b", ctypes.c_char_p} } })
+    local arr = (Pair * 2)()
+    arr[0] = { a = "x" .. tostring(math.random()), b = "y" .. tostring(math.random()) }
+    local b0 = arr[0].b
+    arr[0].a = "z"                      -- same address as arr[0] itself
+    local src = Pair("p" .. tostring(math.random()), "q" .. tostring(math.random()))
+    local q = src.b
+    arr[1] = src
+    src = nil
+    helper.gc()
+    local junk = {}
+    for i = 1, 500 do junk[i] = ("w"):rep(30) .. i end
+    assert.are.equal(b0, arr[0].b)
+    assert.are.equal("z", arr[0].a)
+    assert.are.equal(q, arr[1].b)
+    arr[1] = arr[0]                     -- within one root
+    helper.gc()
+    assert.are.equal(b0, arr[1].b)
+  end)
 end)

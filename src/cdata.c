@@ -125,9 +125,9 @@ void *ct_pointervalue (const ct_CData *cd) {
 ** of the slot, so overwriting the slot drops the old object.
 ** ======================================================================= */
 
-void ct_keep (lua_State *L, int cdidx, const void *addr, int validx) {
-  validx = validx != 0 ? lua_absindex(L, validx) : 0;
-  lua_pushvalue(L, cdidx);                          /* obj */
+/* pushes the root of the object at idx: the end of its chain of bases */
+static void pushroot (lua_State *L, int idx) {
+  lua_pushvalue(L, idx);                            /* obj */
   for (;;) {
     if (lua_getiuservalue(L, -1, CT_UV_BASE) == LUA_TUSERDATA &&
         ct_tocdata(L, -1) != NULL) {                /* obj, base */
@@ -135,8 +135,14 @@ void ct_keep (lua_State *L, int cdidx, const void *addr, int validx) {
       continue;
     }
     lua_pop(L, 1);                                  /* root */
-    break;
+    return;
   }
+}
+
+
+void ct_keep (lua_State *L, int cdidx, const void *addr, int validx) {
+  validx = validx != 0 ? lua_absindex(L, validx) : 0;
+  pushroot(L, cdidx);
   if (lua_getiuservalue(L, -1, CT_UV_KEEP) != LUA_TTABLE) {
     lua_pop(L, 1);
     if (validx == 0) { lua_pop(L, 1); return; }     /* nothing to clear */
@@ -147,6 +153,44 @@ void ct_keep (lua_State *L, int cdidx, const void *addr, int validx) {
   lua_pushinteger(L, (lua_Integer)(uintptr_t)addr);
   if (validx != 0) lua_pushvalue(L, validx); else lua_pushnil(L);
   lua_rawset(L, -3);
+  lua_pop(L, 2);
+}
+
+
+/* After `size` bytes were copied from sp (memory of the object at srcidx)
+** to dp (memory of the object at cdidx): the copy keeps alive what the
+** original's pointers kept alive, slot by slot. */
+void ct_rebasekeeps (lua_State *L, int srcidx, const void *sp, size_t size,
+                     int cdidx, void *dp) {
+  uintptr_t lo = (uintptr_t)sp;
+  srcidx = lua_absindex(L, srcidx);
+  cdidx = lua_absindex(L, cdidx);
+  luaL_checkstack(L, 6, NULL);
+  pushroot(L, srcidx);
+  if (lua_getiuservalue(L, -1, CT_UV_KEEP) == LUA_TTABLE) {
+    /* collect first: source and copy may share their root (a[1] = a[0]),
+    ** and a table must not get new keys while lua_next walks it */
+    lua_newtable(L);                             /* root, keep, moved */
+    lua_pushnil(L);
+    while (lua_next(L, -3)) {                    /* root, keep, moved, k, v */
+      if (lua_isinteger(L, -2)) {
+        uintptr_t a = (uintptr_t)lua_tointeger(L, -2);
+        if (a >= lo && a - lo < size) {
+          lua_pushinteger(L, (lua_Integer)((uintptr_t)dp + (a - lo)));
+          lua_insert(L, -2);
+          lua_rawset(L, -4);
+          continue;
+        }
+      }
+      lua_pop(L, 1);
+    }
+    lua_pushnil(L);
+    while (lua_next(L, -2)) {                    /* ..., moved, k, v */
+      ct_keep(L, cdidx, (void *)(uintptr_t)lua_tointeger(L, -2), -1);
+      lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+  }
   lua_pop(L, 2);
 }
 
@@ -185,8 +229,16 @@ int ct_tocvalue (lua_State *L, int tidx, void *p, int idx) {
   tidx = lua_absindex(L, tidx);
   idx = lua_absindex(L, idx);
   t = (ct_Type *)lua_touserdata(L, tidx);
-  if (t->kind == CT_SIMPLE)
+  if (t->kind == CT_SIMPLE) {
+    if (t->flags & CT_SWAPPED) {       /* big/little-endian twin of a scalar */
+      unsigned char tmp[sizeof(long double)];
+      int r = ct_scalar_set(L, t->scalar, tmp, idx, tidx);
+      ct_bswap(tmp, t->size);
+      memcpy(p, tmp, t->size);
+      return r;
+    }
     return ct_scalar_set(L, t->scalar, p, idx, tidx);
+  }
   cd = lua_type(L, idx) == LUA_TUSERDATA ? ct_tocdata(L, idx) : NULL;
   if (cd != NULL && cd->type == t) {       /* the same type: copy */
     memcpy(p, cd->ptr, t->size);
@@ -251,16 +303,27 @@ int ct_tocvalue (lua_State *L, int tidx, void *p, int idx) {
 
 void ct_setvalue (lua_State *L, int cdidx, int tidx, void *p, int idx,
                   const char *what) {
+  ct_Type *t = (ct_Type *)lua_touserdata(L, tidx);
   int r;
   cdidx = lua_absindex(L, cdidx);
   idx = lua_absindex(L, idx);
   r = ct_tocvalue(L, tidx, p, idx);
+  if (r == CT_CONV_FAIL) {
+    if (what != NULL)
+      ct_error(L, "TypeError", "%s: %s", what, lua_tostring(L, -1));
+    ct_error(L, "TypeError", "%s", lua_tostring(L, -1));
+  }
+  if (t->kind == CT_ARRAY || t->kind == CT_STRUCT || t->kind == CT_UNION) {
+    /* an aggregate copied in from an instance (or the temporary a table
+    ** initialiser was built in): its pointers' keep-alives move along */
+    ct_CData *src = ct_tocdata(L, r == CT_CONV_KEEPTOP ? -1 : idx);
+    if (src != NULL)
+      ct_rebasekeeps(L, r == CT_CONV_KEEPTOP ? -1 : idx, src->ptr, t->size,
+                     cdidx, p);
+    if (r == CT_CONV_KEEPTOP) lua_pop(L, 1);
+    return;
+  }
   switch (r) {
-    case CT_CONV_FAIL:
-      if (what != NULL)
-        ct_error(L, "TypeError", "%s: %s", what, lua_tostring(L, -1));
-      ct_error(L, "TypeError", "%s", lua_tostring(L, -1));
-      break;
     case CT_CONV_KEEPARG:
       ct_keep(L, cdidx, p, idx);
       break;
@@ -270,17 +333,30 @@ void ct_setvalue (lua_State *L, int cdidx, int tidx, void *p, int idx,
       break;
     default:
       /* a pointer slot overwritten with a plain value drops what it kept */
-      if (ct_ispointerlike((ct_Type *)lua_touserdata(L, tidx)))
+      if (ct_ispointerlike(t))
         ct_keep(L, cdidx, p, 0);
       break;
   }
 }
 
 
+/* the value of a scalar at p, honouring a non-native byte order */
+static void pushscalar (lua_State *L, const ct_Type *t, const void *p) {
+  if (t->flags & CT_SWAPPED) {
+    unsigned char tmp[sizeof(long double)];
+    memcpy(tmp, p, t->size);
+    ct_bswap(tmp, t->size);
+    ct_scalar_push(L, t->scalar, tmp);
+  }
+  else
+    ct_scalar_push(L, t->scalar, p);
+}
+
+
 void ct_pushvalue (lua_State *L, int tidx, const void *p, int baseidx) {
   ct_Type *t = (ct_Type *)lua_touserdata(L, tidx);
   if (t->kind == CT_SIMPLE)
-    ct_scalar_push(L, t->scalar, p);
+    pushscalar(L, t, p);
   else if (baseidx != 0)
     ct_newview(L, tidx, (void *)p, baseidx);
   else {
@@ -341,7 +417,7 @@ static int cdata_index (lua_State *L) {
     case CT_SIMPLE:
       if (lua_type(L, 2) == LUA_TSTRING &&
           strcmp(lua_tostring(L, 2), "value") == 0) {
-        ct_scalar_push(L, cd->type->scalar, cd->ptr);
+        pushscalar(L, cd->type, cd->ptr);
         return 1;
       }
       return noattr(L);
@@ -426,7 +502,7 @@ static int cdata_tostring (lua_State *L) {
   const char *name = cdname(L, 1);
   if (cd->type->kind == CT_SIMPLE) {
     luaL_Buffer b;
-    ct_scalar_push(L, cd->type->scalar, cd->ptr);        /* value */
+    pushscalar(L, cd->type, cd->ptr);                    /* value */
     luaL_buffinit(L, &b);
     luaL_addstring(&b, name);
     luaL_addchar(&b, '(');
