@@ -524,6 +524,8 @@ describe("structures and unions by value", function()
       local rp = p5(P5.from_buffer_copy("a" .. string.pack("<i4", 40)), 2)
       assert.are.equal("b" .. string.pack("<i4", 42),
                        ctypes.string_at(ctypes.addressof(rp), 5))
+      assert.are.equal("b", rp.c)
+      assert.are.equal(42, rp.i)
       local mk = lib.fxc_p5_make
       mk.argtypes, mk.restype = { ctypes.c_char, c_int }, P5
       assert.are.equal("z" .. string.pack("<i4", -7),
