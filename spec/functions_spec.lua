@@ -186,6 +186,30 @@ describe("conversions with argtypes", function()
       "ArgumentError: argument 1: expected c_void_p, got string")
   end)
 
+  it("pass arrays, buffers and pointers where C expects pointers", function()
+    local fill = lib.fxc_fill
+    fill.argtypes = { c_int * 4, c_int }
+    fill.restype = nil
+    local arr = (c_int * 4)()
+    fill(arr, 4)
+    assert.are.same({ 0, 1, 4, 9 }, { arr[0], arr[1], arr[2], arr[3] })
+    fill({ 1, 2, 3, 4 }, 4)                  -- a temporary array is fine
+    local deref = lib.fxc_deref
+    deref.argtypes = { ctypes.POINTER(c_int) }
+    arr[0] = 4
+    assert.are.equal(4, deref(arr))          -- an array of the pointee
+    assert.are.equal(5, deref(ctypes.pointer(ctypes.c_int(5))))
+    assert.has_error(function() deref(ctypes.pointer(c_double(1))) end,
+      "ArgumentError: argument 1: expected LP_c_int, got LP_c_double instance")
+    assert.has_error(function() deref(5) end,
+      "ArgumentError: argument 1: expected LP_c_int, got integer")
+    local len = lib.fxc_strlen
+    len.argtypes = { c_char_p }
+    assert.are.equal(3, len(ctypes.create_string_buffer("abc")))
+    assert.are.equal(-1, len(nil))
+    assert.are.equal(5, len(c_char_p("hello")))
+  end)
+
   it("accept integral floats, wrap out-of-range integers", function()
     assert.are.equal(5, add(2.0, 3))
     local u8 = lib.fxc_id_ubyte
