@@ -211,6 +211,14 @@ describe("conversions with argtypes", function()
   end)
 
   it("accept integral floats, wrap out-of-range integers", function()
+    bothpaths(function()
+      assert.are.equal(5, add(2.0, 3))
+      assert.are.equal(1, add((1 << 32) + 1, 0))       -- c_int wraps
+      assert.are.equal(-2, add(0x7FFFFFFF, 0x7FFFFFFF))
+    end)
+    local u = lib.fxc_id_uint
+    u.argtypes, u.restype = { c_uint }, c_uint
+    bothpaths(function() assert.are.equal(4294967295, u(-1)) end)
     assert.are.equal(5, add(2.0, 3))
     local u8 = lib.fxc_id_ubyte
     u8.argtypes, u8.restype = { ctypes.c_ubyte }, ctypes.c_ubyte
