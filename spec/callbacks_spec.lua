@@ -528,6 +528,18 @@ describe("callbacks", function()
       store(nil)
     end)
 
+    it("releases with cb:release() too", function()
+      local cb = IntCB(function(x) return x + 1 end)
+      store(cb)
+      assert.equal(2, call_stored(1))
+      cb:release()
+      assert.has_error(function() call_stored(1) end, "ValueError: callback called after release")
+      store(nil)
+      -- foreign functions: nothing happens
+      lib.fx_cb_call_stored:release()
+      assert.equal(-999, call_stored(1))
+    end)
+
     it("releases at the end of a <close> block", function()
       do
         local cb <close> = IntCB(function(x) return x * 2 end)
