@@ -131,3 +131,101 @@ describe("make's core.so", function()
     assert.is_nil(out:find("liblua", 1, true), out)
   end)
 end)
+
+describe("the test summary (spec/support)", function()
+  local tmp
+
+  setup(function()
+    local ok, out = helper.run("mktemp -d /tmp/ctypes-summary.XXXXXX")
+    assert(ok, out)
+    tmp = out:match("^%s*(.-)%s*$")
+  end)
+
+  teardown(function()
+    if tmp and tmp:match("^/tmp/ctypes%-summary%.") then
+      helper.run("rm -rf " .. q(tmp))
+    end
+  end)
+
+  local function write(name, text)
+    local f = assert(io.open(tmp .. "/" .. name, "w"))
+    f:write(text)
+    f:close()
+    return tmp .. "/" .. name
+  end
+
+  -- runs summary.lua; returns its last line and whether it exited 0
+  local function summary(args)
+    local ok, out = helper.run(helper.lua .. " " ..
+      q(helper.root .. "/spec/support/summary.lua") .. " " .. args)
+    return out:match("([^\n]*)$"), ok, out
+  end
+
+  it("sums passes and counts failures, errors and pending as failed", function()
+    local a = write("a", "passed=3 failed=1 errors=1 pending=1\n")
+    local b = write("b", "passed=2 failed=0 errors=0 pending=0\n")
+    local line, ok = summary(q(a) .. " " .. q(b))
+    assert.equal("5 passed, 3 failed", line)
+    assert.is_false(ok)
+    line, ok = summary(q(b))
+    assert.equal("2 passed, 0 failed", line)
+    assert.is_true(ok)
+  end)
+
+  it("fails a run that did not finish, or did not run, or ran nothing", function()
+    local c = write("c", "incomplete passed=7 failed=0 errors=0 pending=0\n")
+    local line, ok, out = summary(q(c))
+    assert.equal("7 passed, 1 failed", line)
+    assert.is_false(ok)
+    assert.matches("the run did not finish", out)
+    line, ok = summary(q(tmp .. "/missing"))
+    assert.equal("0 passed, 1 failed", line)
+    assert.is_false(ok)
+    local z = write("z", "passed=0 failed=0 errors=0 pending=0\n")
+    line, ok, out = summary(q(z))
+    assert.equal("0 passed, 0 failed", line)
+    assert.is_false(ok)
+    assert.matches("no test ran", out)
+  end)
+
+  it("fails on a sanitizer report or an unexplained exit status", function()
+    local b = write("b", "passed=2 failed=0 errors=0 pending=0\n")
+    assert(helper.run("mkdir -p " .. q(tmp .. "/logs")))
+    local line, ok = summary("--reports " .. q(tmp .. "/logs") .. " " .. q(b))
+    assert.equal("2 passed, 0 failed", line)
+    assert.is_true(ok)
+    write("logs/asan.123", "==123==ERROR: LeakSanitizer: detected memory leaks\n")
+    local out
+    line, ok, out = summary("--reports " .. q(tmp .. "/logs") .. " --status 1 " .. q(b))
+    assert.equal("2 passed, 1 failed", line)  -- the report explains the status
+    assert.is_false(ok)
+    assert.matches("LeakSanitizer", out)
+    line, ok = summary("--status 1 " .. q(b))
+    assert.equal("2 passed, 1 failed", line)
+    assert.is_false(ok)
+  end)
+
+  it("gets its counts from busted through spec/support/output.lua", function()
+    assert(helper.run("mkdir -p " .. q(tmp .. "/specs")))
+    write("specs/good_spec.lua", [[
+      describe("good", function()
+        it("passes", function() assert.equal(1, 1) end)
+        it("passes too", function() assert.is_true(true) end)
+      end)]])
+    write("specs/bad_spec.lua", [[
+      describe("bad", function()
+        it("fails", function() assert.equal(1, 2) end)
+        it("errors", function() error("boom") end)
+      end)]])
+    write("specs/broken_spec.lua", "describe(\"broken\", function(\n")
+    local counts = tmp .. "/counts"
+    local ok = helper.run("cd " .. q(tmp) .. " && CTYPES_COUNTS=" .. q(counts) ..
+      " busted --lua=" .. helper.lua .. " -o " ..
+      q(helper.root .. "/spec/support/output.lua") .. " specs")
+    assert.is_false(ok)
+    local f = assert(io.open(counts))
+    local text = f:read("a")
+    f:close()
+    assert.equal("passed=2 failed=1 errors=2 pending=0\n", text)
+  end)
+end)
