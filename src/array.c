@@ -79,9 +79,26 @@ static void *elemaddr (lua_State *L, ct_CData *cd, ct_Type *e, lua_Integer i) {
 
 int ct_array_index (lua_State *L) {
   ct_CData *cd = (ct_CData *)lua_touserdata(L, 1);
-  ct_Type *e = pushproto(L, 1);                       /* 3: element type */
+  ct_Type *e = cd->type->proto;
   int isint;
-  lua_Integer i = toindex(L, 2, &isint);
+  lua_Integer i;
+  /* the hot case, p[i] / a[i] of a scalar, touches no stack slot */
+  if (lua_isinteger(L, 2) && e->kind == CT_SIMPLE && !(e->flags & CT_SWAPPED)) {
+    char *base;
+    i = lua_tointeger(L, 2);
+    if (cd->type->kind == CT_ARRAY) {
+      if (i >= 0 && (lua_Unsigned)i < cd->type->length) {
+        ct_scalar_push(L, e->scalar, (char *)cd->ptr + (size_t)i * e->size);
+        return 1;
+      }
+    }
+    else if ((base = (char *)ct_pointervalue(cd)) != NULL) {
+      ct_scalar_push(L, e->scalar, base + i * (ptrdiff_t)e->size);
+      return 1;
+    }
+  }
+  e = pushproto(L, 1);                                /* 3: element type */
+  i = toindex(L, 2, &isint);
   if (isint) {
     void *p = elemaddr(L, cd, e, i);
     ct_pushvalue(L, 3, p, 1);

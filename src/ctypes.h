@@ -89,6 +89,8 @@ typedef struct ct_Type {
   ffi_type *ffi;       /* by-value libffi type; NULL until built (aggregates:
                           call.c builds it lazily, storage in CT_TUV_EXT) */
   void *ext;           /* kind-specific C data, owned by the CT_TUV_EXT value */
+  struct ct_Type *proto;  /* CT_POINTER/CT_ARRAY: the element type (the one
+                             in CT_TUV_PROTO, which keeps it alive) */
 } ct_Type;
 
 /* uservalue slots of a type userdata */

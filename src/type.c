@@ -107,6 +107,7 @@ void ct_pointertype (lua_State *L, int tidx) {
   pt->size = sizeof(void *);
   pt->align = alignof(void *);
   pt->ffi = &ffi_type_pointer;
+  pt->proto = (ct_Type *)lua_touserdata(L, tidx);
   lua_pushvalue(L, tidx);
   lua_setiuservalue(L, -2, CT_TUV_PROTO);
   lua_pushvalue(L, -1);
@@ -136,6 +137,7 @@ void ct_arraytype (lua_State *L, int tidx, lua_Integer n) {
   at->length = (size_t)n;
   at->size = et->size * (size_t)n;
   at->align = et->align;
+  at->proto = et;
   lua_pushvalue(L, tidx);
   lua_setiuservalue(L, -2, CT_TUV_PROTO);
   lua_pushvalue(L, -1);
