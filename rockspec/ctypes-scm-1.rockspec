@@ -48,7 +48,6 @@ build = {
         "src/call.c",
         "src/library.c",
         "src/callback.c",
-        "src/stubs.c",  -- temporary weak stand-ins (see the file)
       },
       libraries = { "ffi" },
       incdirs = { "src", "$(FFI_INCDIR)" },
