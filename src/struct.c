@@ -19,6 +19,10 @@ static const char twins_key = 't';
 #define MISALIGNED(p, t) \
   ((t)->align > 1 && ((uintptr_t)(p) & ((t)->align - 1)) != 0)
 
+/* the largest _align_/_pack_ (gcc: "requested alignment exceeds
+** maximum 268435456") */
+#define MAXALIGN ((lua_Integer)1 << 28)
+
 /* largest type we lay out: keeps every bit count inside 64 bits */
 #define MAXSIZE ((uint64_t)1 << 56)
 
@@ -330,6 +334,10 @@ static uint64_t powoption (lua_State *L, int bodyidx, const char *key,
   if (n != 0 && !ispow2(n))
     ct_error(L, "ValueError", "%s must be 0 or a power of two, got %I",
              key, n);
+  /* gcc's limit for aligned(n); a _pack_ above 16 changes nothing */
+  if (n > MAXALIGN)
+    ct_error(L, "ValueError", "%s must be at most %I, got %I", key,
+             (lua_Integer)MAXALIGN, n);
   lua_pop(L, 1);
   return (uint64_t)n;
 }
