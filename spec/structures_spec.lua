@@ -542,6 +542,17 @@ describe("structures", function()
       assert.are.equal("<Field type=c_uint_be, ofs=0:12, bits=4>", tostring(BE.a))
     end)
 
+    it("turns arrays into arrays of the byte-swapped type", function()
+      local BA = ctypes.BigEndianStructure("BA", { _fields_ = {
+        { "a", c_short * 2 }, { "m", (c_int * 2) * 1 } } })
+      assert.are.equal("c_short_be_Array_2", tostring(BA.a.type))
+      local v = BA{ a = { 0x0102, 0x0304 } }
+      v.m[0][1] = 0x05060708
+      assert.are.equal("\1\2\3\4\0\0\0\0\5\6\7\8",
+                       ctypes.string_at(ctypes.addressof(v), 12))
+      assert.are.same({ 0x0102, 0x0304, 0x05060708 }, { v.a[0], v.a[1], v.m[0][1] })
+    end)
+
     it("keeps LittleEndianStructure native here, unions too", function()
       local LE = ctypes.LittleEndianStructure("LE", { _fields_ = { { "i", c_int } } })
       local v = LE(0x01020304)

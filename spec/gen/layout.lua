@@ -14,7 +14,8 @@
 -- bytes of a zeroed object after setting that field to all ones, in hex,
 -- which pins every bit position without trusting either side's idea of
 -- how bit fields are numbered. A plain scalar field also gets a "val=" line:
--- the bytes after storing a known value (byte order, float encoding).
+-- the bytes after storing a known value (byte order, float encoding); an
+-- array of scalars, after storing it into its last element.
 local M = {}
 
 local concat, format, insert = table.concat, string.format, table.insert
@@ -200,9 +201,13 @@ function M.csource(decls)
         out[#out + 1] = format(
           "    printf(\"%s.%s off=%%zu\\n\", offsetof(%s, %s));",
           d.name, f.name, T, f.name)
-        if f.scalar and not f.dims and not f.scalar.pointer then
+        if f.scalar and not f.scalar.pointer then
+          -- a scalar, or the last element of an array of scalars
+          local sub = ""
+          for _, n in ipairs(f.dims or {}) do sub = sub .. "[" .. (n - 1) .. "]" end
           out[#out + 1] = "    memset(&v, 0, sizeof v);"
-          out[#out + 1] = format("    v.%s = %s;", f.name, value(f.scalar)[1])
+          out[#out + 1] = format("    v.%s%s = %s;", f.name, sub,
+                                 value(f.scalar)[1])
           out[#out + 1] = format(
             "    dump(\"%s\", \"%s\", \"val\", &v, sizeof v);", d.name, f.name)
         end
@@ -279,9 +284,15 @@ function M.report(ctypes, decls, types)
       else
         out[#out + 1] = format("%s.%s off=%d", d.name, f.name,
                                T[f.name].offset)
-        if f.scalar and not f.dims and not f.scalar.pointer then
+        if f.scalar and not f.scalar.pointer then
           local v = T()
-          v[f.name] = value(f.scalar)[2]
+          if f.dims then
+            local a = v[f.name]
+            for k = 1, #f.dims - 1 do a = a[f.dims[k] - 1] end
+            a[f.dims[#f.dims] - 1] = value(f.scalar)[2]
+          else
+            v[f.name] = value(f.scalar)[2]
+          end
           out[#out + 1] = format("%s.%s val=%s", d.name, f.name,
             hex(ctypes.string_at(ctypes.addressof(v), size)))
         end
