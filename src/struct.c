@@ -634,52 +634,6 @@ static void setfields (lua_State *L, int tidx, int fidx) {
 ** Field access
 ** ======================================================================= */
 
-/* Copies the keep-alive entries of src's root that lie in src's memory
-** [sp, sp + size) to the slots at the same offsets from dp in cdidx's
-** root: after a memcpy the copy keeps alive what its pointers point to. */
-static void rebasekeeps (lua_State *L, int srcidx, const char *sp,
-                         size_t size, int cdidx, char *dp) {
-  srcidx = lua_absindex(L, srcidx);
-  cdidx = lua_absindex(L, cdidx);
-  luaL_checkstack(L, 6, NULL);
-  lua_pushvalue(L, srcidx);
-  for (;;) {                                     /* find src's root */
-    if (lua_getiuservalue(L, -1, CT_UV_BASE) == LUA_TUSERDATA &&
-        ct_tocdata(L, -1) != NULL) {
-      lua_remove(L, -2);
-      continue;
-    }
-    lua_pop(L, 1);
-    break;
-  }
-  if (lua_getiuservalue(L, -1, CT_UV_KEEP) == LUA_TTABLE) {
-    /* collect first: src and the copy may share their root (p.a = p.b),
-    ** and a table must not get new keys while lua_next walks it */
-    lua_newtable(L);                             /* root, keep, moved */
-    lua_pushnil(L);
-    while (lua_next(L, -3)) {                    /* root, keep, moved, k, v */
-      if (lua_isinteger(L, -2)) {
-        uintptr_t a = (uintptr_t)lua_tointeger(L, -2);
-        if (a >= (uintptr_t)sp && a - (uintptr_t)sp < size) {
-          lua_pushinteger(L, (lua_Integer)(uintptr_t)(dp + (a - (uintptr_t)sp)));
-          lua_insert(L, -2);
-          lua_rawset(L, -4);
-          continue;
-        }
-      }
-      lua_pop(L, 1);
-    }
-    lua_pushnil(L);
-    while (lua_next(L, -2)) {                    /* ..., moved, k, v */
-      ct_keep(L, cdidx, (void *)(uintptr_t)lua_tointeger(L, -2), -1);
-      lua_pop(L, 1);
-    }
-    lua_pop(L, 1);
-  }
-  lua_pop(L, 2);
-}
-
-
 /* pushes the value of field f (userdata at fidx) of the object at cdidx
 ** whose memory starts at base */
 static void getfield (lua_State *L, int fidx, const ct_Field *f, char *base,
@@ -779,7 +733,7 @@ static void setfield (lua_State *L, int fidx, const ct_Field *f, char *base,
       ct_CData *tmp = ct_newcdata(L, ftidx);
       initagg(L, ftidx, (char *)tmp->ptr, vidx, lua_gettop(L));
       memcpy(p, tmp->ptr, ft->size);
-      rebasekeeps(L, -1, (const char *)tmp->ptr, ft->size, cdidx, p);
+      ct_rebasekeeps(L, -1, tmp->ptr, ft->size, cdidx, p);
     }
     lua_settop(L, ftidx - 1);
     return;
@@ -790,7 +744,7 @@ static void setfield (lua_State *L, int fidx, const ct_Field *f, char *base,
     if (src != NULL && src->type == ft) {      /* the same type: a copy */
       if (src->ptr != p) {
         memmove(p, src->ptr, ft->size);
-        rebasekeeps(L, vidx, (const char *)src->ptr, ft->size, cdidx, p);
+        ct_rebasekeeps(L, vidx, src->ptr, ft->size, cdidx, p);
       }
       lua_settop(L, ftidx - 1);
       return;
