@@ -15,10 +15,6 @@ static const char twins_key = 't';
 
 #define ISAGG(t) ((t)->kind == CT_STRUCT || (t)->kind == CT_UNION)
 
-/* is p not aligned for type t (a member under _pack_)? */
-#define MISALIGNED(p, t) \
-  ((t)->align > 1 && ((uintptr_t)(p) & ((t)->align - 1)) != 0)
-
 /* the largest _align_/_pack_ (gcc: "requested alignment exceeds
 ** maximum 268435456") */
 #define MAXALIGN ((lua_Integer)1 << 28)
@@ -654,20 +650,8 @@ static void getfield (lua_State *L, int fidx, const ct_Field *f, char *base,
     }
     return;
   }
-  if (f->flags & CT_F_SWAPPED) {
-    union { long double ld; uint64_t u[2]; unsigned char b[16]; } tmp;
-    memcpy(tmp.b, base + f->offset, ft->size);
-    ct_bswap(tmp.b, ft->size);
-    ct_scalar_push(L, ft->scalar, tmp.b);
-    return;
-  }
-  if (ft->kind == CT_SIMPLE && MISALIGNED(base + f->offset, ft)) {
-    /* under _pack_: C would load it unaligned; we copy it out first */
-    union { long double ld; uint64_t u[2]; unsigned char b[16]; } tmp;
-    memcpy(tmp.b, base + f->offset, ft->size);
-    ct_scalar_push(L, ft->scalar, tmp.b);
-    return;
-  }
+  /* scalars (byte-swapped twins and members made unaligned by _pack_
+  ** included) and views of aggregates: cdata.c knows how */
   lua_getiuservalue(L, fidx, 1);
   ct_pushvalue(L, -1, base + f->offset, cdidx);
   lua_remove(L, -2);
@@ -715,6 +699,8 @@ static void setfield (lua_State *L, int fidx, const ct_Field *f, char *base,
   lua_getiuservalue(L, fidx, 1);
   ftidx = lua_gettop(L);
   if (f->flags & CT_F_SWAPPED) {
+    /* a byte-swapped scalar, converted aside so that a rejected value
+    ** leaves the member untouched */
     union { long double ld; uint64_t u[2]; unsigned char b[16]; } tmp;
     memset(&tmp, 0, sizeof tmp);
     if (ct_scalar_set(L, ft->scalar, tmp.b, vidx, ftidx) == CT_CONV_FAIL)
@@ -750,14 +736,7 @@ static void setfield (lua_State *L, int fidx, const ct_Field *f, char *base,
       return;
     }
   }
-  if (ft->kind != CT_ARRAY && !ISAGG(ft) && MISALIGNED(p, ft)) {
-    /* under _pack_: convert into an aligned temporary, then copy */
-    union { long double ld; uint64_t u[2]; unsigned char b[16]; } tmp;
-    memcpy(tmp.b, p, ft->size);    /* bytes a store leaves (long double) */
-    r = ct_tocvalue(L, ftidx, tmp.b, vidx);
-    if (r != CT_CONV_FAIL) memcpy(p, tmp.b, ft->size);
-  }
-  else r = ct_tocvalue(L, ftidx, p, vidx);
+  r = ct_tocvalue(L, ftidx, p, vidx);
   switch (r) {
     case CT_CONV_FAIL: convfail(L, fidx); break;
     case CT_CONV_KEEPARG: ct_keep(L, cdidx, p, vidx); break;
