@@ -650,8 +650,11 @@ static void getfield (lua_State *L, int fidx, const ct_Field *f, char *base,
     }
     return;
   }
-  /* scalars (byte-swapped twins and members made unaligned by _pack_
-  ** included) and views of aggregates: cdata.c knows how */
+  if (ft->kind == CT_SIMPLE && !(ft->flags & CT_SWAPPED)) {
+    ct_scalar_push(L, ft->scalar, base + f->offset);   /* the common case */
+    return;
+  }
+  /* byte-swapped twins, pointers and views of aggregates */
   lua_getiuservalue(L, fidx, 1);
   ct_pushvalue(L, -1, base + f->offset, cdidx);
   lua_remove(L, -2);
