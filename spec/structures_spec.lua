@@ -256,7 +256,7 @@ describe("structures", function()
       r.b = { 7, 8 }
       assert.are.same({ 7, 8 }, { r.b.x, r.b.y })
       assert.has_error(function() r.b = { 1, "two" } end,
-        "TypeError: field 'y': expected c_int, got string")
+        "TypeError: field 'b.y': expected c_int, got string")
       assert.are.same({ 7, 8 }, { r.b.x, r.b.y })
     end)
   end)
@@ -312,7 +312,10 @@ describe("structures", function()
       assert.has_error(function() Point("a") end,
         "TypeError: field 'x': expected c_int, got string")
       assert.has_error(function() Rect{ a = { x = "no" } } end,
-        "TypeError: field 'x': expected c_int, got string")
+        "TypeError: field 'a.x': expected c_int, got string")
+      local Outer = ctypes.Structure("Outer", { _fields_ = { { "r", Rect } } })
+      assert.has_error(function() Outer{ r = { b = { 1, {} } } } end,
+        "TypeError: field 'r.b.y': expected c_int, got table")
       assert.has_error(function() Rect(1) end,
         "TypeError: field 'a': expected Point, got integer")
     end)

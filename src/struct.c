@@ -661,13 +661,34 @@ static void getfield (lua_State *L, int fidx, const ct_Field *f, char *base,
 }
 
 
-static void convfail (lua_State *L, int fidx) {
-  ct_error(L, "TypeError", "field '%s': %s", fieldname(L, fidx),
-           lua_tostring(L, -1));
+/* the chain of enclosing fields of a nested initialiser, for messages
+** ("field 'a.x'"); lives on the C stack */
+typedef struct Path {
+  const struct Path *up;
+  const char *name;
+} Path;
+
+static void addpath (luaL_Buffer *b, const Path *p) {
+  if (p == NULL) return;
+  addpath(b, p->up);
+  luaL_addstring(b, p->name);
+  luaL_addchar(b, '.');
+}
+
+/* raises "TypeError: field 'up.name': <message on top>" */
+static void convfail (lua_State *L, int fidx, const Path *up) {
+  luaL_Buffer b;
+  const char *msg = lua_tostring(L, -1);
+  luaL_buffinit(L, &b);
+  addpath(&b, up);
+  luaL_addstring(&b, fieldname(L, fidx));
+  luaL_pushresult(&b);
+  ct_error(L, "TypeError", "field '%s': %s", lua_tostring(L, -1), msg);
 }
 
 
-static void initagg (lua_State *L, int tidx, char *p, int idx, int cdidx);
+static void initagg (lua_State *L, int tidx, char *p, int idx, int cdidx,
+                     const Path *up);
 
 /* Stores the value at vidx into field f (userdata at fidx) of the object at
 ** cdidx whose memory starts at base. `fresh`: the object is being
@@ -675,10 +696,11 @@ static void initagg (lua_State *L, int tidx, char *p, int idx, int cdidx);
 ** filled in place; otherwise a table goes through a temporary so that a
 ** failing assignment changes nothing. */
 static void setfield (lua_State *L, int fidx, const ct_Field *f, char *base,
-                      int vidx, int cdidx, int fresh) {
+                      int vidx, int cdidx, int fresh, const Path *up) {
   const ct_Type *ft = f->type;
   char *p = base + f->offset;
   int ftidx, r;
+  Path me;
   fidx = lua_absindex(L, fidx);
   vidx = lua_absindex(L, vidx);
   cdidx = lua_absindex(L, cdidx);
@@ -691,7 +713,7 @@ static void setfield (lua_State *L, int fidx, const ct_Field *f, char *base,
     lua_getiuservalue(L, fidx, 1);
     if (ct_scalar_set(L, ft->scalar, tmp.b, vidx, lua_gettop(L)) ==
         CT_CONV_FAIL)
-      convfail(L, fidx);
+      convfail(L, fidx, up);
     lua_pop(L, 1);
     v = loadunsigned(tmp.b, ft->size);
     if (f->bit_size < 64) v &= ((uint64_t)1 << f->bit_size) - 1;
@@ -707,20 +729,22 @@ static void setfield (lua_State *L, int fidx, const ct_Field *f, char *base,
     union { long double ld; uint64_t u[2]; unsigned char b[16]; } tmp;
     memset(&tmp, 0, sizeof tmp);
     if (ct_scalar_set(L, ft->scalar, tmp.b, vidx, ftidx) == CT_CONV_FAIL)
-      convfail(L, fidx);
+      convfail(L, fidx, up);
     ct_bswap(tmp.b, ft->size);
     memcpy(p, tmp.b, ft->size);
     lua_settop(L, ftidx - 1);
     return;
   }
   if ((ISAGG(ft) || ft->kind == CT_ARRAY) && lua_istable(L, vidx)) {
+    me.up = up;
+    me.name = fieldname(L, fidx);
     if (fresh) {
       memset(p, 0, ft->size);
-      initagg(L, ftidx, p, vidx, cdidx);
+      initagg(L, ftidx, p, vidx, cdidx, &me);
     }
     else {                     /* build it aside, then copy it in */
       ct_CData *tmp = ct_newcdata(L, ftidx);
-      initagg(L, ftidx, (char *)tmp->ptr, vidx, lua_gettop(L));
+      initagg(L, ftidx, (char *)tmp->ptr, vidx, lua_gettop(L), &me);
       memcpy(p, tmp->ptr, ft->size);
       ct_rebasekeeps(L, -1, tmp->ptr, ft->size, cdidx, p);
     }
@@ -741,7 +765,7 @@ static void setfield (lua_State *L, int fidx, const ct_Field *f, char *base,
   }
   r = ct_tocvalue(L, ftidx, p, vidx);
   switch (r) {
-    case CT_CONV_FAIL: convfail(L, fidx); break;
+    case CT_CONV_FAIL: convfail(L, fidx, up); break;
     case CT_CONV_KEEPARG: ct_keep(L, cdidx, p, vidx); break;
     case CT_CONV_KEEPTOP: ct_keep(L, cdidx, p, -1); break;
     default:
@@ -783,7 +807,8 @@ static lua_Integer countnamed (lua_State *L, int fieldsidx) {
 /* Positional values at first..first+n-1 fill the named fields in order.
 ** Returns the index in the field list of the last field filled. */
 static lua_Integer initpos (lua_State *L, int tidx, char *p, int fieldsidx,
-                            int first, lua_Integer n, int cdidx, int fromtab) {
+                            int first, lua_Integer n, int cdidx, int fromtab,
+                            const Path *up) {
   lua_Integer i, j = 0, nf = (lua_Integer)lua_rawlen(L, fieldsidx);
   if (n > 0 && n > countnamed(L, fieldsidx))
     tooMany(L, tidx, n, countnamed(L, fieldsidx));
@@ -797,7 +822,7 @@ static lua_Integer initpos (lua_State *L, int tidx, char *p, int fieldsidx,
     } while (j < nf);
     if (fromtab) lua_rawgeti(L, first, i + 1);
     else lua_pushvalue(L, first + (int)i);
-    setfield(L, -2, f, p, -1, cdidx, 1);
+    setfield(L, -2, f, p, -1, cdidx, 1, up);
     lua_pop(L, 2);
   }
   return j;
@@ -806,13 +831,14 @@ static lua_Integer initpos (lua_State *L, int tidx, char *p, int fieldsidx,
 
 /* the struct/union of type tidx at p from the table at idx: the sequence
 ** part fills fields in order, string keys name fields */
-static void inittable (lua_State *L, int tidx, char *p, int idx, int cdidx) {
+static void inittable (lua_State *L, int tidx, char *p, int idx, int cdidx,
+                       const Path *up) {
   lua_Integer n = (lua_Integer)lua_rawlen(L, idx), last;
   int fieldsidx;
   luaL_checkstack(L, 10, NULL);
   lua_getiuservalue(L, tidx, CT_TUV_FIELDS);
   fieldsidx = lua_gettop(L);
-  last = initpos(L, tidx, p, fieldsidx, idx, n, cdidx, 1);
+  last = initpos(L, tidx, p, fieldsidx, idx, n, cdidx, 1, up);
   lua_pushnil(L);
   while (lua_next(L, idx)) {                     /* k, v */
     lua_Integer k;
@@ -844,7 +870,7 @@ static void inittable (lua_State *L, int tidx, char *p, int idx, int cdidx) {
                    lua_tostring(L, -3));
       }
     }
-    setfield(L, -1, f, p, -2, cdidx, 1);
+    setfield(L, -1, f, p, -2, cdidx, 1, up);
     lua_pop(L, 2);
   }
   lua_pop(L, 1);
@@ -853,12 +879,13 @@ static void inittable (lua_State *L, int tidx, char *p, int idx, int cdidx) {
 
 /* an aggregate (struct, union or array) of type tidx at p from the value at
 ** idx, keeping references in cdidx */
-static void initagg (lua_State *L, int tidx, char *p, int idx, int cdidx) {
+static void initagg (lua_State *L, int tidx, char *p, int idx, int cdidx,
+                     const Path *up) {
   ct_Type *t = (ct_Type *)lua_touserdata(L, tidx);
   if (t->kind == CT_ARRAY)
     ct_array_init(L, tidx, p, idx, cdidx);
   else
-    inittable(L, tidx, p, idx, cdidx);
+    inittable(L, tidx, p, idx, cdidx, up);
 }
 
 
@@ -870,7 +897,7 @@ int ct_struct_init (lua_State *L, int tidx, void *p, int idx, int cdidx) {
     ct_pushexpected(L, tidx, idx);
     ct_error(L, "TypeError", "%s", lua_tostring(L, -1));
   }
-  inittable(L, tidx, (char *)p, idx, cdidx);
+  inittable(L, tidx, (char *)p, idx, cdidx, NULL);
   return CT_CONV_OK;
 }
 
@@ -881,10 +908,10 @@ int ct_struct_new (lua_State *L) {
   ct_CData *cd = ct_newcdata(L, 1);
   obj = lua_gettop(L);
   if (n == 1 && lua_istable(L, 2))
-    inittable(L, 1, (char *)cd->ptr, 2, obj);
+    inittable(L, 1, (char *)cd->ptr, 2, obj, NULL);
   else if (n > 0) {
     lua_getiuservalue(L, 1, CT_TUV_FIELDS);
-    initpos(L, 1, (char *)cd->ptr, obj + 1, 2, n, obj, 0);
+    initpos(L, 1, (char *)cd->ptr, obj + 1, 2, n, obj, 0, NULL);
   }
   lua_settop(L, obj);
   return 1;
@@ -970,7 +997,7 @@ int ct_struct_newindex (lua_State *L) {
     f = lua_istable(L, 5) && lua_rawget(L, 5) == LUA_TUSERDATA ?
         (ct_Field *)lua_touserdata(L, 6) : NULL;  /* 6: field? */
     if (f != NULL) {
-      setfield(L, 6, f, (char *)cd->ptr, 3, 1, 0);
+      setfield(L, 6, f, (char *)cd->ptr, 3, 1, 0, NULL);
       return 0;
     }
     if (bodyattr(L, 4, 2) != LUA_TNIL)
