@@ -103,6 +103,7 @@ local function genfield(r, decls, name, scalars)
   if not f.bits and r.chance(0.2) then                -- an array of it
     f.dims = { r.int(1, 4) }
     if r.chance(0.25) then f.dims[2] = r.int(1, 3) end
+    if r.chance(0.08) then f.dims[#f.dims] = 0 end   -- GNU zero-length
   end
   -- a generous bound on the field's size keeps nesting from exploding
   f.est = f.ref and decls[f.ref].est or 16
@@ -130,6 +131,14 @@ function M.generate(seed, count, big)
     decls[i] = d
   end
   return decls
+end
+
+
+local function zerolength(f)
+  for _, n in ipairs(f.dims or {}) do
+    if n == 0 then return true end
+  end
+  return false
 end
 
 
@@ -201,7 +210,7 @@ function M.csource(decls)
         out[#out + 1] = format(
           "    printf(\"%s.%s off=%%zu\\n\", offsetof(%s, %s));",
           d.name, f.name, T, f.name)
-        if f.scalar and not f.scalar.pointer then
+        if f.scalar and not f.scalar.pointer and not zerolength(f) then
           -- a scalar, or the last element of an array of scalars
           local sub = ""
           for _, n in ipairs(f.dims or {}) do sub = sub .. "[" .. (n - 1) .. "]" end
@@ -284,7 +293,7 @@ function M.report(ctypes, decls, types)
       else
         out[#out + 1] = format("%s.%s off=%d", d.name, f.name,
                                T[f.name].offset)
-        if f.scalar and not f.scalar.pointer then
+        if f.scalar and not f.scalar.pointer and not zerolength(f) then
           local v = T()
           if f.dims then
             local a = v[f.name]
