@@ -90,14 +90,15 @@ static int signedscalar (int code) {
 /* does the type contain a union or bit fields (through arrays too)? */
 static int unionlike (lua_State *L, int tidx) {
   ct_Type *t = (ct_Type *)lua_touserdata(L, tidx);
-  int r, pushed = 0;
-  while (t->kind == CT_ARRAY) {
-    lua_getiuservalue(L, pushed ? -1 : tidx, CT_TUV_PROTO);
-    pushed++;
+  int r;
+  lua_pushvalue(L, tidx);
+  while (t->kind == CT_ARRAY) {            /* down to the element type */
+    lua_getiuservalue(L, -1, CT_TUV_PROTO);
+    lua_remove(L, -2);
     t = (ct_Type *)lua_touserdata(L, -1);
   }
   r = t->kind == CT_UNION || (ISAGG(t) && (t->flags & CT_UNIONLIKE));
-  lua_pop(L, pushed);
+  lua_pop(L, 1);
   return r;
 }
 
@@ -181,6 +182,7 @@ static void otherendian (lua_State *L, int tidx, const char *name) {
   ct_Type *t;
   tidx = lua_absindex(L, tidx);
   t = (ct_Type *)lua_touserdata(L, tidx);
+  luaL_checkstack(L, 6, NULL);              /* recursive for arrays */
   switch (t->kind) {
     case CT_STRUCT: case CT_UNION:
       lua_pushvalue(L, tidx);   /* kept as it is, as ctypes does */
