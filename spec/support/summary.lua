@@ -36,7 +36,8 @@ for _, name in ipairs(files) do
   if text:match("^incomplete") then
     died = died + 1
     note("the run did not finish (" .. name .. ": " ..
-         text:gsub("^incomplete%s*", ""):gsub("%s+$", "") .. ")")
+         text:gsub("^incomplete%s*", ""):gsub("%s+$", "") .. "); the crash " ..
+         "or sanitizer report (\"runtime error\", \"ERROR:\") is above")
   elseif not p then
     failed = failed + 1
     note("no results (" .. name .. " missing): busted did not run")
