@@ -233,8 +233,10 @@ int ct_tocvalue (lua_State *L, int tidx, void *p, int idx) {
     if (t->flags & CT_SWAPPED) {       /* big/little-endian twin of a scalar */
       unsigned char tmp[sizeof(long double)];
       int r = ct_scalar_set(L, t->scalar, tmp, idx, tidx);
-      ct_bswap(tmp, t->size);
-      memcpy(p, tmp, t->size);
+      if (r != CT_CONV_FAIL) {            /* a rejected value changes nothing */
+        ct_bswap(tmp, t->size);
+        memcpy(p, tmp, t->size);
+      }
       return r;
     }
     return ct_scalar_set(L, t->scalar, p, idx, tidx);

@@ -290,7 +290,8 @@ int ct_scalar_set (lua_State *L, int code, void *p, int idx, int tidx) {
 
 void ct_scalar_push (lua_State *L, int code, const void *p) {
   switch (code) {
-    case CT_BOOL: { _Bool b; LOAD(_Bool, p, b); lua_pushboolean(L, b); break; }
+    /* any non-zero byte is true: union members may hold other bytes */
+    case CT_BOOL: lua_pushboolean(L, *(const unsigned char *)p != 0); break;
     case CT_CHAR: lua_pushlstring(L, (const char *)p, 1); break;
     case CT_WCHAR: {
       wchar_t w;
