@@ -165,4 +165,15 @@ describe("character arrays", function()
     assert.has_error(function() ctypes.create_unicode_buffer("\255") end,
                      "ValueError: create_unicode_buffer: string is not valid UTF-8")
   end)
+e
+  it("of byte-swapped elements store in their order, and not at all on error", function()
+    local BE = ctypes.BigEndianStructure("BEArr", { _fields_ = { { "a", c_int * 2 } } })
+    local s = BE()
+    s.a[0] = 0x01020304
+    assert.are.equal("\1\2\3\4", ctypes.string_at(s, 4))
+    assert.are.equal(0x01020304, s.a[0])
+    assert.has_error(function() s.a[0] = "x" end,
+                     "TypeError: expected c_int_be, got string")
+    assert.are.equal("\1\2\3\4", ctypes.string_at(s, 4))
+  end)
 end)

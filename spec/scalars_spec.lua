@@ -93,6 +93,15 @@ describe("scalar instances", function()
                      "TypeError: expected c_bool, got string")
   end)
 
+  it("c_bool reads any non-zero byte as true", function()
+    local U = ctypes.Union("BoolByte", { _fields_ = { { "b", ctypes.c_bool }, { "u", ctypes.c_ubyte } } })
+    local u = U()
+    u.u = 2
+    assert.are.equal(true, u.b)
+    u.u = 0
+    assert.are.equal(false, u.b)
+  end)
+
   it("c_char is a 1-byte string, settable from an integer", function()
     assert.are.equal("A", ctypes.c_char("A").value)
     assert.are.equal("A", ctypes.c_char(65).value)
