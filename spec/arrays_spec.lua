@@ -165,8 +165,8 @@ describe("character arrays", function()
     assert.has_error(function() ctypes.create_unicode_buffer("\255") end,
                      "ValueError: create_unicode_buffer: string is not valid UTF-8")
   end)
-e
-  it("of byte-swapped elements store in their order, and not at all on error", function()
+
+  it("arrays of byte-swapped elements store in their order, and not at all on error", function()
     local BE = ctypes.BigEndianStructure("BEArr", { _fields_ = { { "a", c_int * 2 } } })
     local s = BE()
     s.a[0] = 0x01020304
