@@ -34,6 +34,26 @@ static int cmp_ii (int a, int b) {
   return r;
 }
 
+/* the same, protected as any callback that must not unwind through C
+** frames has to be: lua_pcall with a traceback message handler */
+static int ref_msgh (lua_State *L) {
+  luaL_traceback(L, L, lua_tostring(L, 1), 1);
+  return 1;
+}
+
+static int cmp_ii_safe (int a, int b) {
+  lua_State *L = ref_L;
+  int r = 0;
+  lua_pushcfunction(L, ref_msgh);
+  lua_pushvalue(L, ref_fidx);
+  lua_pushinteger(L, a);
+  lua_pushinteger(L, b);
+  if (lua_pcall(L, 2, 1, -4) == LUA_OK)
+    r = (int)lua_tointeger(L, -1);
+  lua_pop(L, 2);
+  return r;
+}
+
 /* a boxed int pointer: box[0] reads the int */
 static int box_index (lua_State *L) {
   int **p = (int **)lua_touserdata(L, 1);
@@ -72,6 +92,16 @@ static int ref_drive_ii (lua_State *L) {
   return 1;
 }
 
+/* drive_ii_safe(fn, n) -> sum, through the protected comparator */
+static int ref_drive_ii_safe (lua_State *L) {
+  int n = (int)luaL_checkinteger(L, 2);
+  luaL_checktype(L, 1, LUA_TFUNCTION);
+  ref_L = L;
+  ref_fidx = 1;
+  lua_pushinteger(L, (lua_Integer)bench_drive_ii(cmp_ii_safe, n));
+  return 1;
+}
+
 /* sort_ptr(address, n, fn) -> number of comparisons */
 static int ref_sort_ptr (lua_State *L) {
   int *base = (int *)(intptr_t)luaL_checkinteger(L, 1);
@@ -93,6 +123,7 @@ static int ref_sort_ptr (lua_State *L) {
 int luaopen_callbacks_ref (lua_State *L) {
   luaL_Reg funcs[] = {
     { "drive_ii", ref_drive_ii },
+    { "drive_ii_safe", ref_drive_ii_safe },
     { "sort_ptr", ref_sort_ptr },
     { NULL, NULL }
   };
