@@ -14,12 +14,7 @@ local POINTER, sizeof, alignment = ctypes.POINTER, ctypes.sizeof,
 
 local lib = ctypes.CDLL(helper.fixture)
 
-local function oracle(kind, name)
-  local f = lib["fx_" .. kind .. "_" .. name]
-  f.restype = c_size_t
-  f.argtypes = {}
-  return f()
-end
+local oracle = helper.oracle
 
 -- mirrors struct fx_Bits in spec/fixtures/fx_struct.c
 local Bits = ctypes.Structure("Bits", { _fields_ = {

@@ -82,4 +82,16 @@ function M.gc()
   collectgarbage("collect")
 end
 
+-- The C compiler's number for a fixture declaration: the fixture exports
+-- `size_t fx_<kind>_<name>(void)` (kind: sizeof, alignof, offsetof_<T>, ...).
+local fixture_lib
+function M.oracle(kind, name)
+  local ctypes = require("ctypes")
+  fixture_lib = fixture_lib or ctypes.CDLL(M.fixture)
+  local f = fixture_lib["fx_" .. kind .. "_" .. name]
+  f.restype = ctypes.c_size_t
+  f.argtypes = {}
+  return f()
+end
+
 return M

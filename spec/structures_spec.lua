@@ -14,13 +14,7 @@ local POINTER, sizeof, alignment = ctypes.POINTER, ctypes.sizeof,
 
 local lib = ctypes.CDLL(helper.fixture)
 
--- the C compiler's numbers for a fixture declaration
-local function oracle(kind, name)
-  local f = lib["fx_" .. kind .. "_" .. name]
-  f.restype = c_size_t
-  f.argtypes = {}
-  return f()
-end
+local oracle = helper.oracle
 
 -- a fixture function taking one pointer argument
 local function cfunc(name, restype, ...)

@@ -27,13 +27,9 @@ describe("type objects", function()
   end)
 
   it("have the sizes and alignments gcc gives (fixture oracle)", function()
-    local lib = ctypes.CDLL(helper.fixture)
     for _, name in ipairs(scalar_names) do
-      local fs, fa = lib["fx_sizeof_" .. name], lib["fx_alignof_" .. name]
-      fs.restype = ctypes.c_size_t
-      fa.restype = ctypes.c_size_t
-      assert.are.equal(fs(), ctypes.sizeof(ctypes[name]), name)
-      assert.are.equal(fa(), ctypes.alignment(ctypes[name]), name)
+      assert.are.equal(helper.oracle("sizeof", name), ctypes.sizeof(ctypes[name]), name)
+      assert.are.equal(helper.oracle("alignof", name), ctypes.alignment(ctypes[name]), name)
     end
   end)
 

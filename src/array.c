@@ -44,15 +44,6 @@ static lua_Integer toindex (lua_State *L, int idx, int *isint) {
 }
 
 
-static const char *cdname (lua_State *L, int idx) {
-  const char *s;
-  lua_getiuservalue(L, idx, CT_UV_TYPE);
-  s = ct_typename(L, -1);
-  lua_pop(L, 1);
-  return s;
-}
-
-
 /* address of element i of the array/pointer cdata at 1 (type at top) */
 static void *elemaddr (lua_State *L, ct_CData *cd, ct_Type *e, lua_Integer i) {
   if (cd->type->kind == CT_ARRAY) {
@@ -133,7 +124,7 @@ int ct_array_index (lua_State *L) {
     }
   }
   return ct_error(L, "AttributeError", "'%s' object has no attribute '%s'",
-                  cdname(L, 1), luaL_tolstring(L, 2, NULL));
+                  ct_cdname(L, 1), luaL_tolstring(L, 2, NULL));
 }
 
 
@@ -191,7 +182,7 @@ int ct_array_newindex (lua_State *L) {
     }
   }
   return ct_error(L, "AttributeError", "'%s' object has no attribute '%s'",
-                  cdname(L, 1), luaL_tolstring(L, 2, NULL));
+                  ct_cdname(L, 1), luaL_tolstring(L, 2, NULL));
 }
 
 

@@ -89,15 +89,7 @@ ct_CData *ct_newview (lua_State *L, int tidx, void *ptr, int baseidx) {
 
 
 ct_CData *ct_tocdata (lua_State *L, int idx) {
-  void *p = lua_touserdata(L, idx);
-  if (p != NULL && lua_getmetatable(L, idx)) {
-    int same;
-    lua_rawgetp(L, LUA_REGISTRYINDEX, &cdata_mt_key);
-    same = lua_rawequal(L, -1, -2);
-    lua_pop(L, 2);
-    if (same) return (ct_CData *)p;
-  }
-  return NULL;
+  return (ct_CData *)ct_testudata(L, idx, &cdata_mt_key);
 }
 
 
@@ -398,7 +390,7 @@ int ct_toaddress (lua_State *L, int idx, void **out) {
 ** "ctypes.CData" metamethods
 ** ======================================================================= */
 
-static const char *cdname (lua_State *L, int idx) {
+const char *ct_cdname (lua_State *L, int idx) {
   const char *s;
   lua_getiuservalue(L, idx, CT_UV_TYPE);
   s = ct_typename(L, -1);
@@ -409,7 +401,7 @@ static const char *cdname (lua_State *L, int idx) {
 
 static int noattr (lua_State *L) {
   return ct_error(L, "AttributeError", "'%s' object has no attribute '%s'",
-                  cdname(L, 1), luaL_tolstring(L, 2, NULL));
+                  ct_cdname(L, 1), luaL_tolstring(L, 2, NULL));
 }
 
 
@@ -465,7 +457,7 @@ static int cdata_len (lua_State *L) {
     return 1;
   }
   return ct_error(L, "TypeError", "object of type '%s' has no len()",
-                  cdname(L, 1));
+                  ct_cdname(L, 1));
 }
 
 
@@ -474,7 +466,7 @@ static int cdata_pairs (lua_State *L) {
   if (cd->type->kind == CT_ARRAY)
     return ct_array_pairs(L);
   return ct_error(L, "TypeError", "'%s' object is not iterable",
-                  cdname(L, 1));
+                  ct_cdname(L, 1));
 }
 
 
@@ -501,7 +493,7 @@ static void addquoted (luaL_Buffer *b, const char *s, size_t len) {
 
 static int cdata_tostring (lua_State *L) {
   ct_CData *cd = (ct_CData *)lua_touserdata(L, 1);
-  const char *name = cdname(L, 1);
+  const char *name = ct_cdname(L, 1);
   if (cd->type->kind == CT_SIMPLE) {
     luaL_Buffer b;
     pushscalar(L, cd->type, cd->ptr);                    /* value */

@@ -179,6 +179,20 @@ static inline void ct_storeptr (void *slot, const void *a) {
   memcpy(slot, &a, sizeof a);
 }
 
+/* the userdata at idx if its metatable is the one stored in the registry
+** under key (metatables are recognised by address, not by name) */
+static inline void *ct_testudata (lua_State *L, int idx, const void *key) {
+  void *p = lua_touserdata(L, idx);
+  if (p != NULL && lua_getmetatable(L, idx)) {
+    int same;
+    lua_rawgetp(L, LUA_REGISTRYINDEX, key);
+    same = lua_rawequal(L, -1, -2);
+    lua_pop(L, 2);
+    if (same) return p;
+  }
+  return NULL;
+}
+
 /* error.c: every error goes through these. They never return. */
 int ct_error (lua_State *L, const char *exc, const char *fmt, ...);
 int ct_argerror (lua_State *L, int argn, const char *fmt, ...);
@@ -233,6 +247,7 @@ int ct_simple_new (lua_State *L);       /* T(...) for scalars */
 void ct_pushvalue (lua_State *L, int tidx, const void *p, int baseidx);
 int ct_toaddress (lua_State *L, int idx, void **out);
 void *ct_pointervalue (const ct_CData *cd);   /* pointer-like: the address */
+const char *ct_cdname (lua_State *L, int idx);   /* name of its type */
 void ct_open_cdata (lua_State *L);
 
 /* array.c: arrays, pointers, byref and the memory functions */

@@ -30,15 +30,7 @@ ct_Type *ct_newtype (lua_State *L, ct_Kind kind, const char *name) {
 
 
 ct_Type *ct_totype (lua_State *L, int idx) {
-  void *p = lua_touserdata(L, idx);
-  if (p != NULL && lua_getmetatable(L, idx)) {
-    int same;
-    lua_rawgetp(L, LUA_REGISTRYINDEX, &type_mt_key);
-    same = lua_rawequal(L, -1, -2);
-    lua_pop(L, 2);
-    if (same) return (ct_Type *)p;
-  }
-  return NULL;
+  return (ct_Type *)ct_testudata(L, idx, &type_mt_key);
 }
 
 
