@@ -229,3 +229,26 @@ describe("the test summary (spec/support)", function()
     assert.equal("passed=2 failed=1 errors=2 pending=0\n", text)
   end)
 end)
+
+describe("README.md", function()
+  it("has an example that runs and prints what its comments say", function()
+    local f = assert(io.open(helper.root .. "/README.md"))
+    local text = f:read("a")
+    f:close()
+    local code = assert(text:match("```lua\n(.-)```"), "no lua block")
+    local expected = {}
+    for line in code:gmatch("[^\n]+") do
+      local shown = line:match("%-%->%s*(.-)%s*$")
+      if shown then expected[#expected + 1] = shown end
+    end
+    assert.is_true(#expected >= 2)
+    local script = os.tmpname()
+    local sf = assert(io.open(script, "w"))
+    sf:write(code)
+    sf:close()
+    local ok, out = helper.run(helper.lua_command(q(script)))
+    os.remove(script)
+    assert.is_true(ok, out)
+    assert.equal(table.concat(expected, "\n"), out)
+  end)
+end)
