@@ -130,6 +130,15 @@ describe("make's core.so", function()
     assert.matches("libffi%.so", out)
     assert.is_nil(out:find("liblua", 1, true), out)
   end)
+
+  it("exports luaopen_ctypes_core and nothing else", function()
+    local ok, out = helper.run("nm -D --defined-only " ..
+      q(helper.build_dir .. "/ctypes/core.so"))
+    assert.is_true(ok, out)
+    local names = {}
+    for name in out:gmatch("%S+ %u (%S+)") do names[#names + 1] = name end
+    assert.same({ "luaopen_ctypes_core" }, names)
+  end)
 end)
 
 describe("the test summary (spec/support)", function()
