@@ -1139,26 +1139,14 @@ static void directcall (void *fn, int rd, const uint64_t *g, const double *x,
       memcpy(ret, &r, sizeof r);
       break;
     }
-    case RD_II: {
-      R_II r = DCALL(R_II, fn, g, x, nsse);
-      memcpy(ret, &r.a, 8); memcpy((char *)ret + 8, &r.b, 8);
-      break;
-    }
-    case RD_SS: {
-      R_SS r = DCALL(R_SS, fn, g, x, nsse);
-      memcpy(ret, &r.a, 8); memcpy((char *)ret + 8, &r.b, 8);
-      break;
-    }
-    case RD_IS: {
-      R_IS r = DCALL(R_IS, fn, g, x, nsse);
-      memcpy(ret, &r.a, 8); memcpy((char *)ret + 8, &r.b, 8);
-      break;
-    }
-    case RD_SI: {
-      R_SI r = DCALL(R_SI, fn, g, x, nsse);
-      memcpy(ret, &r.a, 8); memcpy((char *)ret + 8, &r.b, 8);
-      break;
-    }
+    /* two eightbytes back, in the register classes the type names */
+#define PAIR(RT) { RT r = DCALL(RT, fn, g, x, nsse); \
+                   memcpy(ret, &r.a, 8); memcpy((char *)ret + 8, &r.b, 8); }
+    case RD_II: PAIR(R_II) break;
+    case RD_SS: PAIR(R_SS) break;
+    case RD_IS: PAIR(R_IS) break;
+    case RD_SI: PAIR(R_SI) break;
+#undef PAIR
     case RD_MEM:   /* written through the hidden pointer; rax is that */
       (void)DCALL(uint64_t, fn, g, x, nsse);
       break;
