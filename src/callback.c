@@ -73,8 +73,15 @@ enum {
   SH_UV_PENDING = 1,  /* the first stored error of the current call, or nil */
   SH_UV_GRAVE,        /* debug mode: st -> function type of tombstones */
   SH_UV_FREE,         /* free ids of the funcs table (a stack) */
-  SH_NUV = SH_UV_FREE
+  SH_UV_HOLDER,       /* the thread holding the funcs table (cb_fast) */
+  SH_NUV = SH_UV_HOLDER
 };
+
+/* callbacks of at most this many plain-number arguments take cb_fast */
+#define CB_MAXFAST 16
+
+/* cb_State.rfast: results cb_fast stores inline (RF_OTHER: fastresult) */
+enum { RF_OTHER, RF_VOID, RF_INT32, RF_INT64 };
 
 /* cb_State.status */
 enum { CB_LIVE, CB_RELEASED, CB_DEAD };
@@ -120,6 +127,10 @@ typedef struct cb_Shared {
                               [2 id - 1] = function, [2 id] = closure ud
                               (integer keys: the cheapest lookups) */
   const void *funcs;       /* its identity: tells our universe from another */
+  const void *registry;    /* the registry's identity: the same, in one call */
+  lua_State *holder;       /* a thread of ours (SH_UV_HOLDER) whose stack
+                              slot 1 holds the funcs table: cb_fast copies it
+                              from there without a registry lookup */
   lua_Integer nextid;      /* ids ever handed out */
   struct cb_State *graves; /* debug mode: closures kept as tombstones */
 #ifdef CB_DIRECT
@@ -145,8 +156,11 @@ typedef struct cb_State {
   pthread_t thread;        /* the OS thread that created it */
   struct cb_State *next;   /* tombstone list */
   int fast;                /* all arguments and the result are plain numbers */
+  int nfast;               /* cb_fast: the number of arguments, or -1 */
+  unsigned char acode[CB_MAXFAST];  /* cb_fast: their ct_Scalar codes */
   int onerror;             /* the type has an onerror handler */
   int retmode;             /* RET_* */
+  int rfast;               /* RF_*: how cb_fast stores the result */
   int retcode;             /* ct_Scalar of a CT_SIMPLE result, else -1 */
   size_t retsize;          /* bytes of the result */
   size_t storesize;        /* bytes written to libffi's result buffer */
@@ -453,6 +467,121 @@ static void cb_putback (lua_State *L, cb_Shared *sh, int n, int idx) {
 }
 
 
+/* the result on top did not convert plainly: converts it protected */
+static int cb_convertp (lua_State *L, cb_Frame *fr, int hidx) {
+  lua_pushcfunction(L, cb_convert);
+  lua_pushlightuserdata(L, fr);
+  lua_pushvalue(L, -3);
+  return lua_pcall(L, 2, 0, hidx);
+}
+
+
+/* the Lua function (or the result conversion) failed, the error on top:
+** the error value, then onerror decides, or the error is stored */
+static void cb_failed (lua_State *L, cb_State *st, cb_Frame *fr, int hidx,
+                       int status) {
+  int r = LUA_ERRRUN;
+  storeerrval(st, fr->ret);
+  if (st->onerror && status == CB_LIVE) {
+    /* err on top: onerror(err) decides */
+    int eidx = lua_gettop(L);
+    lua_pushcfunction(L, cb_onerror);
+    lua_pushlightuserdata(L, fr);
+    lua_pushvalue(L, eidx);
+    r = lua_pcall(L, 2, 1, hidx);
+    if (r == LUA_OK && !lua_toboolean(L, -1)) {
+      lua_pop(L, 1);  /* no handler after all: keep the error */
+      r = LUA_ERRRUN;
+    }
+    else if (r != LUA_OK)  /* onerror failed: its error replaces ours */
+      storeerrval(st, fr->ret);
+  }
+  if (r != LUA_OK) cb_store(L, st);
+}
+
+
+/* what cb_fast leaves to the general code: a result that is no plain
+** integer (or a pcall status r != LUA_OK, the error on top); the stack is
+** funcs, handler, closure userdata, result or error */
+static void __attribute__((noinline))
+cb_fastrest (lua_State *L, cb_State *st, void *ret, int r) {
+  int hidx = lua_gettop(L) - 2;
+  cb_Frame fr;
+  fr.st = st; fr.ret = ret; fr.args = NULL;
+  if (r == LUA_OK && !fastresult(L, st, ret)) r = cb_convertp(L, &fr, hidx);
+  if (r != LUA_OK) cb_failed(L, st, &fr, hidx, CB_LIVE);
+}
+
+
+/* The common case, kept lean: a live callback whose arguments and result
+** are plain numbers, called on its state's thread during a foreign call of
+** its universe, with no error of this call stored yet. It makes the same
+** checks as cb_trampoline in the same order; when one does not pass it
+** returns 0 with nothing changed, and cb_trampoline decides and reports.
+** The arguments are at args[i], or with regs at regs + st->off[i]. */
+static inline __attribute__((always_inline))
+int cb_fast (cb_State *st, void *ret, void **args, const char *regs) {
+  lua_State *L = ct_active_L;
+  cb_Shared *sh = st->shared;
+  int n = st->nfast, i, r;
+  if (n < 0 || L == NULL || ct_cb_pending ||
+      atomic_load_explicit(&st->status, memory_order_acquire) != CB_LIVE ||
+      !lua_checkstack(L, n + 10) ||
+      lua_topointer(L, LUA_REGISTRYINDEX) != sh->registry)
+    return 0;
+  /* st belongs to L's universe: the funcs table comes from our holder
+  ** thread (no table lookup); the stack is then funcs, handler, closure
+  ** userdata, function, arguments (relative indices: no lua_gettop) */
+  lua_pushvalue(sh->holder, 1);
+  lua_xmove(sh->holder, L, 1);
+  lua_pushcfunction(L, cb_msgh);
+  /* the closure userdata stays on the stack during the call: the object
+  ** cannot be collected (and st freed) while its Lua function runs */
+  lua_rawgeti(L, -2, 2 * st->id);
+  if (lua_rawgeti(L, -3, 2 * st->id - 1) != LUA_TFUNCTION) {
+    lua_settop(L, -5);  /* released by a nested call */
+    return 0;
+  }
+  for (i = 0; i < n; i++) {
+    const void *a;
+#ifdef CB_DIRECT
+    a = regs != NULL ? (const void *)(regs + st->off[i]) : args[i];
+#else
+    (void)regs;
+    a = args[i];
+#endif
+    switch (st->acode[i]) {  /* the common ones inline */
+      case CT_INT: lua_pushinteger(L, *(const int *)a); break;
+      case CT_LONG: case CT_LONGLONG:
+        lua_pushinteger(L, *(const long long *)a);
+        break;
+      case CT_DOUBLE: lua_pushnumber(L, *(const double *)a); break;
+      default: ct_scalar_push(L, st->acode[i], a); break;
+    }
+  }
+  r = lua_pcall(L, n, 1, -(n + 3));
+  if (r == LUA_OK) {
+    switch (st->rfast) {  /* the common results inline */
+      case RF_INT32: case RF_INT64:
+        if (lua_isinteger(L, -1)) {
+          ffi_sarg x = st->rfast == RF_INT32
+                       ? (ffi_sarg)(int32_t)lua_tointeger(L, -1)
+                       : (ffi_sarg)lua_tointeger(L, -1);
+          memcpy(ret, &x, sizeof x);
+          goto done;
+        }
+        break;
+      case RF_VOID: goto done;
+      default: break;
+    }
+  }
+  cb_fastrest(L, st, ret, r);
+ done:
+  lua_settop(L, -5);
+  return 1;
+}
+
+
 static void cb_trampoline (ffi_cif *cif, void *ret, void **args, void *ud) {
   cb_State *st = (cb_State *)ud;
   int status = atomic_load_explicit(&st->status, memory_order_acquire);
@@ -460,6 +589,7 @@ static void cb_trampoline (ffi_cif *cif, void *ret, void **args, void *ud) {
   int base, top, hidx, r, saved = 0;
   cb_Frame fr;
   (void)cif;
+  if (cb_fast(st, ret, args, NULL)) return;
   if (status == CB_DEAD) {
     cb_lost(st, "called after it was garbage-collected");
     storeerrval(st, ret);
@@ -530,12 +660,8 @@ static void cb_trampoline (ffi_cif *cif, void *ret, void **args, void *ud) {
       }
     }
     r = lua_pcall(L, nargs, 1, hidx);
-    if (r == LUA_OK && st->retmode != RET_VOID && !fastresult(L, st, ret)) {
-      lua_pushcfunction(L, cb_convert);
-      lua_pushlightuserdata(L, &fr);
-      lua_pushvalue(L, -3);
-      r = lua_pcall(L, 2, 0, hidx);
-    }
+    if (r == LUA_OK && st->retmode != RET_VOID && !fastresult(L, st, ret))
+      r = cb_convertp(L, &fr, hidx);
   }
   else {
     lua_pushcfunction(L, cb_body);
@@ -545,24 +671,7 @@ static void cb_trampoline (ffi_cif *cif, void *ret, void **args, void *ud) {
     r = lua_pcall(L, 3, 0, hidx);
   }
  done:
-  if (r != LUA_OK) {
-    storeerrval(st, ret);
-    if (st->onerror && status == CB_LIVE) {
-      /* err on top: onerror(err) decides */
-      int eidx = lua_gettop(L);
-      lua_pushcfunction(L, cb_onerror);
-      lua_pushlightuserdata(L, &fr);
-      lua_pushvalue(L, eidx);
-      r = lua_pcall(L, 2, 1, hidx);
-      if (r == LUA_OK && !lua_toboolean(L, -1)) {
-        lua_pop(L, 1);  /* no handler after all: keep the error */
-        r = LUA_ERRRUN;
-      }
-      else if (r != LUA_OK)  /* onerror failed: its error replaces ours */
-        storeerrval(st, ret);
-    }
-    if (r != LUA_OK) cb_store(L, st);
-  }
+  if (r != LUA_OK) cb_failed(L, st, &fr, hidx, status);
   if (saved) cb_putback(L, st->shared, saved, top);
   lua_settop(L, base);
 }
@@ -587,7 +696,9 @@ typedef struct cb_Regs {
 __attribute__((used, noinline, noclone))
 static void cb_direct (cb_State *st, cb_Regs *r) {
   void *args[CB_NGPR + CB_NSSE];
-  int i, n = st->sig->nargs;
+  int i, n;
+  if (cb_fast(st, (char *)r + st->retoff, NULL, (const char *)r)) return;
+  n = st->sig->nargs;
   for (i = 0; i < n; i++) args[i] = (char *)r + st->off[i];
   cb_trampoline(NULL, (char *)r + st->retoff, args, st);
 }
@@ -851,6 +962,15 @@ int ct_callback_new (lua_State *L, int tidx, int fidx) {
   for (i = 0; i < sig->nargs; i++)
     if (sig->args[i]->kind != CT_SIMPLE || !fastscalar(sig->args[i]->scalar))
       st->fast = 0;
+  st->nfast = st->fast && sig->nargs <= CB_MAXFAST ? sig->nargs : -1;
+  st->rfast = sig->ret == NULL ? RF_VOID
+            : st->retcode == CT_INT && st->retmode == RET_SINT &&
+              st->retsize == 4 ? RF_INT32
+            : (st->retcode == CT_LONG || st->retcode == CT_LONGLONG) &&
+              st->retsize == sizeof(ffi_sarg) ? RF_INT64
+            : RF_OTHER;
+  for (i = 0; i < st->nfast; i++)
+    st->acode[i] = (unsigned char)sig->args[i]->scalar;
   lua_pushvalue(L, fidx);
   lua_setiuservalue(L, udidx, CB_UV_FUNC);
   lua_pushvalue(L, tidx);
@@ -1147,6 +1267,11 @@ void ct_open_callback (lua_State *L) {
   lua_setfield(L, -2, "__mode");
   lua_setmetatable(L, -2);
   sh->funcs = lua_topointer(L, -1);
+  sh->registry = lua_topointer(L, LUA_REGISTRYINDEX);
+  sh->holder = lua_newthread(L);         /* sh, funcs, holder */
+  lua_pushvalue(L, -2);
+  lua_xmove(L, sh->holder, 1);
+  lua_setiuservalue(L, -3, SH_UV_HOLDER);
   sh->funcsref = luaL_ref(L, LUA_REGISTRYINDEX);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &KEY_SHARED);
   lua_pushcfunction(L, cb_release_api);
