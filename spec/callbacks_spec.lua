@@ -540,6 +540,20 @@ describe("callbacks", function()
       assert.equal(-999, call_stored(1))
     end)
 
+    it("converts the result of a callback that released itself", function()
+      for _, direct in ipairs({ true, false }) do
+        local old = ctypes.callback_config({ direct = direct })
+        local cb
+        -- a c_int instance is no plain number: the general conversion runs
+        cb = IntCB(function(x) cb:release() return c_int(x + 1) end)
+        ctypes.callback_config(old)
+        store(cb)
+        assert.equal(8, call_stored(7))
+        assert.has_error(function() call_stored(7) end, "ValueError: callback called after release")
+        store(nil)
+      end
+    end)
+
     it("releases at the end of a <close> block", function()
       do
         local cb <close> = IntCB(function(x) return x * 2 end)

@@ -392,12 +392,14 @@ static int cb_body (lua_State *L) {
 }
 
 
-/* the fast path's result did not convert plainly: (frame, value) -> () */
+/* the fast path's result did not convert plainly: (frame, value, closure
+** userdata) -> (). The userdata is the one the caller keeps on its stack
+** for the call (the funcs table no longer has it if the Lua function
+** released its own callback). */
 static int cb_convert (lua_State *L) {
   cb_Frame *fr = (cb_Frame *)lua_touserdata(L, 1);
-  pushud(L, fr->st);
   lua_pushvalue(L, 2);
-  slowresult(L, fr->st, lua_gettop(L) - 1, fr->ret);
+  slowresult(L, fr->st, 3, fr->ret);
   return 0;
 }
 
@@ -467,12 +469,14 @@ static void cb_putback (lua_State *L, cb_Shared *sh, int n, int idx) {
 }
 
 
-/* the result on top did not convert plainly: converts it protected */
+/* the result on top did not convert plainly: converts it protected. The
+** handler is at hidx, the closure userdata at hidx + 1. */
 static int cb_convertp (lua_State *L, cb_Frame *fr, int hidx) {
   lua_pushcfunction(L, cb_convert);
   lua_pushlightuserdata(L, fr);
   lua_pushvalue(L, -3);
-  return lua_pcall(L, 2, 0, hidx);
+  lua_pushvalue(L, hidx + 1);
+  return lua_pcall(L, 3, 0, hidx);
 }
 
 
