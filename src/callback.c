@@ -128,6 +128,8 @@ typedef struct cb_Shared {
                               (integer keys: the cheapest lookups) */
   const void *funcs;       /* its identity: tells our universe from another */
   const void *registry;    /* the registry's identity: the same, in one call */
+  lua_State *mainL;        /* the main thread: it lives as long as this
+                              record, so being it proves the universe */
   lua_State *holder;       /* a thread of ours (SH_UV_HOLDER) whose stack
                               slot 1 holds the funcs table: cb_fast copies it
                               from there without a registry lookup */
@@ -531,7 +533,7 @@ int cb_fast (cb_State *st, void *ret, void **args, const char *regs) {
   if (n < 0 || L == NULL || ct_cb_pending ||
       atomic_load_explicit(&st->status, memory_order_acquire) != CB_LIVE ||
       !lua_checkstack(L, n + 10) ||
-      lua_topointer(L, LUA_REGISTRYINDEX) != sh->registry)
+      (L != sh->mainL && lua_topointer(L, LUA_REGISTRYINDEX) != sh->registry))
     return 0;
   /* st belongs to L's universe: the funcs table comes from our holder
   ** thread (no table lookup); the stack is then funcs, handler, closure
@@ -1272,6 +1274,9 @@ void ct_open_callback (lua_State *L) {
   lua_setmetatable(L, -2);
   sh->funcs = lua_topointer(L, -1);
   sh->registry = lua_topointer(L, LUA_REGISTRYINDEX);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
+  sh->mainL = lua_tothread(L, -1);
+  lua_pop(L, 1);
   sh->holder = lua_newthread(L);         /* sh, funcs, holder */
   lua_pushvalue(L, -2);
   lua_xmove(L, sh->holder, 1);
