@@ -14,7 +14,10 @@
 **   thread (set by call.c), and only if the callback belongs to that state's
 **   universe. It finds the Lua function through a per-state table with weak
 **   values, by the callback's integer id (no luaL_ref per callback: nothing
-**   can leak, the callback object stays collectable).
+**   can leak, the callback object stays collectable). The trampoline copies
+**   that table from the stack of a thread of ours (no registry lookup).
+** - Plain-number callbacks take cb_fast, which makes the same checks with
+**   the fewest Lua API calls; anything unusual goes to the general code.
 ** - Errors never unwind through C: the Lua function runs under lua_pcall with
 **   a traceback handler; the callback returns its error value and the first
 **   error is stored in the per-state record, then re-raised by
@@ -126,8 +129,8 @@ typedef struct cb_Shared {
   int funcsref;            /* registry index of the funcs table: weak values,
                               [2 id - 1] = function, [2 id] = closure ud
                               (integer keys: the cheapest lookups) */
-  const void *funcs;       /* its identity: tells our universe from another */
-  const void *registry;    /* the registry's identity: the same, in one call */
+  const void *registry;    /* the registry's identity: tells our universe
+                              from another */
   lua_State *mainL;        /* the main thread: it lives as long as this
                               record, so being it proves the universe */
   lua_State *holder;       /* a thread of ours (SH_UV_HOLDER) whose stack
@@ -506,6 +509,14 @@ static void cb_failed (lua_State *L, cb_State *st, cb_Frame *fr, int hidx,
 }
 
 
+/* whether L belongs to the universe of sh: its main thread lives as long as
+** sh, so being it is proof; other threads compare the registry */
+static inline int cb_ours (lua_State *L, const cb_Shared *sh) {
+  return L == sh->mainL ||
+         lua_topointer(L, LUA_REGISTRYINDEX) == sh->registry;
+}
+
+
 /* what cb_fast leaves to the general code: a result that is no plain
 ** integer (or a pcall status r != LUA_OK, the error on top); the stack is
 ** funcs, handler, closure userdata, result or error */
@@ -532,8 +543,7 @@ int cb_fast (cb_State *st, void *ret, void **args, const char *regs) {
   int n = st->nfast, i, r;
   if (n < 0 || L == NULL || ct_cb_pending ||
       atomic_load_explicit(&st->status, memory_order_acquire) != CB_LIVE ||
-      !lua_checkstack(L, n + 10) ||
-      (L != sh->mainL && lua_topointer(L, LUA_REGISTRYINDEX) != sh->registry))
+      !lua_checkstack(L, n + 10) || !cb_ours(L, sh))
     return 0;
   /* st belongs to L's universe: the funcs table comes from our holder
   ** thread (no table lookup); the stack is then funcs, handler, closure
@@ -620,16 +630,16 @@ static void cb_trampoline (ffi_cif *cif, void *ret, void **args, void *ud) {
     storeerrval(st, ret);
     return;
   }
-  /* the funcs table, which also tells whether st belongs to L's universe
-  ** (no allocation, integer keys only) */
+  /* st must belong to L's universe; then the funcs table, from our holder
+  ** thread as in cb_fast (no allocation) */
   base = lua_gettop(L);
-  lua_rawgeti(L, LUA_REGISTRYINDEX, st->shared->funcsref);
-  if (lua_topointer(L, -1) != st->shared->funcs) {
-    lua_settop(L, base);
+  if (!cb_ours(L, st->shared)) {
     cb_lost(st, "called during a foreign call of another Lua state");
     storeerrval(st, ret);
     return;
   }
+  lua_pushvalue(st->shared->holder, 1);
+  lua_xmove(st->shared->holder, L, 1);
   top = base + 1;
   if (ct_cb_pending) {
     saved = cb_setaside(L, st->shared);
@@ -1272,7 +1282,6 @@ void ct_open_callback (lua_State *L) {
   lua_pushliteral(L, "v");
   lua_setfield(L, -2, "__mode");
   lua_setmetatable(L, -2);
-  sh->funcs = lua_topointer(L, -1);
   sh->registry = lua_topointer(L, LUA_REGISTRYINDEX);
   lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
   sh->mainL = lua_tothread(L, -1);
