@@ -210,6 +210,22 @@ describe("conversions with argtypes", function()
     assert.are.equal(5, len(c_char_p("hello")))
   end)
 
+  it("refuse function objects of another signature for a function type", function()
+    local CB = ctypes.CFUNCTYPE(c_int, c_int, c_int)
+    local P = ctypes.POINTER(c_int)
+    local CMP = ctypes.CFUNCTYPE(c_int, P, P)
+    local apply = CB and ctypes.CFUNCTYPE(c_int, CB, c_int, c_int)({ "fx_cb_apply_ii", lib })
+    -- C would call it with two ints, which the callback would read as pointers
+    assert.has_error(function() apply(CMP(function(a, b) return a[0] - b[0] end), 1, 2) end,
+      "ArgumentError: argument 1: expected a function c_int(c_int, c_int), " ..
+      "got a function c_int(LP_c_int, LP_c_int)")
+    -- the same signature is fine, whatever the options; so is a library
+    -- function (its signature is the caller's word, as for an address)
+    local CBerr = ctypes.CFUNCTYPE(c_int, c_int, c_int, { error = -1 })
+    assert.are.equal(7, apply(CBerr(function(a, b) return a + b end), 3, 4))
+    assert.are.equal(7, apply(lib.fxc_add, 3, 4))
+  end)
+
   it("accept integral floats, wrap out-of-range integers", function()
     bothpaths(function()
       assert.are.equal(5, add(2.0, 3))

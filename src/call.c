@@ -903,6 +903,49 @@ static int asparam (lua_State *L, int idx) {
 }
 
 
+/* Can a function object of type `from` be passed where the function type
+** `to` is expected? Its own type, one with the same signature, or a
+** library function (declared by the user on the object, not by a
+** prototype: the user vouches for it, as for an address). */
+static int samesig (const ct_Type *to, const ct_Type *from) {
+  const Sig *a = (const Sig *)to->ext, *b = (const Sig *)from->ext;
+  int i;
+  if (to == from || b == NULL || b->untyped) return 1;
+  if (a == NULL || a->untyped) return 0;
+  if (a->s.nargs != b->s.nargs || a->s.ret != b->s.ret) return 0;
+  for (i = 0; i < a->s.nargs; i++)
+    if (a->s.args[i] != b->s.args[i]) return 0;
+  return 1;
+}
+
+
+/* pushes "restype(argtype, ...)" for the function type at tidx */
+static void pushsig (lua_State *L, int tidx) {
+  lua_Integer i, n = 0;
+  int top;
+  tidx = lua_absindex(L, tidx);
+  lua_getiuservalue(L, tidx, CT_TUV_FIELDS);          /* argtypes */
+  top = lua_gettop(L);
+  if (lua_getiuservalue(L, tidx, CT_TUV_PROTO) == LUA_TUSERDATA)
+    lua_pushstring(L, ct_typename(L, -1));
+  else lua_pushliteral(L, "void");
+  lua_remove(L, -2);
+  lua_pushliteral(L, "(");
+  if (lua_istable(L, top)) n = (lua_Integer)lua_rawlen(L, top);
+  for (i = 1; i <= n; i++) {
+    luaL_checkstack(L, 3, NULL);
+    if (i > 1) lua_pushliteral(L, ", ");
+    lua_rawgeti(L, top, i);
+    lua_pushstring(L, ct_totype(L, -1) ? ct_typename(L, -1) : "?");
+    lua_remove(L, -2);
+    lua_concat(L, lua_gettop(L) - top);               /* argtypes, sig so far */
+  }
+  lua_pushliteral(L, ")");
+  lua_concat(L, lua_gettop(L) - top);
+  lua_remove(L, top);
+}
+
+
 /* Converts the Lua value at idx to an argument of the type at tidx (argument
 ** number argn). The value goes to slot, or stays in memory that the stack
 ** keeps alive; returns its address. Objects the value points into stay on
@@ -962,6 +1005,16 @@ static void *convtyped (lua_State *L, int argn, int tidx, const Arg *a,
         return slot;
       }
       if (cd != NULL && cd->type->kind == CT_FUNC) {
+        if (!samesig(t, cd->type)) {
+          /* C would call it with the wrong arguments: a callback would read
+          ** them as what they are not (pointers...), its closure would
+          ** store the wrong result */
+          lua_getiuservalue(L, idx, CT_UV_TYPE);
+          pushsig(L, tidx);
+          pushsig(L, -2);
+          ct_argerror(L, argn, "expected a function %s, got a function %s",
+                      lua_tostring(L, -2), lua_tostring(L, -1));
+        }
         slot->p = ct_pointervalue(cd);
         return slot;
       }
