@@ -64,6 +64,17 @@ describe("arrays", function()
     assert.are.equal(0, n)
     assert.has_error(function() pairs(c_int(1)) end,
                      "TypeError: 'c_int' object is not iterable")
+    -- the iterator itself is a plain function: any state is checked
+    local next_ = pairs(a)
+    assert.has_error(function() next_({}, 0) end,
+                     "TypeError: array iterator: expected an array instance, got table")
+    assert.has_error(function() next_(ctypes.POINTER(c_int)(), -1) end,
+                     "TypeError: array iterator: expected an array instance, got LP_c_int instance")
+    assert.has_error(function() next_(a, "0") end,
+                     "TypeError: array iterator: index must be an integer, got string")
+    assert.is_nil(next_(a, math.maxinteger))
+    assert.is_nil(next_(a, -2))
+    assert.are.same({ 2, 9 }, { next_(a, 1.0) })
   end)
 
   it("are multi-dimensional: (T * 3) * 2 is T[2][3]", function()

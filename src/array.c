@@ -186,11 +186,27 @@ int ct_array_newindex (lua_State *L) {
 }
 
 
+/* the iterator pairs(a) returns; Lua code can call it with anything */
 static int array_next (lua_State *L) {
-  ct_CData *cd = (ct_CData *)lua_touserdata(L, 1);
-  lua_Integer i = luaL_checkinteger(L, 2) + 1;
-  if (i < 0 || (lua_Unsigned)i >= cd->type->length)
+  ct_CData *cd = ct_tocdata(L, 1);
+  int isint;
+  lua_Integer i;
+  if (cd == NULL || cd->type->kind != CT_ARRAY) {
+    const char *got = ct_describe(L, 1);
+    return ct_error(L, "TypeError", "array iterator: expected an array "
+                    "instance, got %s", got);
+  }
+  i = ct_tointegerx(L, 2, &isint);
+  if (!isint) {
+    const char *got = ct_describe(L, 2);
+    return ct_error(L, "TypeError", "array iterator: index must be an "
+                    "integer, got %s", got);
+  }
+  /* the next index after i, without overflow at math.maxinteger */
+  if (i < -1 || i == LUA_MAXINTEGER ||
+      (lua_Unsigned)(i + 1) >= cd->type->length)
     return 0;
+  i++;
   lua_pushinteger(L, i);
   lua_pushinteger(L, i);
   lua_gettable(L, 1);
