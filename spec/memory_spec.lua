@@ -37,6 +37,21 @@ describe("memory functions", function()
                      "TypeError: memset: argument 1 must be a pointer, an address or a ctypes instance, got table")
   end)
 
+  it("bound byref() arguments by the object they refer to", function()
+    local x = c_int(0)
+    assert.has_error(function() ctypes.memset(ctypes.byref(x), 255, 40) end,
+                     "ValueError: memset: 40 bytes do not fit in argument 1 (4 bytes)")
+    assert.has_error(function() ctypes.memmove(ctypes.byref(x, 2), "abc", 3) end,
+                     "ValueError: memmove: 3 bytes do not fit in argument 1 (2 bytes)")
+    assert.has_error(function() ctypes.memmove(ctypes.byref(x, -4), "abcd", 1) end,
+                     "ValueError: memmove: 1 bytes do not fit in argument 1 (0 bytes)")
+    assert.has_error(function() ctypes.string_at(ctypes.byref(x, math.maxinteger), 1) end,
+                     "ValueError: string_at: 1 bytes do not fit in argument 1 (0 bytes)")
+    ctypes.memset(ctypes.byref(x, 2), 255, 2)
+    assert.are.equal(-65536, x.value)
+    assert.are.equal("\0\0", ctypes.string_at(ctypes.byref(x), 2))
+  end)
+
   it("memset fills bytes", function()
     local a = (ctypes.c_uint8 * 4)()
     ctypes.memset(a, 0x1ff, 3)

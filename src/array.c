@@ -14,7 +14,9 @@
 #define BYREF_MT "ctypes.CArgObject"
 
 typedef struct ct_ByRef {
-  void *ptr;   /* address of the referenced object plus offset */
+  void *ptr;     /* address of the referenced object plus offset */
+  size_t avail;  /* bytes of the object from there on (0 if the offset
+                    lies outside it): what memory functions may touch */
 } ct_ByRef;
 
 
@@ -362,7 +364,11 @@ static int ct_byref (lua_State *L) {
     }
   }
   r = (ct_ByRef *)lua_newuserdatauv(L, sizeof(ct_ByRef), 1);
-  r->ptr = (char *)cd->ptr + off;
+  /* any offset is allowed, as in ctypes: integer arithmetic, no pointer
+  ** overflow */
+  r->ptr = (void *)((uintptr_t)cd->ptr + (uintptr_t)off);
+  r->avail = (off >= 0 && (lua_Unsigned)off <= cd->size)
+             ? cd->size - (size_t)off : 0;
   luaL_setmetatable(L, BYREF_MT);
   lua_pushvalue(L, 1);
   lua_setiuservalue(L, -2, 1);
@@ -524,6 +530,11 @@ static void *memarg (lua_State *L, int idx, const char *fname, int writable,
   }
   if (cd != NULL && !ct_ispointerlike(cd->type))
     *avail = cd->size;
+  else if (cd == NULL && lua_type(L, idx) == LUA_TUSERDATA) {
+    /* byref(obj[, offset]): what is left of obj */
+    ct_ByRef *r = (ct_ByRef *)luaL_testudata(L, idx, BYREF_MT);
+    if (r != NULL) *avail = r->avail;
+  }
   return a;
 }
 
