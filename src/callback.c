@@ -553,8 +553,12 @@ int cb_fast (cb_State *st, void *ret, void **args, const char *regs) {
   lua_pushcfunction(L, cb_msgh);
   /* the closure userdata stays on the stack during the call: the object
   ** cannot be collected (and st freed) while its Lua function runs */
-  lua_rawgeti(L, -2, 2 * st->id);
-  if (lua_rawgeti(L, -3, 2 * st->id - 1) != LUA_TFUNCTION) {
+  if (lua_rawgeti(L, -2, 2 * st->id) != LUA_TUSERDATA) {
+    lua_settop(L, -4);  /* being finalized */
+    return 0;
+  }
+  /* the function from the userdata (one lookup less than the funcs table) */
+  if (lua_getiuservalue(L, -1, CB_UV_FUNC) != LUA_TFUNCTION) {
     lua_settop(L, -5);  /* released by a nested call */
     return 0;
   }
