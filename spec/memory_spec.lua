@@ -178,6 +178,26 @@ describe("resize", function()
     assert.has_error(function() ctypes.resize(a, -8) end,
                      "ValueError: resize: size must be >= 0, got -8")
   end)
+
+  it("reports memory it cannot get as MemoryError", function()
+    -- sizes Lua refuses before asking the allocator (no sanitizer report)
+    local big = math.maxinteger
+    assert.has_error(function() ctypes.resize(c_int(), big) end,
+                     "MemoryError: cannot allocate 9223372036854775807 bytes")
+    assert.has_error(function() ctypes.create_string_buffer(big) end,
+                     "MemoryError: cannot allocate 9223372036854775807 bytes")
+    assert.has_error(function() (ctypes.c_short * (big // 2))() end,
+                     "MemoryError: cannot allocate 9223372036854775806 bytes")
+    if not helper.asan then
+      -- more than any address space; the sanitizer would report the attempt
+      assert.has_error(function() ctypes.resize(c_int(), 1 << 50) end,
+                       "MemoryError: cannot allocate 1125899906842624 bytes")
+    end
+    local a = (c_int * 2)(1, 2)
+    ctypes.resize(a, 1 << 17)                 -- big, but there
+    assert.are.equal(1 << 17, ctypes.sizeof(a))
+    assert.are.same({ 1, 2 }, { a[0], a[1] })
+  end)
 end)
 
 describe("keep-alive", function()

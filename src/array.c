@@ -649,7 +649,7 @@ static int ct_resize (lua_State *L) {
     cd->size = n;   /* shrinking within the payload */
     return 0;
   }
-  buf = lua_newuserdatauv(L, n + align - 1, 0);        /* 3: new buffer */
+  buf = ct_newudata(L, n + align - 1, 0, n);             /* 3: new buffer */
   a = ((uintptr_t)buf + align - 1) & ~(uintptr_t)(align - 1);
   memset((void *)a, 0, n);
   memcpy((void *)a, cd->ptr, cd->size < n ? cd->size : n);

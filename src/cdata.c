@@ -30,6 +30,30 @@ static int nuvfor (const ct_Type *t) {
 }
 
 
+/* Sizes from here up are allocated in protected mode: a failed allocation
+** is a MemoryError, not Lua's bare "not enough memory" (smaller ones take
+** the direct path, as fast as before). */
+#define BIGALLOC ((size_t)1 << 16)
+
+static int protnewudata (lua_State *L) {
+  size_t size = *(const size_t *)lua_touserdata(L, 1);
+  lua_newuserdatauv(L, size, (int)lua_tointeger(L, 2));
+  return 1;
+}
+
+
+void *ct_newudata (lua_State *L, size_t size, int nuv, size_t want) {
+  if (size < BIGALLOC)
+    return lua_newuserdatauv(L, size, nuv);
+  lua_pushcfunction(L, protnewudata);
+  lua_pushlightuserdata(L, &size);
+  lua_pushinteger(L, nuv);
+  if (lua_pcall(L, 2, 1, 0) != LUA_OK)
+    ct_error(L, "MemoryError", "cannot allocate %I bytes", (lua_Integer)want);
+  return lua_touserdata(L, -1);
+}
+
+
 ct_CData *ct_newcdata_sized (lua_State *L, int tidx, size_t size, int nuv) {
   ct_Type *t;
   ct_CData *cd;
@@ -43,7 +67,7 @@ ct_CData *ct_newcdata_sized (lua_State *L, int tidx, size_t size, int nuv) {
   extra = align > 8 ? align - 1 : 0;
   if (size > SIZE_MAX - sizeof(ct_CData) - extra)
     ct_error(L, "MemoryError", "cannot allocate %I bytes", (lua_Integer)size);
-  cd = (ct_CData *)lua_newuserdatauv(L, sizeof(ct_CData) + size + extra, nuv);
+  cd = (ct_CData *)ct_newudata(L, sizeof(ct_CData) + size + extra, nuv, size);
   a = (uintptr_t)(cd + 1);
   a = (a + align - 1) & ~(uintptr_t)(align - 1);
   cd->type = t;

@@ -232,6 +232,9 @@ void ct_open_scalar (lua_State *L);
 /* cdata.c */
 ct_CData *ct_newcdata (lua_State *L, int tidx);   /* owning, zeroed, pushed */
 ct_CData *ct_newcdata_sized (lua_State *L, int tidx, size_t size, int nuv);
+/* lua_newuserdatauv(L, size, nuv), but a failed allocation is
+** "MemoryError: cannot allocate <want> bytes" */
+void *ct_newudata (lua_State *L, size_t size, int nuv, size_t want);
 ct_CData *ct_newview (lua_State *L, int tidx, void *ptr, int baseidx);
 ct_CData *ct_tocdata (lua_State *L, int idx);
 ct_CData *ct_checkcdata (lua_State *L, int idx);
