@@ -153,6 +153,7 @@ typedef struct cb_State {
   int slot;
   unsigned char off[CB_NGPR + CB_NSSE];  /* argument offsets in cb_Regs */
   unsigned char retoff;    /* result offset in cb_Regs */
+  unsigned char sse;       /* some argument or the result uses xmm */
 #endif
   void *code;              /* the C function pointer */
   ct_Sig *sig;             /* owned by the type in CB_UV_FTYPE */
@@ -761,8 +762,34 @@ __asm__(
   "  ret\n"
   "  .cfi_endproc\n"
   "  .size ct_cb_entry, .-ct_cb_entry\n"
+  /* the same for signatures that use no SSE register: saves and reloads
+  ** the integer registers only */
+  "  .p2align 4\n"
+  "  .globl ct_cb_entry_gpr\n"
+  "  .hidden ct_cb_entry_gpr\n"
+  "  .type ct_cb_entry_gpr, @function\n"
+  "ct_cb_entry_gpr:\n"
+  "  .cfi_startproc\n"
+  "  subq $120, %rsp\n"
+  "  .cfi_def_cfa_offset 128\n"
+  "  movq %rdi, 0(%rsp)\n"
+  "  movq %rsi, 8(%rsp)\n"
+  "  movq %rdx, 16(%rsp)\n"
+  "  movq %rcx, 24(%rsp)\n"
+  "  movq %r8, 32(%rsp)\n"
+  "  movq %r9, 40(%rsp)\n"
+  "  movq %r10, %rdi\n"
+  "  movq %rsp, %rsi\n"
+  "  call cb_direct\n"
+  "  movq 0(%rsp), %rax\n"
+  "  addq $120, %rsp\n"
+  "  .cfi_def_cfa_offset 8\n"
+  "  ret\n"
+  "  .cfi_endproc\n"
+  "  .size ct_cb_entry_gpr, .-ct_cb_entry_gpr\n"
 );
 extern void ct_cb_entry (void) __attribute__((visibility("hidden")));
+extern void ct_cb_entry_gpr (void) __attribute__((visibility("hidden")));
 
 
 /* where the arguments and the result of sig sit in cb_Regs; 0 if some do
@@ -776,6 +803,7 @@ static int cb_directable (const ct_Sig *sig, cb_State *st) {
                                  t->scalar == CT_DOUBLE)) {
       if (x == CB_NSSE) return 0;
       st->off[i] = (unsigned char)(offsetof(cb_Regs, xmm) + 8 * x++);
+      st->sse = 1;
     }
     else if ((t->kind == CT_SIMPLE && t->scalar != CT_LONGDOUBLE) ||
              t->kind == CT_POINTER || t->kind == CT_FUNC) {
@@ -789,8 +817,10 @@ static int cb_directable (const ct_Sig *sig, cb_State *st) {
       (t->kind == CT_SIMPLE && t->scalar != CT_LONGDOUBLE &&
        t->scalar != CT_FLOAT && t->scalar != CT_DOUBLE))
     st->retoff = (unsigned char)offsetof(cb_Regs, gpr);
-  else if (t->kind == CT_SIMPLE && t->scalar != CT_LONGDOUBLE)
+  else if (t->kind == CT_SIMPLE && t->scalar != CT_LONGDOUBLE) {
     st->retoff = (unsigned char)offsetof(cb_Regs, xmm);
+    st->sse = 1;
+  }
   else return 0;
   return 1;
 }
@@ -837,7 +867,7 @@ static cb_Chunk *cb_newchunk (cb_Shared *sh) {
 static int cb_stub (cb_Shared *sh, cb_State *st) {
   cb_Chunk *c;
   void **data;
-  void (*entry)(void) = ct_cb_entry;
+  void (*entry)(void) = st->sse ? ct_cb_entry : ct_cb_entry_gpr;
   if (sh->nodirect) return 0;
   for (c = sh->chunks; c != NULL && c->nfree == 0; c = c->next) ;
   if (c == NULL && (c = cb_newchunk(sh)) == NULL) {
