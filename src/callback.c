@@ -520,7 +520,7 @@ static inline int cb_ours (lua_State *L, const cb_Shared *sh) {
 
 /* what cb_fast leaves to the general code: a result that is no plain
 ** integer (or a pcall status r != LUA_OK, the error on top); the stack is
-** funcs, handler, closure userdata, result or error */
+** handler, closure userdata, result or error */
 static void __attribute__((noinline))
 cb_fastrest (lua_State *L, cb_State *st, void *ret, int r) {
   int hidx = lua_gettop(L) - 2;
@@ -546,21 +546,22 @@ int cb_fast (cb_State *st, void *ret, void **args, const char *regs) {
       atomic_load_explicit(&st->status, memory_order_acquire) != CB_LIVE ||
       !lua_checkstack(L, n + 10) || !cb_ours(L, sh))
     return 0;
-  /* st belongs to L's universe: the funcs table comes from our holder
-  ** thread (no table lookup); the stack is then funcs, handler, closure
-  ** userdata, function, arguments (relative indices: no lua_gettop) */
-  lua_pushvalue(sh->holder, 1);
-  lua_xmove(sh->holder, L, 1);
+  /* st belongs to L's universe. The stack becomes handler, closure
+  ** userdata, function, arguments (relative indices: no lua_gettop). */
   lua_pushcfunction(L, cb_msgh);
-  /* the closure userdata stays on the stack during the call: the object
-  ** cannot be collected (and st freed) while its Lua function runs */
-  if (lua_rawgeti(L, -2, 2 * st->id) != LUA_TUSERDATA) {
-    lua_settop(L, -4);  /* being finalized */
+  /* the closure userdata, looked up on our holder thread's stack (the funcs
+  ** table is its slot 1) and moved over: no registry lookup. It stays on
+  ** the stack during the call: the object cannot be collected (and st
+  ** freed) while its Lua function runs. */
+  if (lua_rawgeti(sh->holder, 1, 2 * st->id) != LUA_TUSERDATA) {
+    lua_pop(sh->holder, 1);  /* being finalized */
+    lua_pop(L, 1);
     return 0;
   }
+  lua_xmove(sh->holder, L, 1);
   /* the function from the userdata (one lookup less than the funcs table) */
   if (lua_getiuservalue(L, -1, CB_UV_FUNC) != LUA_TFUNCTION) {
-    lua_settop(L, -5);  /* released by a nested call */
+    lua_settop(L, -4);  /* released by a nested call */
     return 0;
   }
   for (i = 0; i < n; i++) {
@@ -598,7 +599,7 @@ int cb_fast (cb_State *st, void *ret, void **args, const char *regs) {
   }
   cb_fastrest(L, st, ret, r);
  done:
-  lua_settop(L, -5);
+  lua_settop(L, -4);
   return 1;
 }
 
