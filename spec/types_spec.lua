@@ -113,6 +113,17 @@ describe("type objects", function()
                      "AttributeError: cannot set attribute 'nope' of type c_int")
   end)
 
+  it("keep their metatables out of reach of Lua code", function()
+    -- the metamethods trust their first argument: getmetatable(x).__tostring(5)
+    -- crashed before
+    local P = ctypes.Structure("MetaPoint", { _fields_ = { { "x", ctypes.c_int } } })
+    assert.are.equal("ctypes.Type", getmetatable(ctypes.c_int))
+    assert.are.equal("ctypes.CData", getmetatable(ctypes.c_int(1)))
+    assert.are.equal("ctypes.CArgObject", getmetatable(ctypes.byref(ctypes.c_int(1))))
+    assert.are.equal("ctypes.Field", getmetatable(P.x))
+    assert.are.equal("ctypes.Library", getmetatable(ctypes.CDLL(nil)))
+  end)
+
   it("give sizeof of instances, resized ones included", function()
     assert.are.equal(4, ctypes.sizeof(ctypes.c_int(1)))
     assert.are.equal(40, ctypes.sizeof((ctypes.c_double * 5)()))

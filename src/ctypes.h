@@ -215,7 +215,8 @@ void ct_checkcomplete (lua_State *L, int tidx);   /* TypeError if incomplete */
 int ct_ispointerlike (const ct_Type *t);  /* holds one address: pointers,
                                    c_void_p, c_char_p, c_wchar_p, functions */
 void ct_settypemethod (lua_State *L, const char *name, lua_CFunction f);
-/* creates the metatable `name` (an existing one is a bug) with funcs */
+/* creates the metatable `name` (an existing one is a bug) with funcs;
+** getmetatable() on its objects returns `name` (__metatable) */
 void ct_newmetatable (lua_State *L, const char *name, const luaL_Reg *funcs);
 void ct_registerscalar (lua_State *L, int code, int tidx);
 void ct_open_type (lua_State *L);

@@ -1185,10 +1185,7 @@ void ct_open_struct (lua_State *L) {
     {"__tostring", field_tostring},
     {NULL, NULL}
   };
-  if (!luaL_newmetatable(L, FIELD_MT))
-    luaL_error(L, "metatable '" FIELD_MT "' exists already");
-  luaL_setfuncs(L, meta, 0);
-  lua_pop(L, 1);
+  ct_newmetatable(L, FIELD_MT, meta);
   lua_newtable(L);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &twins_key);
   lua_pushcfunction(L, struct_define);

@@ -159,6 +159,11 @@ void ct_newmetatable (lua_State *L, const char *name, const luaL_Reg *funcs) {
   if (!luaL_newmetatable(L, name))
     luaL_error(L, "metatable '%s' exists already", name);
   luaL_setfuncs(L, funcs, 0);
+  /* getmetatable(obj) gives the name, not the table: the metamethods trust
+  ** their first argument (checking it would cost the hot paths), so Lua
+  ** code must not be able to call them with anything else */
+  lua_pushstring(L, name);
+  lua_setfield(L, -2, "__metatable");
   lua_pop(L, 1);
 }
 
