@@ -740,6 +740,8 @@ __attribute__((used, noinline, noclone))
 static void cb_direct (cb_State *st, cb_Regs *r) {
   void *args[CB_NGPR + CB_NSSE];
   int i, n;
+  if (r == NULL) __builtin_unreachable();  /* it is the entry's rsp: lets
+                                             cb_fast drop its args[] path */
   if (cb_fast(st, (char *)r + st->retoff, NULL, (const char *)r)) return;
   n = st->sig->nargs;
   for (i = 0; i < n; i++) args[i] = (char *)r + st->off[i];
