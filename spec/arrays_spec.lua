@@ -91,6 +91,15 @@ describe("arrays", function()
     assert.are.same({1, 2, 0, 3}, {n[0][0], n[0][1], n[0][2], n[1][0]})
   end)
 
+  it("nest deeply, initialised from nested tables", function()
+    -- 50 levels overflowed the Lua stack before (memory corruption)
+    local T, init = c_int, 7
+    for _ = 1, 1000 do T, init = T * 1, { init } end
+    local v = T(init)
+    for _ = 1, 1000 do v = v[0] end
+    assert.are.equal(7, v)
+  end)
+
   it("give views for aggregate elements that keep the array alive", function()
     local row
     do

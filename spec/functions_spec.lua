@@ -581,6 +581,18 @@ describe("structures and unions by value", function()
       assert.are.equal(2.5, sld(SLD(1.25)).x)
     end)
   end)
+
+  it("pass deeply nested structures by value", function()
+    -- classifying the eightbytes recursed without Lua stack room
+    local T = c_int
+    for i = 1, 200 do T = ctypes.Structure("Nest" .. i, { _fields_ = { { "m", T } } }) end
+    local id = ctypes.CFUNCTYPE(c_int, T)({ "fxc_id_int", lib })
+    local v = T()
+    local inner = v
+    for _ = 1, 199 do inner = inner.m end
+    inner.m = 42
+    assert.are.equal(42, id(v))
+  end)
 end)
 
 describe("prototypes (CFUNCTYPE)", function()

@@ -238,6 +238,7 @@ int ct_array_init (lua_State *L, int tidx, void *p, int idx, int cdidx) {
   tidx = lua_absindex(L, tidx);
   idx = lua_absindex(L, idx);
   cdidx = lua_absindex(L, cdidx);
+  luaL_checkstack(L, 8, NULL);     /* recursive for arrays of aggregates */
   t = (ct_Type *)lua_touserdata(L, tidx);
   lua_getiuservalue(L, tidx, CT_TUV_PROTO);            /* element type */
   e = (ct_Type *)lua_touserdata(L, -1);

@@ -90,6 +90,7 @@ static unsigned char scalarclass (int code) {
 static void classify (lua_State *L, int tidx, size_t off, unsigned char cls[2]) {
   ct_Type *t = (ct_Type *)lua_touserdata(L, tidx);
   tidx = lua_absindex(L, tidx);
+  luaL_checkstack(L, 4, NULL);             /* recursive for nested types */
   if (t->align > 1 && off % t->align != 0) {   /* unaligned: MEMORY */
     cls[0] = CL_MEM;
     return;
