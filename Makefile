@@ -26,7 +26,9 @@ FFI_LIBS   = $(shell $(PKG_CONFIG) --libs libffi 2>/dev/null || echo -lffi)
 
 CFLAGS      ?= -O2
 WARN         = -Wall -Wextra
-CORE_CFLAGS  = -std=c11 -fPIC $(WARN) -fvisibility=hidden $(LUA_CFLAGS) $(FFI_CFLAGS)
+# -fno-plt: Lua API calls from the core go straight through the GOT (no PLT
+# jump per call); measurably faster calls and callbacks (make bench).
+CORE_CFLAGS  = -std=c11 -fPIC -fno-plt $(WARN) -fvisibility=hidden $(LUA_CFLAGS) $(FFI_CFLAGS)
 FIX_CFLAGS   = -O2 -fPIC $(WARN)
 FIX_LIBS     = -lm -lpthread
 ASAN_FLAGS   = -fsanitize=address,undefined -fno-omit-frame-pointer -g -O1
