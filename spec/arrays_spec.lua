@@ -98,6 +98,9 @@ describe("arrays", function()
     local v = T(init)
     for _ = 1, 1000 do v = v[0] end
     assert.are.equal(7, v)
+    assert.has_error(function() return T * 1 end,
+      "ValueError: array type nested too deeply (more than 1000 levels of " ..
+      "arrays and structures)")
   end)
 
   it("give views for aggregate elements that keep the array alive", function()

@@ -419,6 +419,27 @@ describe("structures", function()
     end)
   end)
 
+  describe("deep nesting", function()
+    it("works up to 1000 levels and refuses more", function()
+      local T, init = c_int, 7
+      for i = 1, 1000 do
+        T = ctypes.Structure("Deep" .. i, { _fields_ = { { "m", T } } })
+        init = { init }
+      end
+      local v = T(init)
+      for _ = 1, 1000 do v = v.m end
+      assert.are.equal(7, v)
+      -- initialising, copying and passing recurse once per level in C
+      assert.has_error(function()
+        ctypes.Structure("Deeper", { _fields_ = { { "m", T } } })
+      end, "ValueError: field 'm': type nested too deeply (more than 1000 " ..
+           "levels of arrays and structures)")
+      assert.has_error(function() return T * 1 end,
+        "ValueError: array type nested too deeply (more than 1000 levels " ..
+        "of arrays and structures)")
+    end)
+  end)
+
   describe("_anonymous_", function()
     local Parts = ctypes.Structure("Parts", { _fields_ = {
       { "lo", c_short }, { "hi", c_short } } })

@@ -79,10 +79,17 @@ typedef enum {
 #define CT_HASBITS    0x10  /* has bit fields */
 #define CT_UNIONLIKE  0x20  /* contains a union or bit fields (libffi needs help) */
 
+/* Arrays and structures nest at most this deep: initialising, copying and
+** classifying a value recurse once per level on the C stack (pointers and
+** function types end a chain) */
+#define CT_MAXDEPTH 1000
+
 typedef struct ct_Type {
   ct_Kind kind;
   int scalar;          /* ct_Scalar for CT_SIMPLE; -1 otherwise */
   unsigned flags;
+  unsigned depth;      /* arrays: element's + 1; structs/unions: deepest
+                          member's (or base's) + 1; others 0 */
   size_t size;
   size_t align;
   size_t length;       /* CT_ARRAY: number of elements */

@@ -453,7 +453,7 @@ static void promote (lua_State *L, int tidx, int bodyidx, int fieldsidx) {
 static void setfields (lua_State *L, int tidx, int fidx) {
   ct_Type *t = (ct_Type *)lua_touserdata(L, tidx);
   Layout ly;
-  unsigned flags = 0;
+  unsigned flags = 0, depth = 0;
   lua_Integer i, n;
   int bodyidx, baseidx = 0, newidx, top = lua_gettop(L);
   uint64_t alignopt, size;
@@ -494,6 +494,7 @@ static void setfields (lua_State *L, int tidx, int fidx) {
     else ly.bitpos = (uint64_t)base->size * 8;
     ly.align = base->align > 0 ? base->align : 1;
     flags |= base->flags & (CT_HASBITS | CT_UNIONLIKE);
+    depth = base->depth;
   }
   else lua_pop(L, 1);
   ly.pack = powoption(L, bodyidx, "_pack_", baseidx);
@@ -546,6 +547,10 @@ static void setfields (lua_State *L, int tidx, int fidx) {
                "(_fields_ not set)", name, ct_typename(L, -1));
     if (ft->size > MAXSIZE)
       ct_error(L, "OverflowError", "field '%s': type too large", name);
+    if (ft->depth >= CT_MAXDEPTH)
+      ct_error(L, "ValueError", "field '%s': type nested too deeply (more "
+               "than %d levels of arrays and structures)", name, CT_MAXDEPTH);
+    if (ft->depth > depth) depth = ft->depth;
     if (lua_rawgeti(L, eidx, 3) != LUA_TNIL) {  /* eidx + 3 */
       lua_Integer b = 0;
       if (!tointeger(L, -1, &b)) {
@@ -611,6 +616,7 @@ static void setfields (lua_State *L, int tidx, int fidx) {
   /* commit */
   t->size = (size_t)size;
   t->align = (size_t)ly.align;
+  t->depth = depth + 1;
   t->flags = (t->flags & ~CT_INCOMPLETE) | CT_FINAL | flags |
              (ly.pack != 0 ? CT_PACKED : 0) |
              (ly.isunion ? CT_UNIONLIKE : 0);

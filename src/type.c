@@ -117,6 +117,9 @@ void ct_arraytype (lua_State *L, int tidx, lua_Integer n) {
   ct_checkcomplete(L, tidx);
   if (et->size != 0 && (lua_Unsigned)n > SIZE_MAX / 2 / et->size)
     ct_error(L, "OverflowError", "array too large");
+  if (et->depth >= CT_MAXDEPTH)
+    ct_error(L, "ValueError", "array type nested too deeply (more than %d "
+             "levels of arrays and structures)", CT_MAXDEPTH);
   getcache(L, tidx);
   if (lua_rawgeti(L, -1, n) != LUA_TNIL) {
     lua_remove(L, -2);
@@ -126,6 +129,7 @@ void ct_arraytype (lua_State *L, int tidx, lua_Integer n) {
   at = ct_newtype(L, CT_ARRAY, lua_pushfstring(L, "%s_Array_%I",
                                                ct_typename(L, tidx), n));
   lua_remove(L, -2);                          /* cache, A */
+  at->depth = et->depth + 1;
   at->length = (size_t)n;
   at->size = et->size * (size_t)n;
   at->align = et->align;
