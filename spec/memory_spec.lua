@@ -125,6 +125,14 @@ describe("from_address, from_buffer, from_buffer_copy", function()
                      "ValueError: Buffer size too small (6 instead of at least 8 bytes)")
     assert.has_error(function() c_int.from_buffer(buf, -1) end,
                      "ValueError: offset cannot be negative")
+    -- an offset whose sum with the size is beyond math.maxinteger (it read
+    -- "at least -9223372036854775805 bytes" before)
+    assert.has_error(function() c_int.from_buffer(buf, math.maxinteger) end,
+                     "ValueError: Buffer size too small (6 bytes, offset 9223372036854775807)")
+    assert.has_error(function() c_int.from_buffer_copy("abcd", math.maxinteger - 3) end,
+                     "ValueError: Buffer size too small (4 bytes, offset 9223372036854775804)")
+    assert.has_error(function() c_int.from_buffer_copy("abcd", math.maxinteger - 4) end,
+                     "ValueError: Buffer size too small (4 instead of at least 9223372036854775807 bytes)")
     assert.has_error(function() c_int.from_buffer("abcd") end,
                      "TypeError: from_buffer: expected a writable ctypes instance, got string")
   end)

@@ -576,6 +576,17 @@ static lua_Integer checkoffset (lua_State *L, int idx) {
 }
 
 
+/* "Buffer size too small": len bytes where off + need are wanted */
+static int toosmall (lua_State *L, size_t len, size_t need, lua_Integer off) {
+  if ((lua_Unsigned)off > (lua_Unsigned)LUA_MAXINTEGER - need)
+    return ct_error(L, "ValueError", "Buffer size too small (%I bytes, offset "
+                    "%I)", (lua_Integer)len, off);
+  return ct_error(L, "ValueError", "Buffer size too small (%I instead of at "
+                  "least %I bytes)", (lua_Integer)len,
+                  (lua_Integer)(need + (size_t)off));
+}
+
+
 static int type_from_address (lua_State *L) {
   int isnum;
   lua_Integer a;
@@ -605,9 +616,7 @@ static int type_from_buffer (lua_State *L) {
   }
   off = checkoffset(L, 3);
   if (src->size < t->size || (size_t)off > src->size - t->size)
-    return ct_error(L, "ValueError", "Buffer size too small (%I instead of at "
-                    "least %I bytes)", (lua_Integer)src->size,
-                    (lua_Integer)(t->size + (size_t)off));
+    return toosmall(L, src->size, t->size, off);
   ct_newview(L, 1, (char *)src->ptr + off, 2);
   return 1;
 }
@@ -634,9 +643,7 @@ static int type_from_buffer_copy (lua_State *L) {
   }
   off = checkoffset(L, 3);
   if (len < t->size || (size_t)off > len - t->size)
-    return ct_error(L, "ValueError", "Buffer size too small (%I instead of at "
-                    "least %I bytes)", (lua_Integer)len,
-                    (lua_Integer)(t->size + (size_t)off));
+    return toosmall(L, len, t->size, off);
   cd = ct_newcdata(L, 1);
   memcpy(cd->ptr, (const char *)p + off, t->size);
   return 1;
