@@ -87,6 +87,8 @@ describe("errno", function()
   it("rejects values that are not C ints", function()
     assert.has_error(function() ctypes.set_errno("x") end,
       "TypeError: set_errno: expected an int, got string")
+    assert.has_error(function() ctypes.set_errno("5") end,   -- strict, no coercion
+      "TypeError: set_errno: expected an int, got string")
     assert.has_error(function() ctypes.set_errno(1 << 40) end,
       "TypeError: set_errno: expected an int, got integer")
   end)

@@ -2041,7 +2041,7 @@ static int call_get_errno (lua_State *L) {
 
 static int call_set_errno (lua_State *L) {
   int isnum;
-  lua_Integer v = lua_tointegerx(L, 1, &isnum);
+  lua_Integer v = ct_tointegerx(L, 1, &isnum);   /* no string coercion */
   int old = ct_errno;
   if (!isnum || v < INT32_MIN || v > INT32_MAX) {
     const char *got = ct_describe(L, 1);
