@@ -696,6 +696,8 @@ describe("prototypes (CFUNCTYPE)", function()
       "ValueError: paramflags must have the same length as argtypes (1, not 2)")
     assert.has_error(function() D({ "fxc_divmod", lib }, { { 1 }, { 9 } }) end,
       "ValueError: paramflags: item 2: flag must be 0, 1 (in), 2 (out), 4 (default zero) or a combination")
+    assert.has_error(function() D({ "fxc_divmod", lib }, { { 1 }, { "2" } }) end,
+      "ValueError: paramflags: item 2: flag must be 0, 1 (in), 2 (out), 4 (default zero) or a combination")
     assert.has_error(function() D(5, { { 1 }, { 2 } }) end,
       "TypeError: paramflags need a {name, library} function spec")
     local E = ctypes.CFUNCTYPE(c_int, c_int, c_int)

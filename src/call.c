@@ -1939,7 +1939,7 @@ static void checkparamflags (lua_State *L, int idx, int nargs) {
       ct_error(L, "TypeError", "paramflags: item %I must be a table {flag[, "
                "name[, default]]}", i);
     lua_rawgeti(L, -1, 1);
-    flag = lua_tointegerx(L, -1, &isnum);
+    flag = ct_tointegerx(L, -1, &isnum);          /* no string coercion */
     if (!isnum || flag < 0 || (flag & ~(lua_Integer)7) != 0)
       ct_error(L, "ValueError", "paramflags: item %I: flag must be 0, 1 "
                "(in), 2 (out), 4 (default zero) or a combination", i);
