@@ -640,6 +640,35 @@ describe("prototypes (CFUNCTYPE)", function()
     assert.are.equal(7, cb(10, 3))        -- and they are callable from Lua
   end)
 
+  it("keep a callback's signature: argtypes, restype, F(cb), cast(cb, F)", function()
+    -- its C code reads the arguments by its own type: calls from Lua with
+    -- other argtypes handed it integers it read as pointers (crash)
+    local P = ctypes.POINTER(c_int)
+    local CMP = ctypes.CFUNCTYPE(c_int, P, P)
+    local II = ctypes.CFUNCTYPE(c_int, c_int, c_int)
+    local cb = CMP(function(a, b) return a[0] - b[0] end)
+    assert.has_error(function() cb.argtypes = { c_int, c_int } end,
+      "TypeError: argtypes of a callback are fixed by its prototype c_int(LP_c_int, LP_c_int)")
+    assert.has_error(function() cb.argtypes = nil end,
+      "TypeError: argtypes of a callback are fixed by its prototype c_int(LP_c_int, LP_c_int)")
+    assert.has_error(function() cb.restype = c_double end,
+      "TypeError: restype of a callback is fixed by its prototype c_int(LP_c_int, LP_c_int)")
+    assert.has_error(function() II(cb) end,
+      "TypeError: CFunctionType: expected a function c_int(c_int, c_int), " ..
+      "got a callback c_int(LP_c_int, LP_c_int)")
+    assert.has_error(function() ctypes.cast(cb, II) end,
+      "TypeError: cast: expected a function c_int(c_int, c_int), " ..
+      "got a callback c_int(LP_c_int, LP_c_int)")
+    -- the same signature is fine; foreign functions take any (their
+    -- signature is the caller's word)
+    cb.argtypes, cb.restype = { P, P }, c_int
+    assert.are.equal(2, cb(c_int(5), c_int(3)))
+    assert.are.equal(2, ctypes.CFUNCTYPE(c_int, P, P, { error = 1 })(cb)(c_int(5), c_int(3)))
+    local absf = ctypes.cast(libc.abs, II)
+    absf.argtypes = { c_int }
+    assert.are.equal(3, absf(-3))
+  end)
+
   it("return out parameters as extra results (paramflags)", function()
     local D = ctypes.CFUNCTYPE(c_int, c_int, c_int, ctypes.POINTER(c_int), ctypes.POINTER(c_int))
     local divmod = D({ "fxc_divmod", lib }, { { 1, "a" }, { 1, "b" }, { 2, "q" }, { 2, "r" } })

@@ -481,6 +481,8 @@ static int ct_cast (lua_State *L) {
     return ct_error(L, "TypeError", "cast: argument 2 must be a pointer type, "
                     "got %s", ct_typename(L, 2));
   }
+  if (t->kind == CT_FUNC)
+    ct_checkcallback(L, 2, 1, "cast");
   if (!ct_toaddress(L, 1, &a)) {
     const char *got = ct_describe(L, 1);
     return ct_error(L, "TypeError", "cast: argument 1 must be a pointer, an "

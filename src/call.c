@@ -810,10 +810,110 @@ int ct_func_index (lua_State *L) {
 }
 
 
+/* Can a function object of type `from` be passed where the function type
+** `to` is expected? Its own type, one with the same signature, or a
+** library function (declared by the user on the object, not by a
+** prototype: the user vouches for it, as for an address). */
+static int samesig (const ct_Type *to, const ct_Type *from) {
+  const Sig *a = (const Sig *)to->ext, *b = (const Sig *)from->ext;
+  int i;
+  if (to == from || b == NULL || b->untyped) return 1;
+  if (a == NULL || a->untyped) return 0;
+  if (a->s.nargs != b->s.nargs || a->s.ret != b->s.ret) return 0;
+  for (i = 0; i < a->s.nargs; i++)
+    if (a->s.args[i] != b->s.args[i]) return 0;
+  return 1;
+}
+
+
+/* pushes "restype(argtype, ...)" for the function type at tidx */
+static void pushsig (lua_State *L, int tidx) {
+  lua_Integer i, n = 0;
+  int top;
+  tidx = lua_absindex(L, tidx);
+  lua_getiuservalue(L, tidx, CT_TUV_FIELDS);          /* argtypes */
+  top = lua_gettop(L);
+  if (lua_getiuservalue(L, tidx, CT_TUV_PROTO) == LUA_TUSERDATA)
+    lua_pushstring(L, ct_typename(L, -1));
+  else lua_pushliteral(L, "void");
+  lua_remove(L, -2);
+  lua_pushliteral(L, "(");
+  if (lua_istable(L, top)) n = (lua_Integer)lua_rawlen(L, top);
+  for (i = 1; i <= n; i++) {
+    luaL_checkstack(L, 3, NULL);
+    if (i > 1) lua_pushliteral(L, ", ");
+    lua_rawgeti(L, top, i);
+    lua_pushstring(L, ct_totype(L, -1) ? ct_typename(L, -1) : "?");
+    lua_remove(L, -2);
+    lua_concat(L, lua_gettop(L) - top);               /* argtypes, sig so far */
+  }
+  lua_pushliteral(L, ")");
+  lua_concat(L, lua_gettop(L) - top);
+  lua_remove(L, top);
+}
+
+
+void ct_checkcallback (lua_State *L, int tidx, int idx, const char *what) {
+  ct_CData *o = ct_tocdata(L, idx);
+  ct_Type *t = (ct_Type *)lua_touserdata(L, tidx);
+  tidx = lua_absindex(L, tidx);
+  idx = lua_absindex(L, idx);
+  if (o == NULL || o->type->kind != CT_FUNC || t->kind != CT_FUNC ||
+      samesig(t, o->type))
+    return;
+  if (lua_getiuservalue(L, idx, CT_UV_CLOSURE) == LUA_TNIL) {
+    lua_pop(L, 1);
+    return;                          /* a foreign function: the user's word */
+  }
+  lua_getiuservalue(L, idx, CT_UV_TYPE);
+  pushsig(L, tidx);
+  pushsig(L, -2);
+  ct_error(L, "TypeError", "%s: expected a function %s, got a callback %s",
+           what, lua_tostring(L, -2), lua_tostring(L, -1));
+}
+
+
+/* A callback's C code converts its arguments and result by its type's
+** signature, whatever the object says: argtypes/restype set on it (for
+** calls from Lua) may only repeat that signature, else those calls would
+** hand it, say, integers it reads as pointers. Raises otherwise. */
+static void checkfixed (lua_State *L, int isargs) {
+  const Sig *s;
+  int same = 1;
+  if (lua_getiuservalue(L, 1, CT_UV_CLOSURE) == LUA_TNIL ||
+      lua_getiuservalue(L, 1, CT_UV_TYPE) != LUA_TUSERDATA ||
+      (s = (const Sig *)((ct_Type *)lua_touserdata(L, -1))->ext) == NULL) {
+    lua_settop(L, 3);
+    return;                                    /* not a callback */
+  }
+  if (isargs) {
+    lua_Integer i, n = lua_istable(L, 3) ? (lua_Integer)lua_rawlen(L, 3) : -1;
+    if (n != s->s.nargs) same = 0;
+    for (i = 1; same && i <= n; i++) {
+      lua_rawgeti(L, 3, i);
+      same = ct_totype(L, -1) == s->s.args[i - 1] && s->s.args[i - 1] != NULL;
+      lua_pop(L, 1);
+    }
+  }
+  else if (lua_isnil(L, 3) || (lua_isboolean(L, 3) && !lua_toboolean(L, 3)))
+    same = s->s.ret == NULL;
+  else
+    same = s->s.ret != NULL && ct_totype(L, 3) == s->s.ret;
+  if (!same) {
+    pushsig(L, -1);
+    ct_error(L, "TypeError", "%s of a callback %s fixed by its prototype %s",
+             isargs ? "argtypes" : "restype", isargs ? "are" : "is",
+             lua_tostring(L, -1));
+  }
+  lua_settop(L, 3);
+}
+
+
 int ct_func_newindex (lua_State *L) {
   const char *k = lua_tostring(L, 2);
   if (lua_type(L, 2) == LUA_TSTRING) {
     if (strcmp(k, "argtypes") == 0) {
+      checkfixed(L, 1);
       getcallinfo(L, 1);
       lua_getiuservalue(L, 1, CT_UV_CALLINFO);
       lua_getiuservalue(L, -1, 1);
@@ -826,6 +926,7 @@ int ct_func_newindex (lua_State *L) {
     }
     if (strcmp(k, "restype") == 0) {
       int hasargs;
+      checkfixed(L, 0);
       getcallinfo(L, 1);
       lua_getiuservalue(L, 1, CT_UV_CALLINFO);
       lua_getiuservalue(L, -1, 1);
@@ -901,49 +1002,6 @@ static int asparam (lua_State *L, int idx) {
     if (++depth > 16) break;
   }
   return idx;
-}
-
-
-/* Can a function object of type `from` be passed where the function type
-** `to` is expected? Its own type, one with the same signature, or a
-** library function (declared by the user on the object, not by a
-** prototype: the user vouches for it, as for an address). */
-static int samesig (const ct_Type *to, const ct_Type *from) {
-  const Sig *a = (const Sig *)to->ext, *b = (const Sig *)from->ext;
-  int i;
-  if (to == from || b == NULL || b->untyped) return 1;
-  if (a == NULL || a->untyped) return 0;
-  if (a->s.nargs != b->s.nargs || a->s.ret != b->s.ret) return 0;
-  for (i = 0; i < a->s.nargs; i++)
-    if (a->s.args[i] != b->s.args[i]) return 0;
-  return 1;
-}
-
-
-/* pushes "restype(argtype, ...)" for the function type at tidx */
-static void pushsig (lua_State *L, int tidx) {
-  lua_Integer i, n = 0;
-  int top;
-  tidx = lua_absindex(L, tidx);
-  lua_getiuservalue(L, tidx, CT_TUV_FIELDS);          /* argtypes */
-  top = lua_gettop(L);
-  if (lua_getiuservalue(L, tidx, CT_TUV_PROTO) == LUA_TUSERDATA)
-    lua_pushstring(L, ct_typename(L, -1));
-  else lua_pushliteral(L, "void");
-  lua_remove(L, -2);
-  lua_pushliteral(L, "(");
-  if (lua_istable(L, top)) n = (lua_Integer)lua_rawlen(L, top);
-  for (i = 1; i <= n; i++) {
-    luaL_checkstack(L, 3, NULL);
-    if (i > 1) lua_pushliteral(L, ", ");
-    lua_rawgeti(L, top, i);
-    lua_pushstring(L, ct_totype(L, -1) ? ct_typename(L, -1) : "?");
-    lua_remove(L, -2);
-    lua_concat(L, lua_gettop(L) - top);               /* argtypes, sig so far */
-  }
-  lua_pushliteral(L, ")");
-  lua_concat(L, lua_gettop(L) - top);
-  lua_remove(L, top);
 }
 
 
@@ -1985,6 +2043,7 @@ int ct_functype_new (lua_State *L) {
       /* another function object: the same address, this prototype */
       ct_CData *o = ct_tocdata(L, 2);
       if (o == NULL || o->type->kind != CT_FUNC) goto bad;
+      ct_checkcallback(L, 1, 2, ct_typename(L, 1));
       addr = ct_pointervalue(o);
       ownidx = 2;
       break;

@@ -335,6 +335,11 @@ ffi_type *ct_ffitype (lua_State *L, int tidx);  /* by-value type, built once */
 ** restype c_int and no argtypes; ownidx (0 = none) is kept alive (the
 ** library); flags are CT_SIG_* (use_errno from the library) */
 ct_CData *ct_func_new (lua_State *L, void *addr, int ownidx, unsigned flags);
+/* TypeError "<what>: expected a function R(A...), got a callback R2(B...)"
+** if the value at idx is a callback whose signature is not that of the
+** function type at tidx (its C code would read the arguments as what they
+** are not); foreign functions and other values pass */
+void ct_checkcallback (lua_State *L, int tidx, int idx, const char *what);
 void ct_open_call (lua_State *L);
 /* the lua_State making the innermost foreign call on this OS thread, or
 ** NULL: callbacks run Lua only on it */
