@@ -178,6 +178,18 @@ describe("resize", function()
     assert.are.equal(8, ctypes.cast(a, ctypes.POINTER(c_int))[7])
   end)
 
+  it("keeps the new memory alive whatever extra arguments it gets", function()
+    -- resize(obj, n, extra) kept `extra` instead of the new buffer, which
+    -- the next collection freed under the object
+    local s = ctypes.c_short(-7)
+    ctypes.resize(s, 3, true)
+    helper.gc()
+    local junk = {}
+    for i = 1, 200 do junk[i] = ctypes.create_string_buffer(4) end
+    assert.are.equal(-7, s.value)
+    assert.are.equal(3, ctypes.sizeof(s))
+  end)
+
   it("refuses views and sizes below the type's", function()
     local a = (c_int * 2)()
     assert.has_error(function() ctypes.resize(a, 4) end, "ValueError: minimum size is 8")

@@ -652,6 +652,7 @@ static int ct_resize (lua_State *L) {
     cd->size = n;   /* shrinking within the payload */
     return 0;
   }
+  lua_settop(L, 2);   /* extra arguments would shift the buffer's index */
   buf = ct_newudata(L, n + align - 1, 0, n);             /* 3: new buffer */
   a = ((uintptr_t)buf + align - 1) & ~(uintptr_t)(align - 1);
   memset((void *)a, 0, n);
