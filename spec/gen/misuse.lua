@@ -798,6 +798,11 @@ local CFIX = {
   { "fx_cb_apply_ii", "c_int", { "CB_onerr", "c_int", "c_int" } },
   { "fx_cb_apply_ii", "c_int", { "CB_errno", "c_int", "c_int" } },
   { "fx_cb_double", "c_double", { "CB_d", "c_double" } },
+  -- from another OS thread: no Lua may run, the error value comes back
+  { "fx_cb_thread", "c_int", { "CB_i", "c_int" } },
+  -- kept by C, called later (the world resets it to NULL when it goes)
+  { "fx_cb_store", nil, { "CB_i" } },
+  { "fx_cb_call_stored", "c_int", { "c_int" } },
 }
 
 function World:cfunc(spec)
@@ -817,7 +822,7 @@ A.ccallback = function(w)
   local r = w.r
   local spec = r.pick(CFIX)
   local f = w:cfunc(spec)
-  local FT = w.t[spec[3][1]]
+  local FT = w.t[spec[3][1]] or w.t.CB_i
   local cbv
   local k = r.int(6)
   if k <= 2 then cbv = r.pick(w.cb_by_type[FT] or w.callbacks)
@@ -829,9 +834,19 @@ A.ccallback = function(w)
     -- signature is C's business) and would be called with other arguments
     if cbv == nil or w.isforeign[cbv] then cbv = w.funcs[1] end
   end
+  if spec[1] == "fx_cb_store" and (type(cbv) == "function" or w.isforeign[cbv]) then
+    -- C keeps it: a temporary callback (or a library's function) would be
+    -- gone when it is called, which the caller must prevent (as in ctypes)
+    cbv = r.pick(w.cb_by_type[w.t.CB_i])
+  end
+  if spec[1] == "fx_cb_call_stored" then
+    cbv = r.chance(0.7) and r.pick({ 0, 1, 5 }) or w:any()
+    if type(cbv) == "function" then cbv = 3 end
+  end
   local args = pack(cbv)
   for i = 2, #spec[3] do
     local v = r.chance(0.7) and r.pick({ 0, 1, 2, 5, -3, 1000 }) or w:any()
+    if i == 2 and spec[1] == "fx_cb_call_stored" then v = cbv end
     if spec[1] == "fx_cb_call_n" and math_type(v) == "integer" and (v > 5 or v < 0) then v = 3 end
     if spec[1] == "fx_cb_call_n" and math_type(v) == "float" then v = 2 end
     -- fx_cb_point_sum computes r.x * 100 + r.y in int: keep k small
@@ -1357,6 +1372,12 @@ function World:pickaction()
   return "plain"
 end
 
+-- the world is going: a callback stored in C must not outlive it, so
+-- stores through other paths (a nested action) are cleared too
+function World:forget()
+  self.cfuncs = nil
+end
+
 -- a nested misuse action (inside a callback): at most two deep
 function World:misuse_nested()
   if (self.depth or 0) >= 2 then return 0 end
@@ -1412,6 +1433,12 @@ function M.run(opts)
   local w
   for step = 1, steps do
     if w == nil or step % world_every == 0 then
+      -- C may hold a callback of the old world: drop it before the world
+      if w then
+        local store = w:cfunc(CFIX[10])
+        store(nil)
+        w:forget()
+      end
       w = new_world(r, opts.fixture)
       w.skip = opts.skip
       w.asan = opts.asan
@@ -1423,6 +1450,15 @@ function M.run(opts)
     if not ok then
       fail(step, name, "generator error: " .. tostring(label))
     else
+      if r.chance(0.05) and name ~= "ccallback" then
+        -- trailing extra arguments: nothing may count on the stack's top
+        -- (no numbers: a size or address out of the generator's control)
+        for _ = 1, r.range(1, 2) do
+          local v = w:nonint()
+          if math_type(v) then v = true end
+          args.n = args.n + 1; args[args.n] = v
+        end
+      end
       local desc = label .. "(" .. describe_args(args) .. ")"
       if trace then trace(step, desc, args) end
       local ok2, err = pcall(fn, unpack(args, 1, args.n))
@@ -1455,6 +1491,7 @@ function M.run(opts)
       end
     end
   end
+  if w then w:cfunc(CFIX[10])(nil); w:forget() end
   S.callback_config(oldcfg)
   S._calls_direct(olddirect)
   S.callback_errors()
