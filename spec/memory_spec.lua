@@ -190,6 +190,27 @@ describe("resize", function()
     assert.are.equal(3, ctypes.sizeof(s))
   end)
 
+  it("keeps what pointer slots point to across resizes", function()
+    -- the second resize kept the old buffer under its own address, the key
+    -- of the pointer slot at its start: the string was freed
+    local s = ctypes.c_char_p()
+    ctypes.resize(s, 16)
+    s.value = ("abc"):rep(2)
+    ctypes.resize(s, 32)
+    helper.gc()
+    assert.are.equal("abcabc", s.value)
+    -- a view of the old memory dropping its slot's string leaves the copy's
+    local t = ctypes.c_char_p()
+    ctypes.resize(t, 16)
+    local old = ctypes.c_char_p.from_buffer(t)
+    t.value = ("xyz"):rep(2)
+    ctypes.resize(t, 32)
+    old.value = nil
+    helper.gc()
+    assert.are.equal("xyzxyz", t.value)
+    assert.is_nil(old.value)
+  end)
+
   it("refuses views and sizes below the type's", function()
     local a = (c_int * 2)()
     assert.has_error(function() ctypes.resize(a, 4) end, "ValueError: minimum size is 8")

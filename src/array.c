@@ -641,7 +641,8 @@ static int ct_resize (lua_State *L) {
   size_t n = checksize(L, 2, "resize");
   size_t align = cd->type->align > 0 ? cd->type->align : 1;
   uintptr_t a;
-  void *buf;
+  void *buf, *old;
+  size_t copied;
   if (!(cd->flags & CT_CD_OWNS))
     return ct_error(L, "ValueError", "resize: cannot resize a view; only "
                     "objects that own their memory can be resized");
@@ -653,28 +654,35 @@ static int ct_resize (lua_State *L) {
     return 0;
   }
   lua_settop(L, 2);   /* extra arguments would shift the buffer's index */
+  old = cd->ptr;
+  copied = cd->size < n ? cd->size : n;
   buf = ct_newudata(L, n + align - 1, 0, n);             /* 3: new buffer */
   a = ((uintptr_t)buf + align - 1) & ~(uintptr_t)(align - 1);
   memset((void *)a, 0, n);
-  memcpy((void *)a, cd->ptr, cd->size < n ? cd->size : n);
-  /* the old memory stays alive with the object: views may point into it */
-  if (cd->flags & CT_CD_RESIZED) {
-    lua_getiuservalue(L, 1, CT_UV_KEEP);
-    lua_getfield(L, -1, "resized");
-    ct_keep(L, 1, cd->ptr, -1);
-    lua_pop(L, 2);
-  }
-  if (lua_getiuservalue(L, 1, CT_UV_KEEP) != LUA_TTABLE) {
+  memcpy((void *)a, old, copied);
+  if (lua_getiuservalue(L, 1, CT_UV_KEEP) != LUA_TTABLE) {   /* 4: keep */
     lua_pop(L, 1);
     lua_newtable(L);
     lua_pushvalue(L, -1);
     lua_setiuservalue(L, 1, CT_UV_KEEP);
   }
+  /* the old memory stays alive with the object (views may point into it),
+  ** keyed by the buffer itself: integer keys are the addresses of pointer
+  ** slots, and the old buffer's address is its first slot's (keeping the
+  ** buffer there dropped what that slot kept) */
+  if (cd->flags & CT_CD_RESIZED) {
+    lua_getfield(L, 4, "resized");
+    lua_pushboolean(L, 1);
+    lua_rawset(L, 4);
+  }
   lua_pushvalue(L, 3);
-  lua_setfield(L, -2, "resized");
+  lua_setfield(L, 4, "resized");
   cd->ptr = (void *)a;
   cd->size = n;
   cd->flags |= CT_CD_RESIZED;
+  /* the copied pointer slots keep what the old ones kept (a view of the
+  ** old memory may overwrite those) */
+  ct_rebasekeeps(L, 1, old, copied, 1, (void *)a);
   return 0;
 }
 
