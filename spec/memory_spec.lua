@@ -277,3 +277,39 @@ describe("keep-alive", function()
     assert.are.equal(b0, arr[1].b)
   end)
 end)
+
+describe("keep-alive of copied pointer values", function()
+  local P = ctypes.POINTER(c_int)
+  local function churn()
+    helper.gc()
+    local junk = {}
+    for i = 1, 500 do junk[i] = c_int(i) end
+    return junk
+  end
+
+  it("survives assigning a pointer to itself", function()
+    -- the slot's own keep entry was replaced by the instance, and the
+    -- string (or target) it kept was freed
+    local s = ctypes.c_char_p(("q"):rep(5))
+    s.value = s
+    local a = (P * 2)(ctypes.pointer(c_int(5)))
+    a[0] = a[0]
+    churn()
+    assert.are.equal("qqqqq", s.value)
+    assert.are.equal(5, a[0][0])
+  end)
+
+  it("does not depend on the source slot after the copy", function()
+    local a, b = (P * 1)(ctypes.pointer(c_int(7))), (P * 1)()
+    b[0] = a[0]
+    a[0] = nil
+    local S = ctypes.Structure("KeepCopy", { _fields_ = { { "p", P }, { "s", ctypes.c_char_p } } })
+    local x, y = S{ p = ctypes.pointer(c_int(9)), s = ("s"):rep(3) }, S()
+    y.p, y.s = x.p, ctypes.c_char_p.from_buffer(x, 8)
+    x.p, x.s = nil, nil
+    churn()
+    assert.are.equal(7, b[0][0])
+    assert.are.equal(9, y.p[0])
+    assert.are.equal("sss", y.s)
+  end)
+end)

@@ -173,6 +173,37 @@ void ct_keep (lua_State *L, int cdidx, const void *addr, int validx) {
 }
 
 
+/* A store made the pointer slot at addr (of the object at cdidx) hold what
+** the value at validx gave. When that is the pointer value of a
+** pointer-like instance (not its address), what keeps the target alive is
+** that instance's own slot entry in its root's keep table: keep that, so
+** the store does not depend on the source slot staying as it is (a[0] =
+** a[0] dropped the target; so did b[0] = a[0] and then a[0] = nil). The
+** instance itself when no entry exists (callbacks own their code, library
+** functions keep their library, addresses keep nothing). */
+void ct_keepvalue (lua_State *L, int cdidx, const void *addr, int validx) {
+  ct_CData *src;
+  cdidx = lua_absindex(L, cdidx);
+  validx = lua_absindex(L, validx);
+  src = lua_type(L, validx) == LUA_TUSERDATA ? ct_tocdata(L, validx) : NULL;
+  if (src != NULL && ct_ispointerlike(src->type) &&
+      ct_loadptr(addr) != src->ptr) {
+    luaL_checkstack(L, 4, NULL);
+    pushroot(L, validx);                             /* root */
+    if (lua_getiuservalue(L, -1, CT_UV_KEEP) == LUA_TTABLE) {
+      if (lua_rawgeti(L, -1, (lua_Integer)(uintptr_t)src->ptr) != LUA_TNIL) {
+        ct_keep(L, cdidx, addr, -1);                 /* root, keep, kept */
+        lua_pop(L, 3);
+        return;
+      }
+      lua_pop(L, 1);
+    }
+    lua_pop(L, 2);
+  }
+  ct_keep(L, cdidx, addr, validx);
+}
+
+
 /* After `size` bytes were copied from sp (memory of the object at srcidx)
 ** to dp (memory of the object at cdidx): the copy keeps alive what the
 ** original's pointers kept alive, slot by slot. */
@@ -343,7 +374,7 @@ void ct_setvalue (lua_State *L, int cdidx, int tidx, void *p, int idx,
   }
   switch (r) {
     case CT_CONV_KEEPARG:
-      ct_keep(L, cdidx, p, idx);
+      ct_keepvalue(L, cdidx, p, idx);
       break;
     case CT_CONV_KEEPTOP:
       ct_keep(L, cdidx, p, -1);

@@ -247,6 +247,9 @@ ct_CData *ct_newview (lua_State *L, int tidx, void *ptr, int baseidx);
 ct_CData *ct_tocdata (lua_State *L, int idx);
 ct_CData *ct_checkcdata (lua_State *L, int idx);
 void ct_keep (lua_State *L, int cdidx, const void *addr, int validx);
+/* ct_keep for CT_CONV_KEEPARG stores: a pointer value copied from a
+** pointer-like instance keeps what keeps that instance's target alive */
+void ct_keepvalue (lua_State *L, int cdidx, const void *addr, int validx);
 void ct_rebasekeeps (lua_State *L, int srcidx, const void *sp, size_t size,
                      int cdidx, void *dp);
 int ct_tocvalue (lua_State *L, int tidx, void *p, int idx);

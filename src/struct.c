@@ -774,7 +774,7 @@ static void setfield (lua_State *L, int fidx, const ct_Field *f, char *base,
   r = ct_tocvalue(L, ftidx, p, vidx);
   switch (r) {
     case CT_CONV_FAIL: convfail(L, fidx, up); break;
-    case CT_CONV_KEEPARG: ct_keep(L, cdidx, p, vidx); break;
+    case CT_CONV_KEEPARG: ct_keepvalue(L, cdidx, p, vidx); break;
     case CT_CONV_KEEPTOP: ct_keep(L, cdidx, p, -1); break;
     default:
       /* a pointer slot overwritten with a plain value drops what it kept */
