@@ -274,6 +274,17 @@ local function new_world(r, fixture)
   local CB_onerr = S.CFUNCTYPE(c_int, c_int, c_int, {
     onerror = function(e) return 7 end })
   local CB_errno = S.CFUNCTYPE(c_int, c_int, c_int, { use_errno = true })
+  local CB_str = S.CFUNCTYPE(S.c_char_p, c_int)
+  -- a structure whose body converts arguments (from_param(cls, value))
+  local FP = S.Structure("MFP" .. n, {
+    _fields_ = { { "x", c_int } },
+    from_param = function(cls, v)
+      local k = r.int(5)
+      if k == 1 then return cls(3) elseif k == 2 then user_error()
+      elseif k == 3 then return v elseif k == 4 then return { x = 1 } end
+      return w:any()
+    end,
+  })
   local Ptrs = S.Structure("MPtrs" .. n, {
     _fields_ = { { "p", P }, { "s", S.c_char_p }, { "w", S.c_wchar_p },
                  { "v", S.c_void_p }, { "f", CB_ii } },
@@ -281,7 +292,7 @@ local function new_world(r, fixture)
   for _, t in ipairs({ A4, C8, W4, A23, A0, D3, P, PP, PC, PD, Point, Bits, U,
                        Packed, BE, Nest, Derived, S16d, Inc, PInc, Node, PNode,
                        CB_ii, CB_i, CB_v, CMP, CB_pt, CB_d, CB_err, CB_onerr,
-                       CB_errno, Ptrs, Point * 2, Bits * 2, S.c_longdouble * 2,
+                       CB_errno, CB_str, FP, Ptrs, Point * 2, Bits * 2, S.c_longdouble * 2,
                        S.c_char_p * 2, P * 2 }) do
     T[#T + 1] = t
   end
@@ -292,9 +303,9 @@ local function new_world(r, fixture)
           S16d = S16d, Inc = Inc, PInc = PInc, Node = Node, PNode = PNode,
           CB_ii = CB_ii, CB_i = CB_i, CB_v = CB_v, CMP = CMP, CB_pt = CB_pt,
           CB_d = CB_d, CB_err = CB_err, CB_onerr = CB_onerr,
-          CB_errno = CB_errno, Ptrs = Ptrs }
+          CB_errno = CB_errno, CB_str = CB_str, FP = FP, Ptrs = Ptrs }
   w.structtypes = { Point, Bits, U, Packed, BE, Nest, Derived, S16d, Node, Ptrs }
-  w.functypes = { CB_ii, CB_i, CB_v, CMP, CB_pt, CB_d, CB_err, CB_onerr, CB_errno }
+  w.functypes = { CB_ii, CB_i, CB_v, CMP, CB_pt, CB_d, CB_err, CB_onerr, CB_errno, CB_str }
 
   -- scratch: instances of pointer-free types; anything may be written
   -- into them. meta[obj] = { size = bytes of valid memory }
@@ -407,8 +418,19 @@ local function new_world(r, fixture)
     list[#list + 1] = cb
     return cb
   end
+  -- bodies for callbacks returning char *: an integer result would be an
+  -- address C reads (the caller's word, as c_char_p(address))
+  w.strfuncs = {
+    function(k) return ("s"):rep(math_type(k) and k % 100 or 3) .. "!" end,
+    function() return nil end, function() user_error() end,
+    function() error(M.USER_TABLE) end, function() return "x" end,
+    function() return {} end, function() return 1.5 end,
+    function() return true end, function() co_yield(1) return "y" end,
+    function() collectgarbage() return ("t"):rep(9) end,
+    function() return w.ptrs[10] end,               -- a c_char_p instance
+  }
   for _, F in ipairs(w.functypes) do
-    for _ = 1, 2 do addcb(F, r.pick(funcs)) end
+    for _ = 1, 2 do addcb(F, r.pick(F == CB_str and w.strfuncs or funcs)) end
   end
   addcb(CB_ii, function(a, b) return a end)
   addcb(CB_ii, function(a, b) return w:misuse_nested() end)
@@ -418,6 +440,8 @@ local function new_world(r, fixture)
   w.self_release = addcb(CB_ii, function(a, b) w.self_release:release() return 1 end)
   addcb(CMP, function(pa, pb) return pa[0] - pb[0] end)
   addcb(CB_pt, function(p, k) return Point(p.x + k, p.y) end)
+  addcb(CB_str, w.strfuncs[1])
+  addcb(CB_str, function(k) collectgarbage() return ("t" .. tostring(k)):rep(2) end)
   w.callbacks = cbs
 
   -- foreign function objects safe to call (their real signature is known)
@@ -803,6 +827,8 @@ local CFIX = {
   -- kept by C, called later (the world resets it to NULL when it goes)
   { "fx_cb_store", nil, { "CB_i" } },
   { "fx_cb_call_stored", "c_int", { "c_int" } },
+  -- a string result C copies into a buffer the call passes
+  { "fx_cb_str_result", "c_int", { "CB_str", "c_int", "c_void_p", "c_int" } },
 }
 
 function World:cfunc(spec)
@@ -839,6 +865,18 @@ A.ccallback = function(w)
     -- gone when it is called, which the caller must prevent (as in ctypes)
     cbv = r.pick(w.cb_by_type[w.t.CB_i])
   end
+  if spec[1] == "fx_cb_str_result" and type(cbv) == "function" then
+    cbv = r.pick(w.strfuncs)
+  end
+  if spec[1] == "fx_cb_str_result" then
+    -- the buffer and its size are the caller's word: always right here
+    local buf = S.create_string_buffer(16)
+    return "ccallback fx_cb_str_result", function(cb, nn)
+      local got = f(cb, nn, buf, 16)
+      local _ = buf.value
+      return got
+    end, pack(cbv, r.chance(0.8) and r.pick({ 0, 1, 5, 40 }) or w:any())
+  end
   if spec[1] == "fx_cb_call_stored" then
     cbv = r.chance(0.7) and r.pick({ 0, 1, 5 }) or w:any()
     if type(cbv) == "function" then cbv = 3 end
@@ -874,10 +912,16 @@ A.callobj = function(w)
   if r.chance(0.2) then obj = r.pick(w.ptrs) end
   if r.chance(0.2) then obj = r.pick(w.types) end
   local args = w:anyargs(4)
+  -- a zero-length array passes as a pointer to no element, which a
+  -- callback taking POINTER(c_int) reads (C's rules: the caller's word)
+  for i = 1, args.n do
+    if type(args[i]) == "userdata" and tostring(args[i]):find("_Array_0 ", 1, true) then args[i] = nil end
+  end
   if r.chance(0.2) then
     -- a callback or safe foreign function seen through another function
     -- type: F(f) and cast(f, F) refuse what would be called wrongly
     local F = r.pick(w.functypes)
+    if F == w.t.CB_str then F = w.t.CB_i end     -- a char * result is read
     local f = r.chance(0.5) and r.pick(w.callbacks) or r.pick(w.foreign)
     local viacast = r.chance(0.5)
     return (viacast and "cast(f, F)(...) " or "F(f)(...) ") .. describe(f), function(...)
@@ -1171,6 +1215,19 @@ A.meta = function(w)
       local v1, v2 = f(s, c)
       if type(v2) == "userdata" then local _ = tostring(v2) end
     end, pack(o, st, ctl)
+  elseif r.chance(0.3) then
+    -- a closed library refuses lookups; what it gave stays callable
+    return "<close> lib", function()
+      local f
+      do
+        local l <close> = S.CDLL(w.fixture)
+        f = l.fxc_add
+      end
+      collectgarbage()
+      if f(3, 4) ~= 7 then error("function of a closed library broken") end
+      local l2 <close> = S.CDLL(w.fixture)
+      local _ = l2._name
+    end, pack()
   else
     -- <close> on instances and callbacks
     local o = r.chance(0.5) and r.pick(w.scratch) or r.pick(w.callbacks)
@@ -1307,9 +1364,28 @@ WEIGHTS.field = 3
 A.probe = function(w)
   local r = w.r
   local n = r.range(1, 1 << 30)
-  local k = r.int(9)
+  local k = r.int(12)
   local probe
-  if k == 1 then
+  if k == 10 then
+    -- a pointer value copied out of a slot, the slot then cleared
+    local a, b = (w.t.P * 1)(S.pointer(S.c_int(n))), (w.t.P * 1)()
+    b[0] = a[0]
+    a[0] = nil
+    probe = function() return b[0][0] == n end
+  elseif k == 11 then
+    -- assigned to itself, then resized (old buffers and copied slots)
+    local s = S.c_char_p(("r" .. n):rep(2))
+    s.value = s
+    S.resize(s, 16); S.resize(s, 24)
+    probe = function() return s.value == ("r" .. n):rep(2) end
+  elseif k == 12 then
+    local o = w.t.Ptrs{ s = "m" .. n, p = S.pointer(S.c_int(n)) }
+    local q = w.t.Ptrs()
+    q.s, q.p = o.s, o.p
+    o.p = nil
+    o = nil
+    probe = function() return q.s == "m" .. n and q.p[0] == n end
+  elseif k == 1 then
     local p = S.pointer(S.c_int(n))
     probe = function() return p.contents.value == n and p[0] == n end
   elseif k == 2 then
