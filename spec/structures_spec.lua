@@ -438,6 +438,15 @@ describe("structures", function()
         "ValueError: array type nested too deeply (more than 1000 levels " ..
         "of arrays and structures)")
     end)
+
+    it("does not count deriving as nesting", function()
+      local B = ctypes.Structure("Gen0", { _fields_ = { { "x0", c_int } } })
+      for i = 1, 1500 do
+        B = ctypes.Structure("Gen" .. i, { _base_ = B, _fields_ = { { "x" .. i, c_int } } })
+      end
+      assert.are.equal(1501 * 4, ctypes.sizeof(B))
+      assert.are.equal(1501 * 4, ctypes.sizeof(B * 1) // 1)
+    end)
   end)
 
   describe("_anonymous_", function()

@@ -494,7 +494,7 @@ static void setfields (lua_State *L, int tidx, int fidx) {
     else ly.bitpos = (uint64_t)base->size * 8;
     ly.align = base->align > 0 ? base->align : 1;
     flags |= base->flags & (CT_HASBITS | CT_UNIONLIKE);
-    depth = base->depth;
+    depth = base->depth - 1;        /* its fields are ours: not a level */
   }
   else lua_pop(L, 1);
   ly.pack = powoption(L, bodyidx, "_pack_", baseidx);
