@@ -136,6 +136,28 @@ describe("conversions without argtypes", function()
     assert.are.equal(0, lib.fxc_is_null(lib.fxc_add))      -- its address
   end)
 
+  it("pass a c_bool holding any non-zero byte as 1, and unaligned scalars", function()
+    -- a c_bool's byte set to 11 (memset) was loaded as _Bool (UB) and
+    -- passed as 11; a scalar viewed at an odd offset was loaded unaligned
+    local b = ctypes.c_bool(true)
+    ctypes.memset(b, 11, 1)
+    local vsum = lib.fxc_vsum
+    vsum.argtypes = { c_int }
+    assert.are.equal(1, vsum(1, b))                       -- promoted
+    assert.are.equal(1, lib.fxc_id_int(b))                -- as is
+    local idb = ctypes.CFUNCTYPE(ctypes.c_bool, ctypes.c_bool)({ "fxc_id_bool", lib })
+    assert.are.equal(true, idb(b))
+    local buf = ctypes.create_string_buffer(8)
+    local sh = ctypes.c_short.from_buffer(buf, 1)
+    sh.value = -2
+    local f = ctypes.c_float.from_buffer(buf, 3)
+    f.value = 0.5
+    assert.are.equal(-2, vsum(1, sh))
+    local vd = lib.fxc_vdsum
+    vd.argtypes, vd.restype = { c_int }, c_double
+    assert.are.equal(0.5, vd(1, f))
+  end)
+
   it("refuse what has no C form, and ints that do not fit", function()
     assert.has_error(function() lib.fxc_id_int({}) end,
       "ArgumentError: argument 1: TypeError: Don't know how to convert parameter 1 (table)")

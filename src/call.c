@@ -1149,25 +1149,33 @@ static void *convuntyped (lua_State *L, int argn, int idx, Slot *slot,
               slot->p = ct_pointervalue(cd);
               return slot;
             }
+            /* the bytes go through the slot: the instance may be unaligned
+            ** (from_buffer at an odd offset), and a c_bool may hold any
+            ** byte (any non-zero byte is true; C wants 0 or 1) */
             slot->i = 0;
             memcpy(slot, cd->ptr, t->size);
+            if (t->scalar == CT_BOOL) slot->b[0] = slot->b[0] != 0;
             *ft = t->ffi;
             lw->c[0] = scalarclass(t->scalar);
             if (t->scalar == CT_LONGDOUBLE) { lw->n = 0; lw->x87 = 1; }
             if (promote) {
               if (t->scalar == CT_FLOAT) {
-                slot->d = (double)*(float *)cd->ptr;
+                float f;
+                memcpy(&f, slot, sizeof f);
+                slot->d = (double)f;
                 *ft = &ffi_type_double;
               }
               else if (t->size < sizeof(int)) {
                 int v;
+                short sh;
+                unsigned short ush;
                 switch (t->scalar) {
-                  case CT_BOOL: v = *(_Bool *)cd->ptr; break;
-                  case CT_CHAR: v = *(char *)cd->ptr; break;
-                  case CT_BYTE: v = *(signed char *)cd->ptr; break;
-                  case CT_UBYTE: v = *(unsigned char *)cd->ptr; break;
-                  case CT_SHORT: v = *(short *)cd->ptr; break;
-                  default: v = *(unsigned short *)cd->ptr; break;
+                  case CT_BOOL: v = slot->b[0]; break;
+                  case CT_CHAR: v = (char)slot->b[0]; break;
+                  case CT_BYTE: v = (signed char)slot->b[0]; break;
+                  case CT_UBYTE: v = slot->b[0]; break;
+                  case CT_SHORT: memcpy(&sh, slot, sizeof sh); v = sh; break;
+                  default: memcpy(&ush, slot, sizeof ush); v = ush; break;
                 }
                 slot->i = 0;
                 *(int *)slot = v;

@@ -168,6 +168,8 @@ int ct_scalar_set (lua_State *L, int code, void *p, int idx, int tidx) {
     ct_CData *cd = ct_tocdata(L, idx);
     if (cd != NULL && cd->type == (ct_Type *)lua_touserdata(L, tidx)) {
       memcpy(p, cd->ptr, cd->type->size);
+      if (code == CT_BOOL)        /* any non-zero byte is true: store 1 */
+        *(unsigned char *)p = *(unsigned char *)p != 0;
       if (code == CT_CHAR_P || code == CT_WCHAR_P) {
         /* share what keeps its target alive */
         return CT_CONV_KEEPARG;
