@@ -84,6 +84,17 @@ describe("memory functions", function()
     assert.has_error(function() ctypes.wstring_at("abc") end,
                      "TypeError: wstring_at: argument 1 must be a pointer, an address or a ctypes instance, got string")
   end)
+
+  it("reads wide text at odd addresses", function()
+    -- wchar_t loads at an odd address were misaligned (a UBSan report)
+    local buf = ctypes.create_string_buffer(16)
+    ctypes.memmove(ctypes.byref(buf, 1), string.pack("=i4i4i4", 104, 105, 0), 12)
+    assert.are.equal("hi", ctypes.wstring_at(ctypes.addressof(buf) + 1))
+    assert.are.equal("h", ctypes.wstring_at(ctypes.byref(buf, 1), 1))
+    assert.are.equal("hi", (ctypes.c_wchar * 3).from_buffer(buf, 1).value)
+    assert.are.equal("hi", ctypes.cast(ctypes.addressof(buf) + 1, ctypes.c_wchar_p).value)
+    assert.are.equal("h", ctypes.c_wchar.from_buffer(buf, 1).value)
+  end)
 end)
 
 describe("from_address, from_buffer, from_buffer_copy", function()

@@ -4,7 +4,7 @@
 ** functions: sizeof, alignment, addressof, pointer, POINTER, cast,
 ** is_null, memmove, memset, string_at, wstring_at, resize.
 */
-#define _POSIX_C_SOURCE 200809L  /* strnlen, wcsnlen */
+#define _POSIX_C_SOURCE 200809L  /* strnlen */
 #include <stdint.h>
 #include <string.h>
 #include <wchar.h>
@@ -121,7 +121,7 @@ int ct_array_index (lua_State *L) {
     }
     else if (ischarlike(e, CT_WCHAR) && strcmp(k, "value") == 0) {
       ct_pushwstring(L, (const wchar_t *)cd->ptr,
-                     wcsnlen((const wchar_t *)cd->ptr, cd->type->length));
+                     ct_wcsnlen((const wchar_t *)cd->ptr, cd->type->length));
       return 1;
     }
   }
@@ -260,7 +260,8 @@ int ct_array_init (lua_State *L, int tidx, void *p, int idx, int cdidx) {
       ct_error(L, "ValueError", "string too long (%I characters, at most %I)",
                (lua_Integer)len, (lua_Integer)t->length);
     memcpy(p, w, len * sizeof(wchar_t));
-    memset((wchar_t *)p + len, 0, (t->length - len) * sizeof(wchar_t));
+    memset((char *)p + len * sizeof(wchar_t), 0,
+           (t->length - len) * sizeof(wchar_t));
     lua_pop(L, 1);
   }
   else {
@@ -623,7 +624,7 @@ static int ct_wstring_at (lua_State *L) {
                     "an address or a ctypes instance, got string");
   if (avail != SIZE_MAX) avail /= sizeof(wchar_t);
   if (lua_isnoneornil(L, 2) || (lua_isinteger(L, 2) && lua_tointeger(L, 2) == -1))
-    n = avail == SIZE_MAX ? wcslen(a) : (size_t)wcsnlen(a, avail);
+    n = ct_wcsnlen(a, avail);
   else {
     n = checksize(L, 2, "wstring_at");
     if (n > avail)

@@ -234,6 +234,8 @@ void ct_scalar_push (lua_State *L, int code, const void *p);
 void ct_bswap (void *p, size_t n);
 /* UTF-8 <-> wchar_t */
 void ct_pushwstring (lua_State *L, const wchar_t *w, size_t n);
+/* wcsnlen for wide text at any address (max = SIZE_MAX: unbounded) */
+size_t ct_wcsnlen (const wchar_t *w, size_t max);
 wchar_t *ct_towstring (lua_State *L, int idx, size_t *n); /* pushes buffer */
 void ct_open_scalar (lua_State *L);
 

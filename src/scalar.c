@@ -105,13 +105,30 @@ static size_t utf8dec (const unsigned char *s, size_t len, uint32_t *out) {
 }
 
 
+/* wide text may sit at any address (a view at an odd offset, an address
+** given to wstring_at): characters are read with memcpy */
+size_t ct_wcsnlen (const wchar_t *w, size_t max) {
+  const unsigned char *b = (const unsigned char *)w;
+  size_t i;
+  for (i = 0; i < max; i++) {
+    wchar_t c;
+    memcpy(&c, b + i * sizeof c, sizeof c);
+    if (c == 0) break;
+  }
+  return i;
+}
+
+
 void ct_pushwstring (lua_State *L, const wchar_t *w, size_t n) {
   luaL_Buffer b;
   size_t i;
   luaL_buffinit(L, &b);
   for (i = 0; i < n; i++) {
     char *p = luaL_prepbuffsize(&b, 4);
-    uint32_t c = (uint32_t)w[i];
+    wchar_t wc;
+    uint32_t c;
+    memcpy(&wc, (const unsigned char *)w + i * sizeof wc, sizeof wc);
+    c = (uint32_t)wc;
     if (c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF)) c = 0xFFFD;
     luaL_addsize(&b, utf8enc(p, c));
   }
@@ -323,7 +340,8 @@ void ct_scalar_push (lua_State *L, int code, const void *p) {
     case CT_WCHAR_P: {
       const wchar_t *w;
       LOAD(const wchar_t *, p, w);
-      if (w == NULL) lua_pushnil(L); else ct_pushwstring(L, w, wcslen(w));
+      if (w == NULL) lua_pushnil(L);
+      else ct_pushwstring(L, w, ct_wcsnlen(w, SIZE_MAX));
       break;
     }
     case CT_VOID_P: {
