@@ -278,9 +278,10 @@ local function new_world(r, fixture)
   -- a structure whose body converts arguments (from_param(cls, value))
   local FP = S.Structure("MFP" .. n, {
     _fields_ = { { "x", c_int } },
+    -- (T.from_param(v) gives it v alone: it must not rely on cls)
     from_param = function(cls, v)
       local k = r.int(5)
-      if k == 1 then return cls(3) elseif k == 2 then user_error()
+      if k == 1 then return w.t.FP(3) elseif k == 2 then user_error()
       elseif k == 3 then return v elseif k == 4 then return { x = 1 } end
       return w:any()
     end,
@@ -327,6 +328,13 @@ local function new_world(r, fixture)
   sc(c_int.from_buffer(A4(7, 8, 9, 10), 4))
   sc(Point.from_buffer_copy("\1\0\0\0\2\0\0\0"))
   sc(S.c_ulong(7)); sc(S.c_uint(9))
+  -- views at odd offsets: every access must cope with unaligned memory
+  local odd = S.create_string_buffer(64)
+  sc(S.c_short.from_buffer(odd, 1)); sc(c_int.from_buffer(odd, 3))
+  sc(c_double.from_buffer(odd, 5)); sc(S.c_longdouble.from_buffer(odd, 17))
+  sc(S.c_float.from_buffer(odd, 13)); sc(Point.from_buffer(odd, 33))
+  sc(S16d.from_buffer(odd, 41)); sc(A4.from_buffer(odd, 7)); sc(S.c_bool.from_buffer(odd, 9))
+  sc(S.c_wchar.from_buffer(odd, 11))
   w.scratch = scratch
 
   -- ptrs: pointer-containing objects whose pointers are valid. Reads of
