@@ -366,6 +366,15 @@ local function new_world(r, fixture)
   pt(Ptrs(), 40)
   pt((S.c_char_p * 2)("a" .. n, "b"), 16)
   pt((P * 2)(S.pointer(c_int(1))), 16)
+  -- pointers stored at odd offsets
+  local oddp = S.create_string_buffer(64)
+  local pv = P.from_buffer(oddp, 3)
+  pv.contents = c_int(16)
+  pt(pv, 4)
+  local sv = S.c_char_p.from_buffer(oddp, 13)
+  sv.value = "odd" .. n
+  pt(sv, 4 + #tostring(n))
+  pt(Ptrs.from_buffer(oddp, 21), 40)
   w.ptrs, w.psize = ptrs, psize
   w.x = x
 
