@@ -11,6 +11,8 @@
 --   helper.run(cmd)    runs a shell command: ok, output (stdout+stderr), code
 --   helper.quote(s)    a string quoted for the shell
 --   helper.gc()        two full collections
+--   helper.oracle(kind, name)  the fixture's fx_<kind>_<name>() (gcc's
+--                      sizeof/alignof/offsetof numbers)
 local M = {}
 
 local getenv = os.getenv
