@@ -18,14 +18,22 @@
 -- that fit the memory unless ctypes knows the size; pointers are indexed at
 -- 0 only; from_address and in_dll get valid addresses and names only with
 -- types that fit; C functions called with random arguments (abs, fxc_add,
--- ...) never dereference them; callbacks called by C have the signature C
--- calls them with (or the call is refused).
+-- ...) never dereference them and never return long double; callbacks
+-- called by C have the signature C calls them with (or the call is
+-- refused), and those returning char * never return an integer (an
+-- address); a callback C keeps is kept alive. Under AddressSanitizer
+-- (opts.asan) absurd allocation sizes are ones Lua refuses itself, and
+-- RTLD_DEEPBIND is left out (the sanitizer aborts on it).
 --
 --   local misuse = require("spec.gen.misuse")
 --   local result = misuse.run{ seed = 1, steps = 500, fixture = path,
---                              trace = function(step, label) end }
---   result.calls, result.errors, result.failures = { {step, label, why}, ... }
+--                              asan = false, skip = { action = true },
+--                              trace = function(step, label, args) end,
+--                              observe = function(action, ok, err) end }
+--   result.calls, result.errors, result.actions = { [action] = count },
+--   result.failures = { { step =, label =, why = }, ... }
 --   misuse.check(err)  -> nil if err is an acceptable error, else why not
+--   misuse.ACTIONS, misuse.EXCEPTIONS
 local M = {}
 
 local ctypes = require("ctypes")
@@ -36,8 +44,8 @@ local type, tostring, pcall, select, pairs, ipairs, error, rawequal =
 local getmetatable, setmetatable = getmetatable, setmetatable
 local math_type, maxint, minint = math.type, math.maxinteger, math.mininteger
 local fmt, concat, unpack = string.format, table.concat, table.unpack
-local co_create, co_resume, co_yield, co_wrap =
-  coroutine.create, coroutine.resume, coroutine.yield, coroutine.wrap
+local co_create, co_resume, co_yield =
+  coroutine.create, coroutine.resume, coroutine.yield
 
 -- {==================================================================
 -- What an acceptable error looks like
