@@ -71,6 +71,18 @@ describe("the ctypes rock", function()
     assert.matches("libffi%.so", out)
     assert.is_nil(out:find("liblua", 1, true), out)
   end)
+
+  it("exports only luaopen_ctypes_core from the rock's core.so too", function()
+    -- LuaRocks builds with its own flags (no -fvisibility=hidden): the
+    -- header's visibility pragma keeps the ct_* functions internal.
+    assert.is_true(ok_make, make_out)
+    local ok, out = helper.run("nm -D --defined-only " ..
+      q(tree .. "/lib/lua/5.4/ctypes/core.so"))
+    assert.is_true(ok, out)
+    local names = {}
+    for name in out:gmatch("%S+ %u (%S+)") do names[#names + 1] = name end
+    assert.same({ "luaopen_ctypes_core" }, names)
+  end)
 end)
 
 describe("rockspec/ctypes-scm-1.rockspec", function()

@@ -16,6 +16,12 @@
 
 #define CT_EXPORT __attribute__((visibility("default")))
 
+/* Everything declared from here to the end of this header is internal to the
+** module, whatever flags build it (LuaRocks' builtin backend cannot add
+** -fvisibility=hidden): only CT_EXPORT symbols leave the shared object. The
+** system headers above stay outside the pragma. */
+#pragma GCC visibility push(hidden)
+
 
 /* {======================================================================
 ** Type kinds and the scalar table
@@ -359,5 +365,7 @@ int ct_callback_new (lua_State *L, int tidx, int fidx); /* F(lua_function) */
 int ct_callback_close (lua_State *L);    /* __close / explicit release */
 int ct_callback_raise (lua_State *L);    /* raise the pending error */
 void ct_open_callback (lua_State *L);
+
+#pragma GCC visibility pop
 
 #endif
