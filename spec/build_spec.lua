@@ -3,6 +3,15 @@
 local helper = require("spec.helper")
 local q = helper.quote
 
+-- the names a shared object exports (defined dynamic symbols)
+local function exported(path)
+  local ok, out = helper.run("nm -D --defined-only " .. q(path))
+  assert(ok, out)
+  local names = {}
+  for name in out:gmatch("%S+ %u (%S+)") do names[#names + 1] = name end
+  return names
+end
+
 describe("the ctypes rock", function()
   local tmp, tree, ok_make, make_out
 
@@ -76,12 +85,8 @@ describe("the ctypes rock", function()
     -- LuaRocks builds with its own flags (no -fvisibility=hidden): the
     -- header's visibility pragma keeps the ct_* functions internal.
     assert.is_true(ok_make, make_out)
-    local ok, out = helper.run("nm -D --defined-only " ..
-      q(tree .. "/lib/lua/5.4/ctypes/core.so"))
-    assert.is_true(ok, out)
-    local names = {}
-    for name in out:gmatch("%S+ %u (%S+)") do names[#names + 1] = name end
-    assert.same({ "luaopen_ctypes_core" }, names)
+    assert.same({ "luaopen_ctypes_core" },
+                exported(tree .. "/lib/lua/5.4/ctypes/core.so"))
   end)
 end)
 
@@ -144,12 +149,8 @@ describe("make's core.so", function()
   end)
 
   it("exports luaopen_ctypes_core and nothing else", function()
-    local ok, out = helper.run("nm -D --defined-only " ..
-      q(helper.build_dir .. "/ctypes/core.so"))
-    assert.is_true(ok, out)
-    local names = {}
-    for name in out:gmatch("%S+ %u (%S+)") do names[#names + 1] = name end
-    assert.same({ "luaopen_ctypes_core" }, names)
+    assert.same({ "luaopen_ctypes_core" },
+                exported(helper.build_dir .. "/ctypes/core.so"))
   end)
 end)
 

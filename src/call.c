@@ -2132,6 +2132,17 @@ static int call_direct (lua_State *L) {
 /* } ====================================================================== */
 
 
+/* registry[key] = a new table with weak keys or values (mode) */
+static void weakregistry (lua_State *L, const void *key, const char *mode) {
+  lua_newtable(L);
+  lua_createtable(L, 0, 1);
+  lua_pushstring(L, mode);
+  lua_setfield(L, -2, "__mode");
+  lua_setmetatable(L, -2);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, key);
+}
+
+
 void ct_open_call (lua_State *L) {
   static const luaL_Reg funcs[] = {
     {"CFUNCTYPE", call_CFUNCTYPE},
@@ -2142,18 +2153,8 @@ void ct_open_call (lua_State *L) {
   };
   luaL_setfuncs(L, funcs, 0);
   /* type -> libffi storage, alive as long as the type */
-  lua_newtable(L);
-  lua_createtable(L, 0, 1);
-  lua_pushliteral(L, "k");
-  lua_setfield(L, -2, "__mode");
-  lua_setmetatable(L, -2);
-  lua_rawsetp(L, LUA_REGISTRYINDEX, &ffistore_key);
-  lua_newtable(L);
-  lua_createtable(L, 0, 1);
-  lua_pushliteral(L, "v");
-  lua_setfield(L, -2, "__mode");
-  lua_setmetatable(L, -2);
-  lua_rawsetp(L, LUA_REGISTRYINDEX, &protocache_key);
+  weakregistry(L, &ffistore_key, "k");
+  weakregistry(L, &protocache_key, "v");
   lua_newtable(L);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &deffunc_key);
 }
