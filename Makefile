@@ -44,8 +44,12 @@ BENCH_SO := $(patsubst bench/%.c,build/bench/%.so,$(BENCH_C))
 
 CORE     := build/ctypes/core.so
 FIXTURE  := spec/fixtures/libfixture.so
+# the fixture's Lua C module ("another binding" calling back from its frames)
+FXMOD_SRC    := spec/fixtures/lua/fxmod.c
+FXMOD        := build/fxmod.so
 ASAN_CORE    := build-asan/ctypes/core.so
 ASAN_FIXTURE := build-asan/libfixture.so
+ASAN_FXMOD   := build-asan/fxmod.so
 
 # Paths for running Lua outside busted (demo, bench): the trailing ";;"
 # keeps the system paths.
@@ -75,7 +79,7 @@ DEB_PKGS = lua5.4 liblua5.4-dev libffi-dev pkg-config lua-busted luarocks gcc li
 
 all: deps build
 
-build: $(CORE) $(FIXTURE)
+build: $(CORE) $(FIXTURE) $(FXMOD)
 
 # ---------------------------------------------------------------- deps ----
 # Fast when everything is present (no apt call).  As root, installs what is
@@ -120,6 +124,10 @@ $(FIXTURE): $(FIX_SRC) $(FIX_HDR) | deps
 	echo "$(CC) $(FIX_CFLAGS) -shared -o $@ $(FIX_SRC) $(FIX_LIBS)"; \
 	$(CC) $(FIX_CFLAGS) -shared -o $@ $(FIX_SRC) $(FIX_LIBS)
 
+$(FXMOD): $(FXMOD_SRC) | deps
+	@mkdir -p $(@D)
+	$(CC) $(FIX_CFLAGS) $(LUA_CFLAGS) -shared -o $@ $<
+
 # ---------------------------------------------------------------- test ----
 # spec/support/output.lua prints busted's usual output and writes the counts
 # to $CTYPES_COUNTS; spec/support/summary.lua turns them into the last line.
@@ -132,7 +140,7 @@ demo: deps build
 	$(RUN_ENV) $(LUA) examples/quickstart.lua
 
 # ---------------------------------------------------------------- asan ----
-asan-build: $(ASAN_CORE) $(ASAN_FIXTURE) $(ASAN_SHIM)
+asan-build: $(ASAN_CORE) $(ASAN_FIXTURE) $(ASAN_FXMOD) $(ASAN_SHIM)
 
 $(ASAN_SHIM): spec/support/noinherit.c | deps
 	@mkdir -p $(@D)
@@ -153,6 +161,10 @@ $(ASAN_FIXTURE): $(FIX_SRC) $(FIX_HDR) | deps
 	@if [ -z "$(FIX_SRC)" ]; then echo "make: no spec/fixtures/*.c yet, $@ not built"; exit 0; fi; \
 	echo "$(CC) $(ASAN_FLAGS) -fPIC $(WARN) -shared -o $@ $(FIX_SRC) $(FIX_LIBS)"; \
 	$(CC) $(ASAN_FLAGS) -fPIC $(WARN) -shared -o $@ $(FIX_SRC) $(FIX_LIBS)
+
+$(ASAN_FXMOD): $(FXMOD_SRC) | deps
+	@mkdir -p $(@D)
+	$(CC) $(ASAN_FLAGS) -fPIC $(WARN) $(LUA_CFLAGS) -shared -o $@ $<
 
 # busted is started directly under lua5.4 (not via --lua, which would run a
 # second interpreter with the runtimes preloaded); --run=asan selects the

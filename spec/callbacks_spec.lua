@@ -300,6 +300,11 @@ describe("callbacks", function()
   end)
 
   describe("calling from Lua and passing", function()
+    it("runs a million times in one foreign call", function()
+      local cb = IntCB(function(x) return x % 3 end)
+      assert.equal(1650000, call_n(cb, 1650000))  -- 550000 x (0 + 1 + 2)
+    end)
+
     it("is callable from Lua like a foreign function", function()
       local cb = IntCB(function(x) return x * 3 end)
       assert.equal(21, cb(7))
@@ -327,6 +332,43 @@ describe("callbacks", function()
     it("release rejects what is not a callback", function()
       assert.has_error(function() ctypes.release(42) end,
         "bad argument #1 to 'release' (callback expected, got number)")
+    end)
+  end)
+
+  describe("called from another binding's C function", function()
+    -- fxmod calls C function pointers from its own lua_CFunction frames
+    local fxmod = helper.fxmod()
+    local function addr(cb) return ctypes.cast(cb, ctypes.c_void_p).value end
+
+    it("runs during a foreign call of lua-ctypes", function()
+      local inner = IntCB(function(x) return x * 10 end)
+      local outer = IntCB(function(x) return fxmod.call_ii(addr(inner), x) + 1 end)
+      assert.equal(64, call_n(outer, 4))    -- 1 + 11 + 21 + 31
+    end)
+
+    it("runs from a frame whose stack is full", function()
+      local inner = IntCB(function(x) return x + 1 end)
+      local outer = IntCB(function(x) return fxmod.sum_ii(addr(inner), x) end)
+      assert.equal(20, call_n(outer, 5))    -- 0 + 1 + 3 + 6 + 10
+    end)
+
+    it("raises its error at the foreign call's return", function()
+      local inner = IntCB(function() error("inner failed") end)
+      local outer = IntCB(function(x) return fxmod.call_ii(addr(inner), x) end)
+      local ok, err = pcall(call_n, outer, 2)
+      assert.is_false(ok)
+      assert.matches("^[^\n]*callbacks_spec.lua:%d+: inner failed\nstack traceback:\n", err)
+    end)
+
+    it("reports when no foreign call is in progress", function()
+      quietly(function()
+        local cb = IntCB(function(x) return x end)
+        ctypes.callback_errors()
+        assert.equal(0, fxmod.call_ii(addr(cb), 5))
+        local n, msg = ctypes.callback_errors()
+        assert.equal(1, n)
+        assert.matches("called while no foreign call from Lua is in progress$", msg)
+      end)
     end)
   end)
 
@@ -603,19 +645,32 @@ describe("callbacks", function()
       assert.matches("called after it was garbage%-collected$", msg)
     end)
 
-    it("is not collected while its Lua function runs", function()
+    it("completes a call during which its object is collected", function()
       for _, direct in ipairs({ true, false }) do
         local old = ctypes.callback_config({ direct = direct })
-        local function make()
-          store(IntCB(function(x)
+        local keep = {}
+        -- the function lets go of its own callback object, which nothing
+        -- else holds: it is collected while the function runs
+        local function make(result)
+          keep.cb = IntCB(function(x)
+            keep.cb = nil
             store(nil)
-            helper.gc()   -- nothing else holds the callback now
-            return x + 1
-          end))
+            helper.gc()
+            return result(x)
+          end)
+          store(keep.cb)
         end
-        make()
+        make(function(x) return x + 1 end)
         ctypes.callback_config(old)
         assert.equal(8, call_stored(7))
+        assert.is_nil(keep.cb)
+        helper.gc()
+        -- a result that needs the object to convert can no longer convert:
+        -- C gets the error value, Lua the error
+        make(function(x) return c_int(x + 1) end)
+        assert.has_error(function() call_stored(7) end,
+          "ValueError: callback CFunctionType garbage-collected " ..
+          "during its own call: its result cannot be converted")
         helper.gc()
       end
     end)

@@ -4,6 +4,7 @@
 --                      under `make asan`)
 --   helper.root        absolute path of the repository
 --   helper.build_dir   build/ or build-asan/ (absolute), holds ctypes/core.so
+--   helper.fxmod()     the fixture's Lua C module (spec/fixtures/lua/fxmod.c)
 --   helper.asan        true under `make asan`
 --   helper.lua_command(args)   shell command running lua5.4 with the same
 --                      module paths (and, under ASan, the sanitizer runtimes)
@@ -44,6 +45,10 @@ if fixture == nil or fixture == "" then
   fixture = M.root .. "/spec/fixtures/libfixture.so"
 end
 M.fixture = fixture
+
+function M.fxmod()
+  return assert(package.loadlib(M.build_dir .. "/fxmod.so", "luaopen_fxmod"))()
+end
 
 M.lua = "lua5.4"
 M.lua_path = M.root .. "/lua/?.lua;" .. M.root .. "/lua/?/init.lua;;"

@@ -12,13 +12,11 @@
 #include "ctypes.h"
 
 /* the lua_State of the innermost foreign call on this thread (callbacks run
-** Lua only on it) and the flag the trampoline sets to have us re-raise */
-/* The initial-exec model makes each access one instruction instead of a
-** __tls_get_addr call (the few bytes come from the static TLS surplus that
-** the dynamic loader keeps for modules loaded later). */
-#define CT_TLS _Thread_local __attribute__((tls_model("initial-exec")))
+** Lua only on it), the flag the trampoline sets to have us re-raise, and
+** the callback window (ctypes.h) */
 CT_TLS lua_State *ct_active_L;
 CT_TLS int ct_cb_pending;
+CT_TLS int ct_cb_win;
 
 /* ctypes' private errno, swapped with the real one around calls that use it */
 static CT_TLS int ct_errno;
@@ -1304,18 +1302,24 @@ static int pushresult (lua_State *L, Sig *s, void *rbuf, int sigidx,
 }
 
 
-/* the foreign call itself: errno swap and the active lua_State around it,
-** nothing else (no allocation, no Lua) between the swaps */
+/* the foreign call itself: errno swap, the active lua_State and the
+** callback window around it, nothing else (no allocation, no Lua) between
+** the swaps. Only ct_func_call's frame may open the window (ctypes.h): the
+** callbacks' fast path reads that frame's upvalue. */
 #define AROUND(L, s, CALL) do { \
     lua_State *saved_ = ct_active_L; \
+    int savedwin_ = ct_cb_win; \
     ct_active_L = (L); \
+    ct_cb_win = -1; \
     if ((s)->s.flags & CT_SIG_USE_ERRNO) { \
       int t_ = errno; errno = ct_errno; \
       CALL; \
       ct_errno = errno; errno = t_; \
     } \
     else { CALL; } \
+    if (ct_cb_win > 0) lua_settop((L), ct_cb_win - 1); \
     ct_active_L = saved_; \
+    ct_cb_win = savedwin_; \
   } while (0)
 
 
@@ -1729,6 +1733,8 @@ static int general (lua_State *L, Call *ci, void *fn, int n) {
     direct = place(fr.lw, na, hidden, &gpr, &sse, &split);
   }
   (void)gpr; (void)sse;
+  /* the room callbacks may use without asking (the window, ctypes.h) */
+  luaL_checkstack(L, CT_CB_SLACK, "too many arguments");
   if (!HAVE_DIRECT || ct_nodirect) direct = 0;
 #if HAVE_DIRECT
   if (direct) {

@@ -66,13 +66,6 @@ LUA_API int (lua_pcallk) (lua_State *L, int nargs, int nresults, int errfunc,
 #endif
 
 
-/* call.c defines these with the initial-exec TLS model; saying so here too
-** makes each access one instruction instead of a __tls_get_addr call */
-extern _Thread_local lua_State *ct_active_L
-  __attribute__((tls_model("initial-exec")));
-extern _Thread_local int ct_cb_pending
-  __attribute__((tls_model("initial-exec")));
-
 
 #define CLOSURE_MT "ctypes.Closure"
 #define SHARED_MT  "ctypes.CallbackState"
@@ -185,6 +178,18 @@ typedef struct cb_State {
   int fast;                /* all arguments and the result are plain numbers */
   int nfast;               /* cb_fast: the number of arguments, or -1 */
   unsigned char acode[CB_MAXFAST];  /* cb_fast: their ct_Scalar codes */
+  /* cb_fast with registers: every argument an integer in a general register
+  ** (allint); its value is the register shifted left by ash[i] and back,
+  ** arithmetically if asgn[i] */
+  unsigned char allint;
+  unsigned char ash[CB_MAXFAST];
+  unsigned char asgn[CB_MAXFAST];
+  /* cb_fast calls in progress: the closure userdata is not on the stack
+  ** during them, so release and collection leave to the last of them what
+  ** the call still uses (idhold: the funcs entries and id; zombie: the
+  ** code, this record and the function type) */
+  int inflight;
+  unsigned char idhold, zombie;
   int onerror;             /* the type has an onerror handler */
   int retmode;             /* RET_* */
   int rfast;               /* RF_*: how cb_fast stores the result */
@@ -194,6 +199,9 @@ typedef struct cb_State {
   char name[64];           /* the type's name, for reports */
   max_align_t errval[];    /* the error value, already in stored form */
 } cb_State;
+
+static void setentries (lua_State *L, cb_State *st, int fidx, int udidx);
+static void cb_freecode (cb_State *st);
 
 /* the closure userdata */
 typedef struct cb_Box {
@@ -496,13 +504,14 @@ static void cb_putback (lua_State *L, cb_Shared *sh, int n, int idx) {
 }
 
 
-/* the result on top did not convert plainly: converts it protected. The
-** handler is at hidx, the closure userdata at hidx + 1. */
-static int cb_convertp (lua_State *L, cb_Frame *fr, int hidx) {
+/* the result at vidx did not convert plainly: converts it protected, with
+** the handler at hidx and the closure userdata at udidx */
+static int cb_convertp (lua_State *L, cb_Frame *fr, int hidx, int vidx,
+                        int udidx) {
   lua_pushcfunction(L, cb_convert);
   lua_pushlightuserdata(L, fr);
-  lua_pushvalue(L, -3);
-  lua_pushvalue(L, hidx + 1);
+  lua_pushvalue(L, vidx);
+  lua_pushvalue(L, udidx);
   return lua_pcall(L, 3, 0, hidx);
 }
 
@@ -539,52 +548,99 @@ static inline int cb_ours (lua_State *L, const cb_Shared *sh) {
 }
 
 
+/* What is left to do once no cb_fast call of st is in progress any more
+** (its status changed meanwhile): a released callback's funcs entries and
+** id; a collected one's code, record and function type. */
+static void __attribute__((noinline)) cb_settle (lua_State *L, cb_State *st) {
+  if (st->zombie) {
+    lua_checkstack(L, 4);
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &KEY_SHARED);
+    lua_getiuservalue(L, -1, SH_UV_GRAVE);
+    lua_pushnil(L);
+    lua_rawsetp(L, -2, st);
+    lua_pop(L, 2);
+    cb_freecode(st);
+    free(st);
+  }
+  else if (st->idhold) {
+    st->idhold = 0;
+    setentries(L, st, 0, 0);
+  }
+}
+
+
 /* what cb_fast leaves to the general code: a result that is no plain
-** integer (or a pcall status r != LUA_OK, the error on top); the stack is
-** handler, closure userdata, result or error */
+** integer, or a pcall status r != LUA_OK (the error on top); the handler is
+** at hidx, the result or error above it */
 static void __attribute__((noinline))
-cb_fastrest (lua_State *L, cb_State *st, void *ret, int r) {
-  int hidx = lua_gettop(L) - 2;
+cb_fastrest (lua_State *L, cb_State *st, void *ret, int r, int hidx) {
   cb_Frame fr;
   fr.st = st; fr.ret = ret; fr.args = NULL;
-  if (r == LUA_OK && !fastresult(L, st, ret)) r = cb_convertp(L, &fr, hidx);
+  if (!lua_checkstack(L, 8)) {
+    cb_lost(st, "called with the Lua stack exhausted");
+    storeerrval(st, ret);
+    return;
+  }
+  if (r == LUA_OK && !fastresult(L, st, ret)) {
+    /* the general conversion wants the closure userdata; it is gone if
+    ** the object was collected during the call */
+    if (atomic_load_explicit(&st->status, memory_order_relaxed) == CB_DEAD)
+      lua_pushnil(L);
+    else pushud(L, st);
+    if (lua_type(L, -1) == LUA_TUSERDATA)
+      r = cb_convertp(L, &fr, hidx, hidx + 1, hidx + 2);
+    else {
+      r = LUA_ERRRUN;
+      lua_pushfstring(L, "ValueError: callback %s garbage-collected during "
+                      "its own call: its result cannot be converted",
+                      st->name);
+    }
+  }
   if (r != LUA_OK) cb_failed(L, st, &fr, hidx, CB_LIVE);
 }
 
 
 /* The common case, kept lean: a live callback whose arguments and result
-** are plain numbers, called on its state's thread during a foreign call of
-** its universe, with no error of this call stored yet. It makes the same
-** checks as cb_trampoline in the same order; when one does not pass it
-** returns 0 with nothing changed, and cb_trampoline decides and reports.
+** are plain numbers, called in the callback window of its universe (a
+** foreign call of ct_func_call in progress, no Lua running: ctypes.h), with
+** no error of this call stored yet. The message handler stays on the stack
+** for the next callback of the same call; the Lua function comes from the
+** funcs table, ct_func_call's upvalue. It makes the same checks as
+** cb_trampoline in the same order; when one does not pass it returns 0 with
+** nothing changed, and cb_trampoline decides and reports.
 ** The arguments are at args[i], or with regs at regs + st->off[i]. */
 static inline __attribute__((always_inline))
 int cb_fast (cb_State *st, void *ret, void **args, const char *regs) {
   lua_State *L = ct_active_L;
-  cb_Shared *sh = st->shared;
-  int n = st->nfast, i, r;
-  if (n < 0 || L == NULL || ct_cb_pending ||
+  int w = ct_cb_win, n = st->nfast, i, r;
+  if (w == 0 || n < 0 || ct_cb_pending ||
       atomic_load_explicit(&st->status, memory_order_acquire) != CB_LIVE ||
-      !lua_checkstack(L, n + 10) || !cb_ours(L, sh))
+      !cb_ours(L, st->shared) ||
+      (n > CT_CB_SLACK - 2 && !lua_checkstack(L, n + 2)))
     return 0;
-  /* st belongs to L's universe. The stack becomes handler, closure
-  ** userdata, function, arguments (relative indices: no lua_gettop). */
-  lua_pushcfunction(L, cb_msgh);
-  /* the closure userdata, looked up on our holder thread's stack (the funcs
-  ** table is its slot 1) and moved over: no registry lookup. It stays on
-  ** the stack during the call: the object cannot be collected (and st
-  ** freed) while its Lua function runs. */
-  if (lua_rawgeti(sh->holder, 1, 2 * st->id) != LUA_TUSERDATA) {
-    lua_pop(sh->holder, 1);  /* being finalized */
-    lua_pop(L, 1);
+  if (w < 0) {  /* the first callback of this foreign call */
+    lua_pushcfunction(L, cb_msgh);
+    ct_cb_win = w = lua_gettop(L);
+  }
+  if (lua_rawgeti(L, lua_upvalueindex(1), 2 * st->id - 1) != LUA_TFUNCTION) {
+    lua_settop(L, w);  /* being collected, or released by a nested call */
     return 0;
   }
-  lua_xmove(sh->holder, L, 1);
-  /* the function from the userdata (one lookup less than the funcs table) */
-  if (lua_getiuservalue(L, -1, CB_UV_FUNC) != LUA_TFUNCTION) {
-    lua_settop(L, -4);  /* released by a nested call */
-    return 0;
+  ct_cb_win = 0;  /* Lua runs: no window until it returns */
+  st->inflight++;
+#ifdef CB_DIRECT
+  if (regs != NULL && st->allint) {
+    for (i = 0; i < n; i++) {
+      uint64_t v;
+      int sh = st->ash[i];
+      memcpy(&v, regs + st->off[i], sizeof v);
+      v <<= sh;
+      lua_pushinteger(L, st->asgn[i] ? (lua_Integer)((int64_t)v >> sh)
+                                     : (lua_Integer)(v >> sh));
+    }
   }
+  else
+#endif
   for (i = 0; i < n; i++) {
     const void *a;
 #ifdef CB_DIRECT
@@ -602,7 +658,7 @@ int cb_fast (cb_State *st, void *ret, void **args, const char *regs) {
       default: ct_scalar_push(L, st->acode[i], a); break;
     }
   }
-  r = lua_pcall(L, n, 1, -(n + 3));
+  r = lua_pcall(L, n, 1, w);
   if (r == LUA_OK) {
     switch (st->rfast) {  /* the common results inline */
       case RF_INT32: case RF_INT64:
@@ -618,9 +674,11 @@ int cb_fast (cb_State *st, void *ret, void **args, const char *regs) {
       default: break;
     }
   }
-  cb_fastrest(L, st, ret, r);
+  cb_fastrest(L, st, ret, r, w);
  done:
-  lua_settop(L, -4);
+  lua_settop(L, w);
+  ct_cb_win = w;
+  if (--st->inflight == 0 && (st->idhold | st->zombie)) cb_settle(L, st);
   return 1;
 }
 
@@ -629,7 +687,7 @@ static void cb_trampoline (ffi_cif *cif, void *ret, void **args, void *ud) {
   cb_State *st = (cb_State *)ud;
   int status = atomic_load_explicit(&st->status, memory_order_acquire);
   lua_State *L;
-  int base, top, hidx, r, saved = 0;
+  int base, top, hidx, r, win, saved = 0;
   cb_Frame fr;
   (void)cif;
   if (cb_fast(st, ret, args, NULL)) return;
@@ -658,7 +716,7 @@ static void cb_trampoline (ffi_cif *cif, void *ret, void **args, void *ud) {
     return;
   }
   /* st must belong to L's universe; then the funcs table, from our holder
-  ** thread as in cb_fast (no allocation) */
+  ** thread (no allocation; no registry lookup) */
   base = lua_gettop(L);
   if (!cb_ours(L, st->shared)) {
     cb_lost(st, "called during a foreign call of another Lua state");
@@ -673,6 +731,8 @@ static void cb_trampoline (ffi_cif *cif, void *ret, void **args, void *ud) {
     top++;
   }
   fr.st = st; fr.ret = ret; fr.args = args;
+  win = ct_cb_win;
+  ct_cb_win = 0;  /* Lua runs: no window until it returns */
   lua_pushcfunction(L, cb_msgh);
   hidx = top + 1;
   if (status == CB_RELEASED) {
@@ -704,7 +764,7 @@ static void cb_trampoline (ffi_cif *cif, void *ret, void **args, void *ud) {
     }
     r = lua_pcall(L, nargs, 1, hidx);
     if (r == LUA_OK && st->retmode != RET_VOID && !fastresult(L, st, ret))
-      r = cb_convertp(L, &fr, hidx);
+      r = cb_convertp(L, &fr, hidx, lua_gettop(L), hidx + 1);
   }
   else {
     lua_pushcfunction(L, cb_body);
@@ -717,6 +777,7 @@ static void cb_trampoline (ffi_cif *cif, void *ret, void **args, void *ud) {
   if (r != LUA_OK) cb_failed(L, st, &fr, hidx, status);
   if (saved) cb_putback(L, st->shared, saved, top);
   lua_settop(L, base);
+  ct_cb_win = win;
 }
 
 /* } ====================================================================== */
@@ -1043,8 +1104,21 @@ int ct_callback_new (lua_State *L, int tidx, int fidx) {
             : (st->retcode == CT_LONG || st->retcode == CT_LONGLONG) &&
               st->retsize == sizeof(ffi_sarg) ? RF_INT64
             : RF_OTHER;
-  for (i = 0; i < st->nfast; i++)
-    st->acode[i] = (unsigned char)sig->args[i]->scalar;
+  st->allint = 1;
+  for (i = 0; i < st->nfast; i++) {
+    const ct_Type *a = sig->args[i];
+    st->acode[i] = (unsigned char)a->scalar;
+    switch (a->scalar) {
+      case CT_BYTE: case CT_SHORT: case CT_INT: case CT_LONG: case CT_LONGLONG:
+        st->asgn[i] = 1;
+        /* FALLTHROUGH */
+      case CT_UBYTE: case CT_USHORT: case CT_UINT: case CT_ULONG:
+      case CT_ULONGLONG:
+        st->ash[i] = (unsigned char)(64 - 8 * a->size);
+        break;
+      default: st->allint = 0; break;
+    }
+  }
   lua_pushvalue(L, fidx);
   lua_setiuservalue(L, udidx, CB_UV_FUNC);
   lua_pushvalue(L, tidx);
@@ -1124,7 +1198,17 @@ static void cb_release (lua_State *L, cb_Box *box, int udidx) {
   cb_State *st = box->st;
   if (st == NULL || atomic_load(&st->status) != CB_LIVE) return;
   atomic_store_explicit(&st->status, CB_RELEASED, memory_order_release);
-  setentries(L, st, 0, 0);
+  if (st->inflight > 0) {
+    /* released by its own Lua function (or one it called) during a cb_fast
+    ** call: the function goes now, the userdata entry and the id when the
+    ** last such call ends (cb_settle); it may still convert its result */
+    lua_rawgeti(L, LUA_REGISTRYINDEX, st->shared->funcsref);
+    lua_pushnil(L);
+    lua_rawseti(L, -2, 2 * st->id - 1);
+    lua_pop(L, 1);
+    st->idhold = 1;
+  }
+  else setentries(L, st, 0, 0);
   lua_pushnil(L);
   lua_setiuservalue(L, udidx, CB_UV_FUNC);
   lua_pushnil(L);
@@ -1196,10 +1280,28 @@ static int closure_gc (lua_State *L) {
                   "may still hold it");
       return 0;
     }
+    if (st->inflight > 0) {
+      /* collected during its own cb_fast call (nothing else held it): that
+      ** call still returns through the code and reads st, libffi reads the
+      ** cif the function type owns; the last such call frees them */
+      atomic_store(&st->status, CB_DEAD);
+      st->zombie = 1;
+      lua_rawgetp(L, LUA_REGISTRYINDEX, &KEY_SHARED);
+      lua_getiuservalue(L, -1, SH_UV_GRAVE);
+      lua_getiuservalue(L, 1, CB_UV_FTYPE);
+      lua_rawsetp(L, -2, st);
+      return 0;
+    }
     cb_freecode(st);
   }
   free(st);
   return 0;
+}
+
+
+/* ct_func_call's upvalue: the funcs table of L's universe */
+void ct_callback_pushfuncs (lua_State *L) {
+  lua_rawgeti(L, LUA_REGISTRYINDEX, getshared(L)->funcsref);
 }
 
 

@@ -352,18 +352,33 @@ ct_CData *ct_func_new (lua_State *L, void *addr, int ownidx, unsigned flags);
 ** are not); foreign functions and other values pass */
 void ct_checkcallback (lua_State *L, int tidx, int idx, const char *what);
 void ct_open_call (lua_State *L);
+/* Thread-locals shared by call.c (which defines them) and callback.c. The
+** initial-exec model makes each access one instruction instead of a
+** __tls_get_addr call (the few bytes come from the static TLS surplus that
+** the dynamic loader keeps for modules loaded later). */
+#define CT_TLS _Thread_local __attribute__((tls_model("initial-exec")))
 /* the lua_State making the innermost foreign call on this OS thread, or
 ** NULL: callbacks run Lua only on it */
-extern _Thread_local lua_State *ct_active_L;
+extern CT_TLS lua_State *ct_active_L;
 /* set by the callback trampoline when it stored an error to re-raise:
 ** call.c checks it right after each foreign call returns and then calls
 ** ct_callback_raise */
-extern _Thread_local int ct_cb_pending;
+extern CT_TLS int ct_cb_pending;
+/* The callback window. While ct_func_call's foreign call is in progress and
+** no Lua code runs, ct_cb_win is -1, or the stack index where the first
+** callback of the call left its message handler for the next ones; it is 0
+** everywhere else. In the window the running Lua frame is ct_func_call's
+** (upvalue 1: the funcs table of callback.c) and the stack has
+** CT_CB_SLACK free slots above the top it had when the window opened. The
+** window closes (call.c) by dropping that handler. */
+extern CT_TLS int ct_cb_win;
+#define CT_CB_SLACK 16
 
 /* callback.c */
 int ct_callback_new (lua_State *L, int tidx, int fidx); /* F(lua_function) */
 int ct_callback_close (lua_State *L);    /* __close / explicit release */
 int ct_callback_raise (lua_State *L);    /* raise the pending error */
+void ct_callback_pushfuncs (lua_State *L); /* ct_func_call's upvalue */
 void ct_open_callback (lua_State *L);
 
 #pragma GCC visibility pop
