@@ -335,6 +335,64 @@ describe("callbacks", function()
     end)
   end)
 
+  describe("several callbacks in one foreign call", function()
+    local call_two = cfunc("fx_cb_call_two", c_int, { IntCB, IntCB, c_int })
+    local function both(fn)
+      for _, direct in ipairs({ true, false }) do
+        local old = ctypes.callback_config({ direct = direct })
+        local ok, err = pcall(fn)
+        ctypes.callback_config(old)
+        if not ok then error(err, 0) end
+      end
+    end
+
+    it("alternates two callbacks", function()
+      both(function()
+        local f = IntCB(function(i) return i + 1 end)
+        local g = IntCB(function(i) return 2 * i end)
+        assert.equal(10012, call_two(f, g, 4))   -- 1000 x (1+2+3+4) + 2 x 6
+        assert.equal(10012, call_two(f, g, 4))
+        assert.equal(12010, call_two(g, f, 4))
+      end)
+    end)
+
+    it("passes one callback as both", function()
+      both(function()
+        local f = IntCB(function(i) return i end)
+        assert.equal(6006, call_two(f, f, 4))
+      end)
+    end)
+
+    it("runs the right functions across nested foreign calls", function()
+      both(function()
+        local g = IntCB(function() return 7 end)
+        local f
+        f = IntCB(function(i)
+          if i == 0 then return 1 end
+          return call_two(f, g, 1) + i   -- 1 x 1000 + 7, plus i
+        end)
+        -- 1000 + 7, 1008000 + 7, 1009000 + 7
+        assert.equal(2018021, call_two(f, g, 3))
+      end)
+    end)
+
+    it("stops running a callback released during the foreign call", function()
+      both(function()
+        local runs, cb = 0, nil
+        cb = IntCB(function(i)
+          runs = runs + 1
+          if i == 2 then cb:release() end
+          return 1
+        end)
+        local ok, err = pcall(call_n, cb, 5)
+        assert.is_false(ok)
+        assert.equal(3, runs)
+        assert.equal("ValueError: callback called after release\n" ..
+                     "(1 more callback error during this call)", err)
+      end)
+    end)
+  end)
+
   describe("called from another binding's C function", function()
     -- fxmod calls C function pointers from its own lua_CFunction frames
     local fxmod = helper.fxmod()

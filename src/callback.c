@@ -67,6 +67,12 @@ LUA_API int (lua_pcallk) (lua_State *L, int nargs, int nresults, int errfunc,
 
 
 
+/* The callback whose Lua function the innermost callback window keeps at
+** its index + 2 (cb_fast), or NULL. Whatever runs Lua in the window (cb_fast,
+** cb_trampoline) leaves it right when it returns; release and collection
+** clear it. */
+static CT_TLS const void *cb_last;
+
 #define CLOSURE_MT "ctypes.Closure"
 #define SHARED_MT  "ctypes.CallbackState"
 
@@ -570,10 +576,11 @@ static void __attribute__((noinline)) cb_settle (lua_State *L, cb_State *st) {
 
 
 /* what cb_fast leaves to the general code: a result that is no plain
-** integer, or a pcall status r != LUA_OK (the error on top); the handler is
-** at hidx, the result or error above it */
+** integer, or a pcall status r != LUA_OK; the result or the error is on
+** top, the handler at hidx */
 static void __attribute__((noinline))
 cb_fastrest (lua_State *L, cb_State *st, void *ret, int r, int hidx) {
+  int vidx = lua_gettop(L);
   cb_Frame fr;
   fr.st = st; fr.ret = ret; fr.args = NULL;
   if (!lua_checkstack(L, 8)) {
@@ -588,7 +595,7 @@ cb_fastrest (lua_State *L, cb_State *st, void *ret, int r, int hidx) {
       lua_pushnil(L);
     else pushud(L, st);
     if (lua_type(L, -1) == LUA_TUSERDATA)
-      r = cb_convertp(L, &fr, hidx, hidx + 1, hidx + 2);
+      r = cb_convertp(L, &fr, hidx, vidx, vidx + 1);
     else {
       r = LUA_ERRRUN;
       lua_pushfstring(L, "ValueError: callback %s garbage-collected during "
@@ -616,28 +623,47 @@ int cb_fast (cb_State *st, void *ret, void **args, const char *regs) {
   if (w == 0 || n < 0 || ct_cb_pending ||
       atomic_load_explicit(&st->status, memory_order_acquire) != CB_LIVE ||
       !cb_ours(L, st->shared) ||
-      (n > CT_CB_SLACK - 2 && !lua_checkstack(L, n + 2)))
+      (n > CT_CB_SLACK - 4 && !lua_checkstack(L, n + 4)))
     return 0;
-  if (w < 0) {  /* the first callback of this foreign call */
+  if (w < 0) {  /* the first callback of this foreign call: the handler,
+                   the funcs table (a stack index is quicker to reach than an
+                   upvalue) and the last function stay for the next ones */
     lua_pushcfunction(L, cb_msgh);
-    ct_cb_win = w = lua_gettop(L);
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_pushnil(L);
+    ct_cb_win = w = lua_gettop(L) - 2;
+    cb_last = NULL;
   }
-  if (lua_rawgeti(L, lua_upvalueindex(1), 2 * st->id - 1) != LUA_TFUNCTION) {
-    lua_settop(L, w);  /* being collected, or released by a nested call */
+  if (st == cb_last)  /* called again: its function is at w + 2 */
+    lua_pushvalue(L, w + 2);
+  else if (lua_rawgeti(L, w + 1, 2 * st->id - 1) == LUA_TFUNCTION) {
+    lua_copy(L, -1, w + 2);
+    cb_last = st;
+  }
+  else {
+    lua_settop(L, w + 2);  /* being collected, or released by a nested call */
     return 0;
   }
   ct_cb_win = 0;  /* Lua runs: no window until it returns */
   st->inflight++;
 #ifdef CB_DIRECT
   if (regs != NULL && st->allint) {
-    for (i = 0; i < n; i++) {
-      uint64_t v;
-      int sh = st->ash[i];
-      memcpy(&v, regs + st->off[i], sizeof v);
-      v <<= sh;
-      lua_pushinteger(L, st->asgn[i] ? (lua_Integer)((int64_t)v >> sh)
-                                     : (lua_Integer)(v >> sh));
+    /* the register, shifted left and back: sign or zero extended */
+#define IARG(k) do { \
+      uint64_t v_; int sh_ = st->ash[k]; \
+      memcpy(&v_, regs + st->off[k], sizeof v_); \
+      v_ <<= sh_; \
+      lua_pushinteger(L, st->asgn[k] ? (lua_Integer)((int64_t)v_ >> sh_) \
+                                     : (lua_Integer)(v_ >> sh_)); \
+    } while (0)
+    switch (n) {  /* the usual counts straight, the rest in a loop */
+      case 0: break;
+      case 1: IARG(0); break;
+      case 2: IARG(0); IARG(1); break;
+      case 3: IARG(0); IARG(1); IARG(2); break;
+      default: for (i = 0; i < n; i++) IARG(i); break;
     }
+#undef IARG
   }
   else
 #endif
@@ -675,9 +701,14 @@ int cb_fast (cb_State *st, void *ret, void **args, const char *regs) {
     }
   }
   cb_fastrest(L, st, ret, r, w);
+  lua_settop(L, w + 3);
  done:
-  lua_settop(L, w);
+  lua_settop(L, -2);  /* back to the handler, funcs table, last function */
   ct_cb_win = w;
+  /* nested calls may have changed cb_last; st's function is still at w + 2
+  ** unless st was released or collected meanwhile */
+  cb_last = atomic_load_explicit(&st->status, memory_order_relaxed) == CB_LIVE
+            ? st : NULL;
   if (--st->inflight == 0 && (st->idhold | st->zombie)) cb_settle(L, st);
   return 1;
 }
@@ -778,6 +809,7 @@ static void cb_trampoline (ffi_cif *cif, void *ret, void **args, void *ud) {
   if (saved) cb_putback(L, st->shared, saved, top);
   lua_settop(L, base);
   ct_cb_win = win;
+  cb_last = NULL;  /* nested calls may have set it for another window */
 }
 
 /* } ====================================================================== */
@@ -807,6 +839,24 @@ static void cb_direct (cb_State *st, cb_Regs *r) {
   n = st->sig->nargs;
   for (i = 0; i < n; i++) args[i] = (char *)r + st->off[i];
   cb_trampoline(NULL, (char *)r + st->retoff, args, st);
+}
+
+/* The entry of the stubs of signatures with at most five arguments, all in
+** general registers, and the result (if any) in rax: r10 = the cb_State
+** goes to r9, the sixth argument register (unused by such a signature), so
+** this is an ordinary C function of the five argument registers. */
+__attribute__((used, noinline, noclone))
+static uint64_t cb_gpr5 (uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3,
+                         uint64_t a4, cb_State *st) {
+  uint64_t g[5], rv = 0;
+  void *args[5];
+  int i, n;
+  g[0] = a0; g[1] = a1; g[2] = a2; g[3] = a3; g[4] = a4;
+  if (cb_fast(st, &rv, NULL, (const char *)g)) return rv;
+  n = st->sig->nargs;
+  for (i = 0; i < n; i++) args[i] = (char *)g + st->off[i];
+  cb_trampoline(NULL, &rv, args, st);
+  return rv;
 }
 
 /* The common entry of the stubs: r10 = the cb_State. Saves the argument
@@ -872,9 +922,21 @@ __asm__(
   "  ret\n"
   "  .cfi_endproc\n"
   "  .size ct_cb_entry_gpr, .-ct_cb_entry_gpr\n"
+  /* cb_gpr5's: the state as its sixth argument */
+  "  .p2align 4\n"
+  "  .globl ct_cb_entry_g5\n"
+  "  .hidden ct_cb_entry_g5\n"
+  "  .type ct_cb_entry_g5, @function\n"
+  "ct_cb_entry_g5:\n"
+  "  .cfi_startproc\n"
+  "  movq %r10, %r9\n"
+  "  jmp cb_gpr5\n"
+  "  .cfi_endproc\n"
+  "  .size ct_cb_entry_g5, .-ct_cb_entry_g5\n"
 );
 extern void ct_cb_entry (void) __attribute__((visibility("hidden")));
 extern void ct_cb_entry_gpr (void) __attribute__((visibility("hidden")));
+extern void ct_cb_entry_g5 (void) __attribute__((visibility("hidden")));
 
 
 /* where the arguments and the result of sig sit in cb_Regs; 0 if some do
@@ -952,7 +1014,9 @@ static cb_Chunk *cb_newchunk (cb_Shared *sh) {
 static int cb_stub (cb_Shared *sh, cb_State *st) {
   cb_Chunk *c;
   void **data;
-  void (*entry)(void) = st->sse ? ct_cb_entry : ct_cb_entry_gpr;
+  void (*entry)(void) = st->sse ? ct_cb_entry
+                       : st->sig->nargs <= 5 ? ct_cb_entry_g5
+                       : ct_cb_entry_gpr;
   if (sh->nodirect) return 0;
   for (c = sh->chunks; c != NULL && c->nfree == 0; c = c->next) ;
   if (c == NULL && (c = cb_newchunk(sh)) == NULL) {
@@ -1198,6 +1262,7 @@ static void cb_release (lua_State *L, cb_Box *box, int udidx) {
   cb_State *st = box->st;
   if (st == NULL || atomic_load(&st->status) != CB_LIVE) return;
   atomic_store_explicit(&st->status, CB_RELEASED, memory_order_release);
+  if (cb_last == st) cb_last = NULL;
   if (st->inflight > 0) {
     /* released by its own Lua function (or one it called) during a cb_fast
     ** call: the function goes now, the userdata entry and the id when the
@@ -1262,6 +1327,7 @@ static int closure_gc (lua_State *L) {
   cb_State *st = box->st;
   if (st == NULL) return 0;
   box->st = NULL;
+  if (cb_last == st) cb_last = NULL;
   setentries(L, st, 0, 0);
   if (cb_hascode(st)) {
     cb_Shared *sh = st->shared;

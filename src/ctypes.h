@@ -366,8 +366,8 @@ extern CT_TLS lua_State *ct_active_L;
 extern CT_TLS int ct_cb_pending;
 /* The callback window. While ct_func_call's foreign call is in progress and
 ** no Lua code runs, ct_cb_win is -1, or the stack index where the first
-** callback of the call left its message handler for the next ones; it is 0
-** everywhere else. In the window the running Lua frame is ct_func_call's
+** callback of the call left its message handler (and above it two more
+** slots of callback.c) for the next ones; it is 0 everywhere else. In the window the running Lua frame is ct_func_call's
 ** (upvalue 1: the funcs table of callback.c) and the stack has
 ** CT_CB_SLACK free slots above the top it had when the window opened. The
 ** window closes (call.c) by dropping that handler. */
