@@ -5,14 +5,15 @@
 --   2. a callback with plain int arguments, called M times by one C driver
 --      (bench_drive_ii, in the same module), against a hand-written C
 --      function that lua_calls the same Lua function.
--- Both sides run in the same process; the best of several runs counts.
+-- Both sides run in the same process, taking turns; the best of several
+-- runs of each counts.
 local ctypes = require("ctypes")
 local ref = require("callbacks_ref")
 
 local clock, fmt, getenv = os.clock, string.format, os.getenv
 local N = tonumber(getenv("BENCH_N")) or 100000
 local M = tonumber(getenv("BENCH_M")) or 1000000
-local RUNS = tonumber(getenv("BENCH_RUNS")) or 5
+local RUNS = tonumber(getenv("BENCH_RUNS")) or 7
 
 local c_int, c_long, c_size_t, c_void_p =
   ctypes.c_int, ctypes.c_long, ctypes.c_size_t, ctypes.c_void_p
@@ -22,15 +23,20 @@ local reflib = ctypes.CDLL(assert(package.searchpath("callbacks_ref",
                                                      package.cpath)))
 local libc = ctypes.CDLL(nil)
 
-local function best(f)
-  local b = math.huge
+-- the best time of each function, the runs of both taking turns (so that a
+-- slow moment of the machine does not fall on one side only)
+local function race(...)
+  local fs, b = { ... }, {}
+  for i = 1, #fs do b[i] = math.huge end
   for _ = 1, RUNS do
-    local t0 = clock()
-    f()
-    local t = clock() - t0
-    if t < b then b = t end
+    for i, f in ipairs(fs) do
+      local t0 = clock()
+      f()
+      local t = clock() - t0
+      if t < b[i] then b[i] = t end
+    end
   end
-  return b
+  return table.unpack(b)
 end
 
 local function report(what, calls, t_ct, t_ref, target)
@@ -64,18 +70,16 @@ qsort.restype = nil
 local cmp = CMP(cmp_ptr)
 local addr = ctypes.addressof(arr)
 
-local ncmp
-local t_ref = best(function()
+-- both sort (checked once, outside the timing)
+fill(); local ncmp = ref.sort_ptr(addr, N, cmp_ptr); check()
+fill(); qsort(arr, N, 4, cmp); check()
+local t_ref, t_ct, t_fill = race(function()
   fill()
-  ncmp = ref.sort_ptr(addr, N, cmp_ptr)
-end)
-check()
-local t_fill = best(fill)
-local t_ct = best(function()
+  ref.sort_ptr(addr, N, cmp_ptr)
+end, function()
   fill()
   qsort(arr, N, 4, cmp)
-end)
-check()
+end, fill)
 report("POINTER(c_int)", ncmp, t_ct - t_fill, t_ref - t_fill, 3.0)
 
 -- 2. plain int arguments --------------------------------------------------
@@ -85,16 +89,16 @@ local drive = reflib.bench_drive_ii
 drive.argtypes = { II, c_int }
 drive.restype = c_long
 local cb = II(cmp_ii)
-local r1, r2
-t_ref = best(function() r1 = ref.drive_ii(cmp_ii, M) end)
-t_ct = best(function() r2 = drive(cb, M) end)
-assert(r1 == r2, "different sums")
-report("c_int", M, t_ct, t_ref, 1.5)
--- For scale: the same hand-written binding made safe the way every callback
+local r1, r2, r3
+local t_safe
+-- the third: the same hand-written binding made safe the way every callback
 -- here must be (lua_pcall with a traceback handler instead of lua_call, so a
 -- Lua error cannot unwind through the C driver). No target: information.
-local t_safe = best(function() r1 = ref.drive_ii_safe(cmp_ii, M) end)
-assert(r1 == r2, "different sums")
+t_ref, t_ct, t_safe = race(function() r1 = ref.drive_ii(cmp_ii, M) end,
+                           function() r2 = drive(cb, M) end,
+                           function() r3 = ref.drive_ii_safe(cmp_ii, M) end)
+assert(r1 == r2 and r1 == r3, "different sums")
+report("c_int", M, t_ct, t_ref, 1.5)
 print(fmt("callbacks %-14s %9d calls  lua-ctypes %7.1f ns/call  " ..
           "hand-written with lua_pcall %7.1f ns/call  ratio %.2f (information)",
           "c_int (pcall)", M, t_ct / M * 1e9, t_safe / M * 1e9, t_ct / t_safe))
