@@ -5,7 +5,8 @@
 --   add   int add(int, int)
 --   six   double six(int, double, const int *, long, double, int)
 --   dot   double dot(Vec2, Vec2), Vec2 = struct { double x, y } by value
--- Prints ns per call (best of several runs, both sides in the same process)
+-- Prints ns per call (best of several runs, both sides in the same process,
+-- taking turns)
 -- and, when valgrind is installed, instructions per call measured with
 -- callgrind (stable on a noisy machine), with the ratios and the targets.
 -- Environment: BENCH_N (calls per timed run), BENCH_RUNS, BENCH_CALLGRIND=0
@@ -15,7 +16,7 @@ local binding = require("calls_binding")
 
 local clock, fmt, getenv = os.clock, string.format, os.getenv
 local N = tonumber(getenv("BENCH_N")) or 2000000
-local RUNS = tonumber(getenv("BENCH_RUNS")) or 5
+local RUNS = tonumber(getenv("BENCH_RUNS")) or 7
 
 local c_int, c_double, c_long, c_void_p =
   ctypes.c_int, ctypes.c_double, ctypes.c_long, ctypes.c_void_p
@@ -78,20 +79,25 @@ if arg and arg[1] == "--child" then
   os.exit(1)
 end
 
-local function best(f, n)
-  local b = math.huge
+-- best time of each side, their runs taking turns (so that a slow moment of
+-- the machine does not fall on one side only)
+local function race(fa, fb, n)
+  local ba, bb = math.huge, math.huge
   for _ = 1, RUNS do
     local t0 = clock()
-    f(n)
-    local t = clock() - t0
-    if t < b then b = t end
+    fa(n)
+    local t1 = clock()
+    fb(n)
+    local t2 = clock()
+    if t1 - t0 < ba then ba = t1 - t0 end
+    if t2 - t1 < bb then bb = t2 - t1 end
   end
-  return b
+  return ba, bb
 end
 
 print(fmt("calls: %d calls per run, best of %d runs", N, RUNS))
 for _, c in ipairs(CASES) do
-  local tct, tref = best(c.ct, N), best(c.ref, N)
+  local tct, tref = race(c.ct, c.ref, N)
   local nct, nref = tct / N * 1e9, tref / N * 1e9
   print(fmt("calls %-4s time   lua-ctypes %6.1f ns/call  hand-written %6.1f " ..
             "ns/call  ratio %.2f (target <= %.1f)", c.name, nct, nref,

@@ -12,11 +12,10 @@
 #include "ctypes.h"
 
 /* the lua_State of the innermost foreign call on this thread (callbacks run
-** Lua only on it), the flag the trampoline sets to have us re-raise, and
-** the callback window (ctypes.h) */
+** Lua only on it; its low bits: the callback window, ctypes.h) and the flag
+** the trampoline sets to have us re-raise */
 CT_TLS lua_State *ct_active_L;
 CT_TLS int ct_cb_pending;
-CT_TLS int ct_cb_win;
 
 /* ctypes' private errno, swapped with the real one around calls that use it */
 static CT_TLS int ct_errno;
@@ -1302,24 +1301,20 @@ static int pushresult (lua_State *L, Sig *s, void *rbuf, int sigidx,
 }
 
 
-/* the foreign call itself: errno swap, the active lua_State and the
-** callback window around it, nothing else (no allocation, no Lua) between
-** the swaps. Only ct_func_call's frame may open the window (ctypes.h): the
-** callbacks' fast path reads that frame's upvalue. */
+/* the foreign call itself: errno swap and the active lua_State around it,
+** nothing else (no allocation, no Lua) between the swaps. The state goes
+** with CT_WIN_OPEN: only ct_func_call's frame may open the callback window
+** (ctypes.h), whose callbacks leave slots on its stack without asking. */
 #define AROUND(L, s, CALL) do { \
     lua_State *saved_ = ct_active_L; \
-    int savedwin_ = ct_cb_win; \
-    ct_active_L = (L); \
-    ct_cb_win = -1; \
+    ct_active_L = (lua_State *)((uintptr_t)(L) | CT_WIN_OPEN); \
     if ((s)->s.flags & CT_SIG_USE_ERRNO) { \
       int t_ = errno; errno = ct_errno; \
       CALL; \
       ct_errno = errno; errno = t_; \
     } \
     else { CALL; } \
-    if (ct_cb_win > 0) lua_settop((L), ct_cb_win - 1); \
     ct_active_L = saved_; \
-    ct_cb_win = savedwin_; \
   } while (0)
 
 
@@ -1634,7 +1629,7 @@ static int applyparamflags (lua_State *L, Sig *s, int pfidx, int n,
 static int general (lua_State *L, Call *ci, void *fn, int n) {
   Sig *s = ci->sig;
   int nfixed = s->s.nargs, na, base, i, sigidx, bigidx = 0, direct, split;
-  int gpr, sse, hidden, argsidx = 0, pfidx = 0;
+  int gpr, sse, hidden, argsidx = 0, pfidx = 0, calltop;
   Slot lslot[NLOCAL];
   void *lav[NLOCAL];
   ffi_type *lat[NLOCAL];
@@ -1733,8 +1728,10 @@ static int general (lua_State *L, Call *ci, void *fn, int n) {
     direct = place(fr.lw, na, hidden, &gpr, &sse, &split);
   }
   (void)gpr; (void)sse;
-  /* the room callbacks may use without asking (the window, ctypes.h) */
+  /* the room callbacks may use without asking (the window, ctypes.h); what
+  ** they leave above calltop goes after the call */
   luaL_checkstack(L, CT_CB_SLACK, "too many arguments");
+  calltop = lua_gettop(L);
   if (!HAVE_DIRECT || ct_nodirect) direct = 0;
 #if HAVE_DIRECT
   if (direct) {
@@ -1842,6 +1839,7 @@ static int general (lua_State *L, Call *ci, void *fn, int n) {
     }
     AROUND(L, s, ffi_call(cp, FFI_FN(fn), rvalue, av));
   }
+  lua_settop(L, calltop);
   checkpending(L);
   {
     int top = lua_gettop(L), nres;

@@ -67,10 +67,13 @@ LUA_API int (lua_pcallk) (lua_State *L, int nargs, int nresults, int errfunc,
 
 
 
-/* The callback whose Lua function the innermost callback window keeps at
-** its index + 2 (cb_fast), or NULL. Whatever runs Lua in the window (cb_fast,
-** cb_trampoline) leaves it right when it returns; release and collection
-** clear it. */
+/* With CT_WIN_SET in ct_active_L (ctypes.h), the stack index of the message
+** handler the first callback of the foreign call left; the funcs table is
+** at cb_win + 1 and at cb_win + 2 the Lua function of cb_last (or nil).
+** Whatever runs Lua in a window (cb_fast, cb_trampoline) leaves both right
+** when it returns: nested foreign calls change them. Release and collection
+** clear cb_last too (never a stale pointer). */
+static CT_TLS int cb_win;
 static CT_TLS const void *cb_last;
 
 #define CLOSURE_MT "ctypes.Closure"
@@ -610,30 +613,34 @@ cb_fastrest (lua_State *L, cb_State *st, void *ret, int r, int hidx) {
 /* The common case, kept lean: a live callback whose arguments and result
 ** are plain numbers, called in the callback window of its universe (a
 ** foreign call of ct_func_call in progress, no Lua running: ctypes.h), with
-** no error of this call stored yet. The message handler stays on the stack
-** for the next callback of the same call; the Lua function comes from the
-** funcs table, ct_func_call's upvalue. It makes the same checks as
-** cb_trampoline in the same order; when one does not pass it returns 0 with
-** nothing changed, and cb_trampoline decides and reports.
+** no error of this call stored yet. The first callback of the call leaves
+** the message handler, the funcs table and its Lua function on the stack
+** (cb_win): the next ones push nothing else, and a callback called again
+** finds its function there. It makes the same checks as cb_trampoline in
+** the same order; when one does not pass it returns 0 with nothing changed
+** but those slots, and cb_trampoline decides and reports.
 ** The arguments are at args[i], or with regs at regs + st->off[i]. */
 static inline __attribute__((always_inline))
 int cb_fast (cb_State *st, void *ret, void **args, const char *regs) {
-  lua_State *L = ct_active_L;
-  int w = ct_cb_win, n = st->nfast, i, r;
-  if (w == 0 || n < 0 || ct_cb_pending ||
+  uintptr_t a = (uintptr_t)ct_active_L;
+  lua_State *L = (lua_State *)(a & ~CT_WIN_BITS);
+  int w, n = st->nfast, i, r;
+  if (!(a & CT_WIN_BITS) || n < 0 || ct_cb_pending ||
       atomic_load_explicit(&st->status, memory_order_acquire) != CB_LIVE ||
       !cb_ours(L, st->shared) ||
       (n > CT_CB_SLACK - 4 && !lua_checkstack(L, n + 4)))
     return 0;
-  if (w < 0) {  /* the first callback of this foreign call: the handler,
-                   the funcs table (a stack index is quicker to reach than an
-                   upvalue) and the last function stay for the next ones */
+  if (a & CT_WIN_OPEN) {  /* the first callback of this foreign call: the
+                             handler, the funcs table and the last function
+                             stay for the next ones */
     lua_pushcfunction(L, cb_msgh);
-    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_rawgeti(L, LUA_REGISTRYINDEX, st->shared->funcsref);
     lua_pushnil(L);
-    ct_cb_win = w = lua_gettop(L) - 2;
+    cb_win = w = lua_gettop(L) - 2;
     cb_last = NULL;
+    ct_active_L = (lua_State *)((uintptr_t)L | CT_WIN_SET);
   }
+  else w = cb_win;
   if (st == cb_last)  /* called again: its function is at w + 2 */
     lua_pushvalue(L, w + 2);
   else if (lua_rawgeti(L, w + 1, 2 * st->id - 1) == LUA_TFUNCTION) {
@@ -644,7 +651,7 @@ int cb_fast (cb_State *st, void *ret, void **args, const char *regs) {
     lua_settop(L, w + 2);  /* being collected, or released by a nested call */
     return 0;
   }
-  ct_cb_win = 0;  /* Lua runs: no window until it returns */
+  ct_active_L = L;  /* Lua runs: no window until it returns */
   st->inflight++;
 #ifdef CB_DIRECT
   if (regs != NULL && st->allint) {
@@ -704,7 +711,8 @@ int cb_fast (cb_State *st, void *ret, void **args, const char *regs) {
   lua_settop(L, w + 3);
  done:
   lua_settop(L, -2);  /* back to the handler, funcs table, last function */
-  ct_cb_win = w;
+  ct_active_L = (lua_State *)((uintptr_t)L | CT_WIN_SET);
+  cb_win = w;
   /* nested calls may have changed cb_last; st's function is still at w + 2
   ** unless st was released or collected meanwhile */
   cb_last = atomic_load_explicit(&st->status, memory_order_relaxed) == CB_LIVE
@@ -717,7 +725,7 @@ int cb_fast (cb_State *st, void *ret, void **args, const char *regs) {
 static void cb_trampoline (ffi_cif *cif, void *ret, void **args, void *ud) {
   cb_State *st = (cb_State *)ud;
   int status = atomic_load_explicit(&st->status, memory_order_acquire);
-  lua_State *L;
+  lua_State *L, *active;
   int base, top, hidx, r, win, saved = 0;
   cb_Frame fr;
   (void)cif;
@@ -727,7 +735,8 @@ static void cb_trampoline (ffi_cif *cif, void *ret, void **args, void *ud) {
     storeerrval(st, ret);
     return;
   }
-  L = ct_active_L;
+  active = ct_active_L;
+  L = (lua_State *)((uintptr_t)active & ~CT_WIN_BITS);
   if (L == NULL) {
     int same = pthread_equal(pthread_self(), st->thread);
     if (status == CB_RELEASED)
@@ -762,8 +771,8 @@ static void cb_trampoline (ffi_cif *cif, void *ret, void **args, void *ud) {
     top++;
   }
   fr.st = st; fr.ret = ret; fr.args = args;
-  win = ct_cb_win;
-  ct_cb_win = 0;  /* Lua runs: no window until it returns */
+  win = cb_win;
+  ct_active_L = L;  /* Lua runs: no window until it returns */
   lua_pushcfunction(L, cb_msgh);
   hidx = top + 1;
   if (status == CB_RELEASED) {
@@ -808,7 +817,8 @@ static void cb_trampoline (ffi_cif *cif, void *ret, void **args, void *ud) {
   if (r != LUA_OK) cb_failed(L, st, &fr, hidx, status);
   if (saved) cb_putback(L, st->shared, saved, top);
   lua_settop(L, base);
-  ct_cb_win = win;
+  ct_active_L = active;
+  cb_win = win;
   cb_last = NULL;  /* nested calls may have set it for another window */
 }
 
@@ -1364,11 +1374,6 @@ static int closure_gc (lua_State *L) {
   return 0;
 }
 
-
-/* ct_func_call's upvalue: the funcs table of L's universe */
-void ct_callback_pushfuncs (lua_State *L) {
-  lua_rawgeti(L, LUA_REGISTRYINDEX, getshared(L)->funcsref);
-}
 
 
 static int shared_gc (lua_State *L) {

@@ -714,7 +714,7 @@ void ct_open_cdata (lua_State *L) {
   static const luaL_Reg meta[] = {
     {"__index", cdata_index},
     {"__newindex", cdata_newindex},
-    {"__call", NULL},           /* ct_func_call, a closure: below */
+    {"__call", ct_func_call},   /* it checks the kind: the hot path */
     {"__close", cdata_close},
     {"__len", cdata_len},
     {"__pairs", cdata_pairs},
@@ -723,11 +723,6 @@ void ct_open_cdata (lua_State *L) {
   };
   ct_newmetatable(L, CDATA_MT, meta);
   luaL_getmetatable(L, CDATA_MT);
-  /* the call path carries the funcs table of callback.c as its upvalue: a
-  ** callback run during its foreign call finds its Lua function there */
-  ct_callback_pushfuncs(L);
-  lua_pushcclosure(L, ct_func_call, 1);
-  lua_setfield(L, -2, "__call");
   lua_rawsetp(L, LUA_REGISTRYINDEX, &cdata_mt_key);
   ct_settypemethod(L, "from_address", type_from_address);
   ct_settypemethod(L, "from_buffer", type_from_buffer);

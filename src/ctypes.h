@@ -357,28 +357,30 @@ void ct_open_call (lua_State *L);
 ** __tls_get_addr call (the few bytes come from the static TLS surplus that
 ** the dynamic loader keeps for modules loaded later). */
 #define CT_TLS _Thread_local __attribute__((tls_model("initial-exec")))
-/* the lua_State making the innermost foreign call on this OS thread, or
-** NULL: callbacks run Lua only on it */
+/* The lua_State making the innermost foreign call on this OS thread, or
+** NULL: callbacks run Lua only on it. Its two low bits tell the callback
+** window: while ct_func_call's foreign call is in progress and no Lua code
+** runs, CT_WIN_OPEN (set by call.c), or CT_WIN_SET once the first callback
+** of the call has left its message handler and two more slots on the stack
+** for the next ones (callback.c); no bit everywhere else (callbacks clear
+** them while they run Lua). In the window the running Lua frame is
+** ct_func_call's and the stack had CT_CB_SLACK free slots above its top
+** when the window opened; the slots callbacks leave there stay until
+** ct_func_call returns. */
 extern CT_TLS lua_State *ct_active_L;
+#define CT_WIN_OPEN ((uintptr_t)1)
+#define CT_WIN_SET  ((uintptr_t)2)
+#define CT_WIN_BITS (CT_WIN_OPEN | CT_WIN_SET)
+#define CT_CB_SLACK 16
 /* set by the callback trampoline when it stored an error to re-raise:
 ** call.c checks it right after each foreign call returns and then calls
 ** ct_callback_raise */
 extern CT_TLS int ct_cb_pending;
-/* The callback window. While ct_func_call's foreign call is in progress and
-** no Lua code runs, ct_cb_win is -1, or the stack index where the first
-** callback of the call left its message handler (and above it two more
-** slots of callback.c) for the next ones; it is 0 everywhere else. In the window the running Lua frame is ct_func_call's
-** (upvalue 1: the funcs table of callback.c) and the stack has
-** CT_CB_SLACK free slots above the top it had when the window opened. The
-** window closes (call.c) by dropping that handler. */
-extern CT_TLS int ct_cb_win;
-#define CT_CB_SLACK 16
 
 /* callback.c */
 int ct_callback_new (lua_State *L, int tidx, int fidx); /* F(lua_function) */
 int ct_callback_close (lua_State *L);    /* __close / explicit release */
 int ct_callback_raise (lua_State *L);    /* raise the pending error */
-void ct_callback_pushfuncs (lua_State *L); /* ct_func_call's upvalue */
 void ct_open_callback (lua_State *L);
 
 #pragma GCC visibility pop

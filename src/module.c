@@ -10,11 +10,11 @@ int luaopen_ctypes_core (lua_State *L) {
   lua_newtable(L);
   ct_open_type(L);
   ct_open_scalar(L);
-  ct_open_callback(L);  /* before cdata: the call path's upvalue */
   ct_open_cdata(L);
   ct_open_array(L);
   ct_open_struct(L);
   ct_open_library(L);
   ct_open_call(L);
+  ct_open_callback(L);
   return 1;
 }
