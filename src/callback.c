@@ -16,8 +16,15 @@
 **   values, by the callback's integer id (no luaL_ref per callback: nothing
 **   can leak, the callback object stays collectable). The trampoline copies
 **   that table from the stack of a thread of ours (no registry lookup).
-** - Plain-number callbacks take cb_fast, which makes the same checks with
-**   the fewest Lua API calls; anything unusual goes to the general code.
+** - Plain-number callbacks called in the callback window (a foreign call of
+**   ct_func_call in progress, ctypes.h) take cb_fast, which makes the same
+**   checks with the fewest Lua API calls: the first callback of the call
+**   leaves the message handler, the funcs table and its function on the
+**   stack for the next ones. The closure userdata is not on the stack
+**   during such a call: st->inflight makes release and collection leave
+**   what the call still needs to its end (cb_settle). Anything unusual goes
+**   to the general code (cb_trampoline), which keeps the userdata on the
+**   stack.
 ** - Errors never unwind through C: the Lua function runs under lua_pcall with
 **   a traceback handler; the callback returns its error value and the first
 **   error is stored in the per-state record, then re-raised by
