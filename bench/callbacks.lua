@@ -13,7 +13,9 @@ local ref = require("callbacks_ref")
 local clock, fmt, getenv = os.clock, string.format, os.getenv
 local N = tonumber(getenv("BENCH_N")) or 100000
 local M = tonumber(getenv("BENCH_M")) or 1000000
+-- runs per side: the short c_int runs (about 25 ms) take more of them
 local RUNS = tonumber(getenv("BENCH_RUNS")) or 7
+local RUNS_INT = tonumber(getenv("BENCH_RUNS")) or 21
 
 local c_int, c_long, c_size_t, c_void_p =
   ctypes.c_int, ctypes.c_long, ctypes.c_size_t, ctypes.c_void_p
@@ -23,12 +25,13 @@ local reflib = ctypes.CDLL(assert(package.searchpath("callbacks_ref",
                                                      package.cpath)))
 local libc = ctypes.CDLL(nil)
 
--- the best time of each function, the runs of both taking turns (so that a
--- slow moment of the machine does not fall on one side only)
-local function race(...)
+-- the best time of each function over runs runs, the runs of all taking
+-- turns (so that a slow moment of the machine does not fall on one side
+-- only)
+local function race(runs, ...)
   local fs, b = { ... }, {}
   for i = 1, #fs do b[i] = math.huge end
-  for _ = 1, RUNS do
+  for _ = 1, runs do
     for i, f in ipairs(fs) do
       local t0 = clock()
       f()
@@ -73,7 +76,7 @@ local addr = ctypes.addressof(arr)
 -- both sort (checked once, outside the timing)
 fill(); local ncmp = ref.sort_ptr(addr, N, cmp_ptr); check()
 fill(); qsort(arr, N, 4, cmp); check()
-local t_ref, t_ct, t_fill = race(function()
+local t_ref, t_ct, t_fill = race(RUNS, function()
   fill()
   ref.sort_ptr(addr, N, cmp_ptr)
 end, function()
@@ -94,7 +97,8 @@ local t_safe
 -- the third: the same hand-written binding made safe the way every callback
 -- here must be (lua_pcall with a traceback handler instead of lua_call, so a
 -- Lua error cannot unwind through the C driver). No target: information.
-t_ref, t_ct, t_safe = race(function() r1 = ref.drive_ii(cmp_ii, M) end,
+t_ref, t_ct, t_safe = race(RUNS_INT,
+                           function() r1 = ref.drive_ii(cmp_ii, M) end,
                            function() r2 = drive(cb, M) end,
                            function() r3 = ref.drive_ii_safe(cmp_ii, M) end)
 assert(r1 == r2 and r1 == r3, "different sums")
