@@ -113,8 +113,10 @@ enum {
 /* callbacks of at most this many plain-number arguments take cb_fast */
 #define CB_MAXFAST 16
 
-/* cb_State.rfast: results cb_fast stores inline (RF_OTHER: fastresult) */
-enum { RF_OTHER, RF_VOID, RF_INT32, RF_INT64 };
+/* cb_State.rfast: results cb_fast stores inline (RF_OTHER: fastresult);
+** RF_INT: an integer type, stored as the Lua integer shifted left by rsh
+** and back, arithmetically if rsgn (widened to a whole ffi_arg) */
+enum { RF_OTHER, RF_VOID, RF_INT };
 
 /* cb_State.status */
 enum { CB_LIVE, CB_RELEASED, CB_DEAD };
@@ -209,6 +211,7 @@ typedef struct cb_State {
   int onerror;             /* the type has an onerror handler */
   int retmode;             /* RET_* */
   int rfast;               /* RF_*: how cb_fast stores the result */
+  unsigned char rsh, rsgn; /* RF_INT: the shift, signed */
   int retcode;             /* ct_Scalar of a CT_SIMPLE result, else -1 */
   size_t retsize;          /* bytes of the result */
   size_t storesize;        /* bytes written to libffi's result buffer */
@@ -569,6 +572,7 @@ static inline int cb_ours (lua_State *L, const cb_Shared *sh) {
 ** id; a collected one's code, record and function type. */
 static void __attribute__((noinline)) cb_settle (lua_State *L, cb_State *st) {
   if (st->zombie) {
+    if (cb_last == st) cb_last = NULL;
     lua_checkstack(L, 4);
     lua_rawgetp(L, LUA_REGISTRYINDEX, &KEY_SHARED);
     lua_getiuservalue(L, -1, SH_UV_GRAVE);
@@ -635,28 +639,29 @@ int cb_fast (cb_State *st, void *ret, void **args, const char *regs) {
   if (!(a & CT_WIN_BITS) || n < 0 || ct_cb_pending ||
       atomic_load_explicit(&st->status, memory_order_acquire) != CB_LIVE ||
       !cb_ours(L, st->shared) ||
-      (n > CT_CB_SLACK - 4 && !lua_checkstack(L, n + 4)))
+      (n > CT_CB_SLACK - 5 && !lua_checkstack(L, n + 5)))
     return 0;
   if (a & CT_WIN_OPEN) {  /* the first callback of this foreign call: the
                              handler, the funcs table and the last function
-                             stay for the next ones */
+                             (twice) stay for the next ones */
     lua_pushcfunction(L, cb_msgh);
     lua_rawgeti(L, LUA_REGISTRYINDEX, st->shared->funcsref);
     lua_pushnil(L);
-    cb_win = w = lua_gettop(L) - 2;
+    lua_pushnil(L);
+    cb_win = w = lua_gettop(L) - 3;
     cb_last = NULL;
     ct_active_L = (lua_State *)((uintptr_t)L | CT_WIN_SET);
   }
   else w = cb_win;
-  if (st == cb_last)  /* called again: its function is at w + 2 */
-    lua_pushvalue(L, w + 2);
-  else if (lua_rawgeti(L, w + 1, 2 * st->id - 1) == LUA_TFUNCTION) {
+  /* the top (w + 3) is a copy of cb_last's function, ready for the call */
+  if (st != cb_last) {
+    if (lua_rawgeti(L, w + 1, 2 * st->id - 1) != LUA_TFUNCTION) {
+      lua_settop(L, w + 3);  /* being collected, or released meanwhile */
+      return 0;
+    }
     lua_copy(L, -1, w + 2);
+    lua_replace(L, w + 3);
     cb_last = st;
-  }
-  else {
-    lua_settop(L, w + 2);  /* being collected, or released by a nested call */
-    return 0;
   }
   ct_active_L = L;  /* Lua runs: no window until it returns */
   st->inflight++;
@@ -701,11 +706,10 @@ int cb_fast (cb_State *st, void *ret, void **args, const char *regs) {
   r = lua_pcall(L, n, 1, w);
   if (r == LUA_OK) {
     switch (st->rfast) {  /* the common results inline */
-      case RF_INT32: case RF_INT64:
+      case RF_INT:
         if (lua_isinteger(L, -1)) {
-          ffi_sarg x = st->rfast == RF_INT32
-                       ? (ffi_sarg)(int32_t)lua_tointeger(L, -1)
-                       : (ffi_sarg)lua_tointeger(L, -1);
+          uint64_t x = (uint64_t)lua_tointeger(L, -1) << st->rsh;
+          x = st->rsgn ? (uint64_t)((int64_t)x >> st->rsh) : x >> st->rsh;
           memcpy(ret, &x, sizeof x);
           goto done;
         }
@@ -717,13 +721,13 @@ int cb_fast (cb_State *st, void *ret, void **args, const char *regs) {
   cb_fastrest(L, st, ret, r, w);
   lua_settop(L, w + 3);
  done:
-  lua_settop(L, -2);  /* back to the handler, funcs table, last function */
+  lua_copy(L, w + 2, w + 3);  /* the function again, over the result */
   ct_active_L = (lua_State *)((uintptr_t)L | CT_WIN_SET);
   cb_win = w;
-  /* nested calls may have changed cb_last; st's function is still at w + 2
-  ** unless st was released or collected meanwhile */
-  cb_last = atomic_load_explicit(&st->status, memory_order_relaxed) == CB_LIVE
-            ? st : NULL;
+  /* nested calls may have changed cb_last; st's function is still at
+  ** w + 2 (if st was released meanwhile, its status keeps it from being
+  ** used; if it was collected, cb_settle frees it and clears cb_last) */
+  cb_last = st;
   if (--st->inflight == 0 && (st->idhold | st->zombie)) cb_settle(L, st);
   return 1;
 }
@@ -1179,12 +1183,18 @@ int ct_callback_new (lua_State *L, int tidx, int fidx) {
     if (sig->args[i]->kind != CT_SIMPLE || !fastscalar(sig->args[i]->scalar))
       st->fast = 0;
   st->nfast = st->fast && sig->nargs <= CB_MAXFAST ? sig->nargs : -1;
-  st->rfast = sig->ret == NULL ? RF_VOID
-            : st->retcode == CT_INT && st->retmode == RET_SINT &&
-              st->retsize == 4 ? RF_INT32
-            : (st->retcode == CT_LONG || st->retcode == CT_LONGLONG) &&
-              st->retsize == sizeof(ffi_sarg) ? RF_INT64
-            : RF_OTHER;
+  st->rfast = sig->ret == NULL ? RF_VOID : RF_OTHER;
+  switch (st->retcode) {
+    case CT_BYTE: case CT_SHORT: case CT_INT: case CT_LONG: case CT_LONGLONG:
+      st->rsgn = 1;
+      /* FALLTHROUGH */
+    case CT_UBYTE: case CT_USHORT: case CT_UINT: case CT_ULONG:
+    case CT_ULONGLONG:
+      st->rfast = RF_INT;
+      st->rsh = (unsigned char)(64 - 8 * st->retsize);
+      break;
+    default: break;
+  }
   st->allint = 1;
   for (i = 0; i < st->nfast; i++) {
     const ct_Type *a = sig->args[i];
