@@ -483,6 +483,13 @@ static int cb_released (lua_State *L) {
 }
 
 
+static int cb_collected (lua_State *L) {
+  const cb_State *st = (const cb_State *)lua_touserdata(L, 1);
+  return ct_error(L, "ValueError", "callback %s garbage-collected during its "
+                  "own call: its result cannot be converted", st->name);
+}
+
+
 /* error value on top of L's stack: the first one is kept for ct_callback_raise
 ** (no allocation here: the slot is a uservalue) */
 static void cb_store (lua_State *L, cb_State *st) {
@@ -570,21 +577,30 @@ static inline int cb_ours (lua_State *L, const cb_Shared *sh) {
 /* What is left to do once no cb_fast call of st is in progress any more
 ** (its status changed meanwhile): a released callback's funcs entries and
 ** id; a collected one's code, record and function type. */
-static void __attribute__((noinline)) cb_settle (lua_State *L, cb_State *st) {
+static int cb_settle_body (lua_State *L) {
+  cb_State *st = (cb_State *)lua_touserdata(L, 1);
   if (st->zombie) {
-    if (cb_last == st) cb_last = NULL;
-    lua_checkstack(L, 4);
     lua_rawgetp(L, LUA_REGISTRYINDEX, &KEY_SHARED);
     lua_getiuservalue(L, -1, SH_UV_GRAVE);
     lua_pushnil(L);
     lua_rawsetp(L, -2, st);
-    lua_pop(L, 2);
+  }
+  else setentries(L, st, 0, 0);  /* may grow the free-id list */
+  return 0;
+}
+
+static void __attribute__((noinline)) cb_settle (lua_State *L, cb_State *st) {
+  /* C frames are below: the Lua part runs protected (on a memory error
+  ** an entry stays behind, which is harmless) */
+  lua_checkstack(L, 4);
+  lua_pushcfunction(L, cb_settle_body);
+  lua_pushlightuserdata(L, st);
+  if (lua_pcall(L, 1, 0, 0) != LUA_OK) lua_pop(L, 1);
+  st->idhold = 0;
+  if (st->zombie) {
+    if (cb_last == st) cb_last = NULL;
     cb_freecode(st);
     free(st);
-  }
-  else if (st->idhold) {
-    st->idhold = 0;
-    setentries(L, st, 0, 0);
   }
 }
 
@@ -610,11 +626,10 @@ cb_fastrest (lua_State *L, cb_State *st, void *ret, int r, int hidx) {
     else pushud(L, st);
     if (lua_type(L, -1) == LUA_TUSERDATA)
       r = cb_convertp(L, &fr, hidx, vidx, vidx + 1);
-    else {
-      r = LUA_ERRRUN;
-      lua_pushfstring(L, "ValueError: callback %s garbage-collected during "
-                      "its own call: its result cannot be converted",
-                      st->name);
+    else {  /* the message made protected: it allocates */
+      lua_pushcfunction(L, cb_collected);
+      lua_pushlightuserdata(L, st);
+      r = lua_pcall(L, 1, 0, 0);
     }
   }
   if (r != LUA_OK) cb_failed(L, st, &fr, hidx, CB_LIVE);
