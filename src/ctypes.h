@@ -358,15 +358,16 @@ void ct_open_call (lua_State *L);
 ** the dynamic loader keeps for modules loaded later). */
 #define CT_TLS _Thread_local __attribute__((tls_model("initial-exec")))
 /* The lua_State making the innermost foreign call on this OS thread, or
-** NULL: callbacks run Lua only on it. Its two low bits tell the callback
-** window: while ct_func_call's foreign call is in progress and no Lua code
-** runs, CT_WIN_OPEN (set by call.c), or CT_WIN_SET once the first callback
-** of the call has left its message handler and two more slots on the stack
-** for the next ones (callback.c); no bit everywhere else (callbacks clear
-** them while they run Lua). In the window the running Lua frame is
-** ct_func_call's and the stack had CT_CB_SLACK free slots above its top
-** when the window opened; the slots callbacks leave there stay until
-** ct_func_call returns. */
+** NULL: callbacks run Lua only on it. Its two low bits (free: a lua_State
+** is allocated, so aligned) tell the callback window: while ct_func_call's
+** foreign call is in progress and no Lua code runs, CT_WIN_OPEN (set by
+** call.c), or CT_WIN_SET once the first callback of the call has left its
+** message handler and a few more slots on the stack for the next ones
+** (callback.c); no bit everywhere else (callbacks clear them while they
+** run Lua). In the window the running Lua frame is ct_func_call's and the
+** stack had CT_CB_SLACK free slots above its top when the window opened;
+** the slots callbacks leave there stay at most until ct_func_call
+** returns. */
 extern CT_TLS lua_State *ct_active_L;
 #define CT_WIN_OPEN ((uintptr_t)1)
 #define CT_WIN_SET  ((uintptr_t)2)
