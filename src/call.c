@@ -31,6 +31,13 @@ static const char deffunc_key = 'd';   /* flags -> default function type */
 #define MAXGPR 6
 #define MAXSSE 8
 
+/* the direct call path (register images, no libffi): x86-64 System V */
+#if defined(__x86_64__) && !defined(_WIN32)
+#define HAVE_DIRECT 1
+#else
+#define HAVE_DIRECT 0
+#endif
+
 
 /* {======================================================================
 ** Classification of by-value types (x86-64 System V psABI, 3.2.3)
@@ -1206,6 +1213,7 @@ static void *convuntyped (lua_State *L, int argn, int idx, Slot *slot,
 }
 
 
+#if HAVE_DIRECT
 /* the register image of eightbyte j of an argument of size sz at p */
 static uint64_t eightbyte (const void *p, size_t sz, int j) {
   uint64_t u = 0;
@@ -1213,6 +1221,7 @@ static uint64_t eightbyte (const void *p, size_t sz, int j) {
   memcpy(&u, (const char *)p + 8 * j, n < 8 ? n : 8);
   return u;
 }
+#endif
 
 /* } ====================================================================== */
 
@@ -1222,8 +1231,7 @@ static uint64_t eightbyte (const void *p, size_t sz, int j) {
 ** libffi
 ** ======================================================================= */
 
-#if defined(__x86_64__) && !defined(_WIN32)
-#define HAVE_DIRECT 1
+#if HAVE_DIRECT
 
 typedef struct { uint64_t a, b; } R_II;   /* rax, rdx */
 typedef struct { double a, b; } R_SS;     /* xmm0, xmm1 */
@@ -1274,8 +1282,6 @@ static void directcall (void *fn, int rd, const uint64_t *g, const double *x,
     }
   }
 }
-#else
-#define HAVE_DIRECT 0
 #endif
 
 
@@ -1561,6 +1567,7 @@ int ct_func_call (lua_State *L) {
   }
  slow:
 #endif
+  (void)s;
   if (*(void **)cd->ptr == NULL) return nullfunc(L);
   return general(L, ci, *(void **)cd->ptr, n);
 }
@@ -1733,6 +1740,7 @@ static int general (lua_State *L, Call *ci, void *fn, int n) {
   luaL_checkstack(L, CT_CB_SLACK, "too many arguments");
   calltop = lua_gettop(L);
   if (!HAVE_DIRECT || ct_nodirect) direct = 0;
+  (void)direct;
 #if HAVE_DIRECT
   if (direct) {
     uint64_t g[MAXGPR] = {0, 0, 0, 0, 0, 0};
