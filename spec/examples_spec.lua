@@ -1,6 +1,6 @@
 -- The examples: each examples/*.lua runs in a fresh lua5.4 and prints
 -- exactly the lines below (values checked against C and Python's zlib and
--- time modules when they were written).
+-- time modules when they were written; walk.lua builds its own tree).
 local helper = require("spec.helper")
 
 local expected = {
@@ -20,6 +20,12 @@ local expected = {
     "strftime (38 bytes): Tuesday 14 November 2023, 22:13:20 GMT",
     "100 days and 30 hours later: 2024-02-24 04:13:20 (1708748000 seconds, 8748000 more)",
     "that is a Saturday",
+  },
+  ["walk.lua"] = {
+    "mkdtemp filled in its buffer: true",
+    "walked 7 entries: 3 files, 4 directories, deepest level 3",
+    "seen: README skip src src/lib src/lib/util.c src/main.c",
+    "removed 9 entries; the directory is gone: true",
   },
   ["zlib.lua"] = {
     "loaded libz.so.1",
