@@ -376,6 +376,30 @@ describe("callbacks", function()
       end)
     end)
 
+    it("leaves the results of the general call path intact", function()
+      -- paramflags and errcheck take the general path; its out parameter
+      -- and errcheck's arguments sit on the stack under what the callbacks
+      -- leave there
+      both(function()
+        local S = CFUNCTYPE(c_int, IntCB, c_int, ctypes.POINTER(c_int))
+        local sum_out = S({ "fx_cb_sum_out", lib }, { { 1, "f" }, { 1, "n" }, { 2, "sum" } })
+        local cb = IntCB(function(i) return i * i end)
+        assert.equal(285, sum_out(cb, 10))     -- 0 + 1 + 4 + ... + 81
+        local seen
+        sum_out.errcheck = function(result, func, args)
+          seen = { result, func == sum_out, args[2], args[3].value }
+          return args[3].value, result
+        end
+        assert.same({ 285, 10 }, { sum_out(cb, 10) })
+        assert.same({ 10, true, 10, 285 }, seen)
+        -- no argtypes: the callback goes as a pointer, the call through libffi
+        local untyped = lib.fx_cb_sum_out
+        local cell = c_int(0)
+        assert.equal(4, untyped(cb, 4, ctypes.byref(cell)))
+        assert.equal(14, cell.value)
+      end)
+    end)
+
     it("stops running a callback released during the foreign call", function()
       both(function()
         local runs, cb = 0, nil
