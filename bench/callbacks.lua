@@ -5,8 +5,10 @@
 --   2. a callback with plain int arguments, called M times by one C driver
 --      (bench_drive_ii, in the same module), against a hand-written C
 --      function that lua_calls the same Lua function.
--- Both sides run in the same process, taking turns; the best of several
--- runs of each counts.
+-- Both sides run in the same process, in rounds where each runs once, in
+-- turns. The times printed are the best of each side; the ratio is the
+-- median over the rounds of the two sides' ratio in that round (robust to a
+-- slow moment of the machine), with best over best beside it.
 local ctypes = require("ctypes")
 local ref = require("callbacks_ref")
 
@@ -25,28 +27,45 @@ local reflib = ctypes.CDLL(assert(package.searchpath("callbacks_ref",
                                                      package.cpath)))
 local libc = ctypes.CDLL(nil)
 
--- the best time of each function over runs runs, the runs of all taking
--- turns (so that a slow moment of the machine does not fall on one side
--- only)
+-- runs rounds; in each, every function runs once, in turns (so that a slow
+-- moment of the machine does not fall on one side only). Returns, per
+-- function, its times: t.best (the best) and t[round].
 local function race(runs, ...)
-  local fs, b = { ... }, {}
-  for i = 1, #fs do b[i] = math.huge end
-  for _ = 1, runs do
+  local fs, ts = { ... }, {}
+  for i = 1, #fs do ts[i] = { best = math.huge } end
+  for round = 1, runs do
     for i, f in ipairs(fs) do
       local t0 = clock()
       f()
       local t = clock() - t0
-      if t < b[i] then b[i] = t end
+      ts[i][round] = t
+      if t < ts[i].best then ts[i].best = t end
     end
   end
-  return table.unpack(b)
+  return table.unpack(ts)
 end
 
-local function report(what, calls, t_ct, t_ref, target)
-  local ns_ct, ns_ref = t_ct / calls * 1e9, t_ref / calls * 1e9
+-- the ratio of a to b: the median over the rounds of a's time over b's in
+-- the same round (less base's, the common part, if given)
+local function ratio(a, b, base)
+  local r = {}
+  for k = 1, #a do
+    local z = base and base[k] or 0
+    r[k] = (a[k] - z) / (b[k] - z)
+  end
+  table.sort(r)
+  return #r % 2 == 1 and r[(#r + 1) // 2] or (r[#r // 2] + r[#r // 2 + 1]) / 2
+end
+
+-- ns per call from the best times; the ratio as above, and best over best
+-- for comparison
+local function report(what, calls, ct, ref, base, target)
+  local z = base and base.best or 0
+  local ns_ct, ns_ref = (ct.best - z) / calls * 1e9, (ref.best - z) / calls * 1e9
   print(fmt("callbacks %-14s %9d calls  lua-ctypes %7.1f ns/call  " ..
-            "hand-written %7.1f ns/call  ratio %.2f (target <= %.1f)",
-            what, calls, ns_ct, ns_ref, ns_ct / ns_ref, target))
+            "hand-written %7.1f ns/call  ratio %.2f (target <= %.1f; " ..
+            "best/best %.2f)", what, calls, ns_ct, ns_ref,
+            ratio(ct, ref, base), target, ns_ct / ns_ref))
 end
 
 -- 1. qsort with POINTER(c_int) arguments ---------------------------------
@@ -83,7 +102,7 @@ end, function()
   fill()
   qsort(arr, N, 4, cmp)
 end, fill)
-report("POINTER(c_int)", ncmp, t_ct - t_fill, t_ref - t_fill, 3.0)
+report("POINTER(c_int)", ncmp, t_ct, t_ref, t_fill, 3.0)
 
 -- 2. plain int arguments --------------------------------------------------
 local function cmp_ii(a, b) return a - b end
@@ -102,7 +121,8 @@ t_ref, t_ct, t_safe = race(RUNS_INT,
                            function() r2 = drive(cb, M) end,
                            function() r3 = ref.drive_ii_safe(cmp_ii, M) end)
 assert(r1 == r2 and r1 == r3, "different sums")
-report("c_int", M, t_ct, t_ref, 1.5)
+report("c_int", M, t_ct, t_ref, nil, 1.5)
 print(fmt("callbacks %-14s %9d calls  lua-ctypes %7.1f ns/call  " ..
           "hand-written with lua_pcall %7.1f ns/call  ratio %.2f (information)",
-          "c_int (pcall)", M, t_ct / M * 1e9, t_safe / M * 1e9, t_ct / t_safe))
+          "c_int (pcall)", M, t_ct.best / M * 1e9, t_safe.best / M * 1e9,
+          ratio(t_ct, t_safe)))

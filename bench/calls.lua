@@ -5,8 +5,9 @@
 --   add   int add(int, int)
 --   six   double six(int, double, const int *, long, double, int)
 --   dot   double dot(Vec2, Vec2), Vec2 = struct { double x, y } by value
--- Prints ns per call (best of several runs, both sides in the same process,
--- taking turns)
+-- Prints ns per call (the best of several rounds, both sides in the same
+-- process, back to back in each round) and their ratio (the median of the
+-- rounds' ratios, with best over best beside it)
 -- and, when valgrind is installed, instructions per call measured with
 -- callgrind (stable on a noisy machine), with the ratios and the targets.
 -- Environment: BENCH_N (calls per timed run), BENCH_RUNS, BENCH_CALLGRIND=0
@@ -79,11 +80,12 @@ if arg and arg[1] == "--child" then
   os.exit(1)
 end
 
--- best time of each side, their runs taking turns (so that a slow moment of
--- the machine does not fall on one side only)
+-- RUNS rounds of both sides back to back (so that a slow moment of the
+-- machine does not fall on one side only): the best time of each, and the
+-- median over the rounds of their ratio in the round
 local function race(fa, fb, n)
-  local ba, bb = math.huge, math.huge
-  for _ = 1, RUNS do
+  local ba, bb, r = math.huge, math.huge, {}
+  for k = 1, RUNS do
     local t0 = clock()
     fa(n)
     local t1 = clock()
@@ -91,17 +93,20 @@ local function race(fa, fb, n)
     local t2 = clock()
     if t1 - t0 < ba then ba = t1 - t0 end
     if t2 - t1 < bb then bb = t2 - t1 end
+    r[k] = (t1 - t0) / (t2 - t1)
   end
-  return ba, bb
+  table.sort(r)
+  return ba, bb, RUNS % 2 == 1 and r[(RUNS + 1) // 2]
+                 or (r[RUNS // 2] + r[RUNS // 2 + 1]) / 2
 end
 
-print(fmt("calls: %d calls per run, best of %d runs", N, RUNS))
+print(fmt("calls: %d calls per run, %d rounds", N, RUNS))
 for _, c in ipairs(CASES) do
-  local tct, tref = race(c.ct, c.ref, N)
+  local tct, tref, ratio = race(c.ct, c.ref, N)
   local nct, nref = tct / N * 1e9, tref / N * 1e9
   print(fmt("calls %-4s time   lua-ctypes %6.1f ns/call  hand-written %6.1f " ..
-            "ns/call  ratio %.2f (target <= %.1f)", c.name, nct, nref,
-            nct / nref, c.target))
+            "ns/call  ratio %.2f (target <= %.1f; best/best %.2f)", c.name,
+            nct, nref, ratio, c.target, nct / nref))
 end
 
 -- instructions per call: the difference between two run lengths removes the
