@@ -574,6 +574,19 @@ static inline int cb_ours (lua_State *L, const cb_Shared *sh) {
 }
 
 
+/* a plain-number argument at a, the common ones inline */
+static inline void pushscalar (lua_State *L, int code, const void *a) {
+  switch (code) {
+    case CT_INT: lua_pushinteger(L, *(const int *)a); break;
+    case CT_LONG: case CT_LONGLONG:
+      lua_pushinteger(L, *(const long long *)a);
+      break;
+    case CT_DOUBLE: lua_pushnumber(L, *(const double *)a); break;
+    default: ct_scalar_push(L, code, a); break;
+  }
+}
+
+
 /* What is left to do once no cb_fast call of st is in progress any more
 ** (its status changed meanwhile): a released callback's funcs entries and
 ** id; a collected one's code, record and function type. */
@@ -709,14 +722,7 @@ int cb_fast (cb_State *st, void *ret, void **args, const char *regs) {
     (void)regs;
     a = args[i];
 #endif
-    switch (st->acode[i]) {  /* the common ones inline */
-      case CT_INT: lua_pushinteger(L, *(const int *)a); break;
-      case CT_LONG: case CT_LONGLONG:
-        lua_pushinteger(L, *(const long long *)a);
-        break;
-      case CT_DOUBLE: lua_pushnumber(L, *(const double *)a); break;
-      default: ct_scalar_push(L, st->acode[i], a); break;
-    }
+    pushscalar(L, st->acode[i], a);
   }
   r = lua_pcall(L, n, 1, w);
   if (r == LUA_OK) {
@@ -817,17 +823,8 @@ static void cb_trampoline (ffi_cif *cif, void *ret, void **args, void *ud) {
       r = lua_pcall(L, 0, 0, 0);
       goto done;
     }
-    for (i = 0; i < nargs; i++) {
-      int code = st->sig->args[i]->scalar;
-      switch (code) {  /* the common ones inline */
-        case CT_INT: lua_pushinteger(L, *(const int *)args[i]); break;
-        case CT_LONG: case CT_LONGLONG:
-          lua_pushinteger(L, *(const long long *)args[i]);
-          break;
-        case CT_DOUBLE: lua_pushnumber(L, *(const double *)args[i]); break;
-        default: ct_scalar_push(L, code, args[i]); break;
-      }
-    }
+    for (i = 0; i < nargs; i++)
+      pushscalar(L, st->sig->args[i]->scalar, args[i]);
     r = lua_pcall(L, nargs, 1, hidx);
     if (r == LUA_OK && st->retmode != RET_VOID && !fastresult(L, st, ret))
       r = cb_convertp(L, &fr, hidx, lua_gettop(L), hidx + 1);
@@ -1086,6 +1083,25 @@ static cb_Shared *getshared (lua_State *L) {
 }
 
 
+/* whether t is an integer scalar; then its value is a 64-bit word shifted
+** left by *sh and back, arithmetically if *sgn */
+static int intshift (const ct_Type *t, unsigned char *sh, unsigned char *sgn) {
+  if (t->kind != CT_SIMPLE) return 0;
+  switch (t->scalar) {
+    case CT_BYTE: case CT_SHORT: case CT_INT: case CT_LONG: case CT_LONGLONG:
+      *sgn = 1;
+      break;
+    case CT_UBYTE: case CT_USHORT: case CT_UINT: case CT_ULONG:
+    case CT_ULONGLONG:
+      *sgn = 0;
+      break;
+    default: return 0;
+  }
+  *sh = (unsigned char)(64 - 8 * t->size);
+  return 1;
+}
+
+
 static int fastscalar (int code) {
   switch (code) {
     case CT_CHAR: case CT_WCHAR: case CT_CHAR_P: case CT_WCHAR_P: return 0;
@@ -1198,32 +1214,12 @@ int ct_callback_new (lua_State *L, int tidx, int fidx) {
     if (sig->args[i]->kind != CT_SIMPLE || !fastscalar(sig->args[i]->scalar))
       st->fast = 0;
   st->nfast = st->fast && sig->nargs <= CB_MAXFAST ? sig->nargs : -1;
-  st->rfast = sig->ret == NULL ? RF_VOID : RF_OTHER;
-  switch (st->retcode) {
-    case CT_BYTE: case CT_SHORT: case CT_INT: case CT_LONG: case CT_LONGLONG:
-      st->rsgn = 1;
-      /* FALLTHROUGH */
-    case CT_UBYTE: case CT_USHORT: case CT_UINT: case CT_ULONG:
-    case CT_ULONGLONG:
-      st->rfast = RF_INT;
-      st->rsh = (unsigned char)(64 - 8 * st->retsize);
-      break;
-    default: break;
-  }
+  st->rfast = sig->ret == NULL ? RF_VOID
+            : intshift(sig->ret, &st->rsh, &st->rsgn) ? RF_INT : RF_OTHER;
   st->allint = 1;
   for (i = 0; i < st->nfast; i++) {
-    const ct_Type *a = sig->args[i];
-    st->acode[i] = (unsigned char)a->scalar;
-    switch (a->scalar) {
-      case CT_BYTE: case CT_SHORT: case CT_INT: case CT_LONG: case CT_LONGLONG:
-        st->asgn[i] = 1;
-        /* FALLTHROUGH */
-      case CT_UBYTE: case CT_USHORT: case CT_UINT: case CT_ULONG:
-      case CT_ULONGLONG:
-        st->ash[i] = (unsigned char)(64 - 8 * a->size);
-        break;
-      default: st->allint = 0; break;
-    }
+    st->acode[i] = (unsigned char)sig->args[i]->scalar;
+    if (!intshift(sig->args[i], &st->ash[i], &st->asgn[i])) st->allint = 0;
   }
   lua_pushvalue(L, fidx);
   lua_setiuservalue(L, udidx, CB_UV_FUNC);
