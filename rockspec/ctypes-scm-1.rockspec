@@ -48,6 +48,7 @@ build = {
         "src/call.c",
         "src/library.c",
         "src/callback.c",
+        "src/handle.c",
       },
       libraries = { "ffi" },
       incdirs = { "src", "$(FFI_INCDIR)" },
@@ -58,5 +59,7 @@ build = {
     ["ctypes.struct"] = "lua/ctypes/struct.lua",
     ["ctypes.library"] = "lua/ctypes/library.lua",
     ["ctypes.util"] = "lua/ctypes/util.lua",
+    ["ctypes.cdef"] = "lua/ctypes/cdef.lua",
+    ["ctypes.handle"] = "lua/ctypes/handle.lua",
   },
 }

@@ -384,6 +384,9 @@ int ct_callback_close (lua_State *L);    /* __close / explicit release */
 int ct_callback_raise (lua_State *L);    /* raise the pending error */
 void ct_open_callback (lua_State *L);
 
+/* handle.c: ctypes.gc's views and close hooks, cdef's library functions */
+void ct_open_handle (lua_State *L);
+
 #pragma GCC visibility pop
 
 #endif

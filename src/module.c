@@ -16,5 +16,6 @@ int luaopen_ctypes_core (lua_State *L) {
   ct_open_library(L);
   ct_open_call(L);
   ct_open_callback(L);
+  ct_open_handle(L);
   return 1;
 }

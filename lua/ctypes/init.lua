@@ -11,5 +11,7 @@ for k, v in pairs(core) do M[k] = v end
 require("ctypes.memory")(M, core)
 require("ctypes.struct")(M, core)
 require("ctypes.library")(M, core)
+for k, v in pairs(require("ctypes.handle")) do M[k] = v end
+M.cdef = require("ctypes.cdef").cdef
 
 return M
