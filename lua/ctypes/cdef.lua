@@ -549,6 +549,7 @@ function P:pointer(T, tok)
   local c = ctypes()
   if T == VOID then return c.c_void_p end
   if isfunc(T) then return self:functype(T, tok) end
+  if type(T) == "table" and T.flexible then T = self:array(T.elem, 0, tok) end
   if T == c.c_char then return c.c_char_p end
   if T == c.c_wchar then return c.c_wchar_p end
   return guard(tok, c.POINTER, T)
@@ -897,6 +898,7 @@ function P:specifiers(allow_storage)
       if w == "__signed__" or w == "__signed" then w = "signed" end
       count[w] = (count[w] or 0) + 1
       nbasic = nbasic + 1
+      self:basic(count, t)            -- refuses a bad combination here
     elseif w == "struct" or w == "union" then
       if base or nbasic > 0 then fail(t, "invalid combination of type specifiers") end
       local untagged
@@ -1081,25 +1083,25 @@ function P:declarator(abstract)
       end
       if self:isop("]") then
         self:next()
-        suffixes[#suffixes + 1] = { "array", nil, t }
+        suffixes[#suffixes + 1] = { "array", nil, tok = t }
       else
         local et = self:peek()
         local n = self:const()
         if n < 0 then fail(et, "array size is negative") end
         self:expect("]")
-        suffixes[#suffixes + 1] = { "array", n, t }
+        suffixes[#suffixes + 1] = { "array", n, tok = t }
       end
     elseif self:isop("(") then
       local t = self:next()
       local args, variadic, names = self:parameters()
-      suffixes[#suffixes + 1] = { "func", args, variadic, t, names }
+      suffixes[#suffixes + 1] = { "func", args, variadic, tok = t, names = names }
     else
       break
     end
   end
   -- the type is built from the base: pointers first, then the suffixes
   -- from the rightmost one, then the nested declarator's operations
-  for _ = 1, nptr do d.ops[#d.ops + 1] = { "ptr", nil, d.tok } end
+  for _ = 1, nptr do d.ops[#d.ops + 1] = { "ptr", tok = d.tok } end
   for k = #suffixes, 1, -1 do d.ops[#d.ops + 1] = suffixes[k] end
   if inner then
     for _, op in ipairs(inner.ops) do d.ops[#d.ops + 1] = op end
@@ -1112,7 +1114,7 @@ end
 function P:apply(base, d, isparam)
   local T = base
   for k, op in ipairs(d.ops) do
-    local kind, tok = op[1], op[3] or d.tok
+    local kind, tok = op[1], op.tok or d.tok
     if kind == "ptr" then
       T = self:pointer(T, tok)
     elseif kind == "array" then
@@ -1133,7 +1135,7 @@ function P:apply(base, d, isparam)
       if isfunc(T) then fail(tok, "function returning a function") end
       if type(T) == "table" and T.flexible then fail(tok, "function returning an array") end
       if kindof(T) == "array" then fail(tok, "function returning an array") end
-      T = { func = true, ret = T, args = op[2], variadic = op[3], names = op[5] }
+      T = { func = true, ret = T, args = op[2], variadic = op[3], names = op.names }
     end
   end
   return T
@@ -1200,7 +1202,7 @@ end
 local function signature(fields, opts)
   local parts = { tostring(opts.pack or 0), tostring(opts.align or 0) }
   for _, f in ipairs(fields) do
-    parts[#parts + 1] = f[1] .. ":" .. (f.sig or tid(f[2])) .. ":" ..
+    parts[#parts + 1] = (f.anon and "" or f[1]) .. ":" .. (f.sig or tid(f[2])) .. ":" ..
                         tostring(f[3])
   end
   return concat(parts, ";")
@@ -1270,7 +1272,6 @@ function P:record(storage)
   end
   -- the members
   local fields, anon, names = {}, {}, {}
-  local nanon = 0
   local opts = {}
   if self.pack then opts.pack = self.pack end
   while not self:isop("}") do
@@ -1292,11 +1293,10 @@ function P:record(storage)
         if not spec.untagged then
           fail(st, "declaration does not declare anything")
         end
-        nanon = nanon + 1
-        local name = "_anon" .. nanon
-        while names[name] do nanon = nanon + 1; name = "_anon" .. nanon end
+        self.nanon = self.nanon + 1
+        local name = "_anon" .. self.nanon
         names[name] = true
-        fields[#fields + 1] = { name, spec.T, sig = self.sigs[spec.T] }
+        fields[#fields + 1] = { name, spec.T, sig = self.sigs[spec.T], anon = true }
         anon[#anon + 1] = name
       else
         while true do
@@ -1498,6 +1498,10 @@ function P:declare(tok, name, entry)
     fail(tok, "'" .. name .. "' cannot be declared (a method of the namespace)")
   end
   local old = self:name(name)
+  if old == nil and BUILTIN[name] then
+    local T = ctypes()[BUILTIN[name]]
+    old = { kind = "typedef", T = T, key = tid(T) }
+  end
   if old then
     if old.kind ~= entry.kind then
       fail(tok, "'" .. name .. "' redeclared as a different kind of name")
@@ -1820,7 +1824,7 @@ NS.__metatable = "cdef namespace"
 local function newparser(st, toks, lib, dry)
   return setmetatable({
     toks = toks, pos = 1, depth = 0, ns = st, lib = lib, dry = dry,
-    names = {}, tags = {}, sigs = {}, defining = {},
+    names = {}, tags = {}, sigs = {}, defining = {}, nanon = 0,
     records = st.records, pack = nil, packstack = {},
   }, P)
 end
