@@ -535,7 +535,7 @@ describe("ctypes.cdef", function()
       { "int a[12q];", "1:7: invalid integer constant '12q', near '12q'" },
       { "typedef void v[2];", "1:15: array of void, near '['" },
       { "typedef int f(int)[2];", "1:14: function returning an array, near '('" },
-      { "typedef int f(int)(int);", "1:19: function returning a function, near '('" },
+      { "typedef int f(int)(int);", "1:14: function returning a function, near '('" },
       { "typedef int a[2](int);", "1:15: array of functions, near '('" },
       { "struct s { int a; int a; };", "1:23: duplicate member 'a', near 'a'" },
       { "struct s { struct s x; };", "1:21: member 'x' has incomplete type s, near 'x'" },
