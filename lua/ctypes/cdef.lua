@@ -201,6 +201,7 @@ local function lex(src)
           elseif b == 34 then break
           elseif b == 92 then
             local v
+            tok.text = string_sub(src, i, j + 1)
             v, j = escape(src, j + 1, tok)
             buf[#buf + 1] = string_char(v)
           else
@@ -215,6 +216,7 @@ local function lex(src)
         local tok = { t = "chr", line = line, col = col }
         local j, v = i + 1, nil
         local b = string_byte(src, j)
+        tok.text = string_sub(src, i, j + 1)
         if b == 92 then v, j = escape(src, j + 1, tok)
         elseif b ~= nil and b ~= 39 and b ~= 10 then v, j = b, j + 1 end
         tok.text = string_sub(src, i, j)
@@ -1318,8 +1320,16 @@ function P:record(storage)
             end
             local c = ctypes()
             if FT == c.c_char then FT = c.c_byte end   -- char is signed
-            if kindof(FT) ~= "scalar" then
+            if FT == c.c_wchar then FT = c.c_int end   -- wchar_t is int
+            local BITS = { [c.c_bool] = 1, [c.c_byte] = 8, [c.c_ubyte] = 8,
+              [c.c_short] = 16, [c.c_ushort] = 16, [c.c_int] = 32,
+              [c.c_uint] = 32, [c.c_long] = 64, [c.c_ulong] = 64,
+              [c.c_longlong] = 64, [c.c_ulonglong] = 64 }
+            if not BITS[FT] then
               fail(bt, "bit field '" .. (d.name or "") .. "' has invalid type " .. tname(FT))
+            end
+            if bits > BITS[FT] then
+              fail(bt, "width of bit field '" .. (d.name or "") .. "' exceeds its type")
             end
           end
           plain_attrs(self:attributes({}), "a member")
