@@ -8,46 +8,12 @@ local gen = require("spec.gen.layout")
 
 local SEED, COUNT = 20261201, 600
 
-local function lines(s)
-  local t = {}
-  for l in s:gmatch("[^\n]+") do t[#t + 1] = l end
-  return t
-end
-
 -- compiles and runs the C side; returns its report
 local function gcc_report(decls)
-  local base = os.tmpname()
-  local src, bin = base .. ".c", base .. ".bin"
-  local f = assert(io.open(src, "w"))
-  f:write(gen.csource(decls))
-  f:close()
-  local ok, out = helper.run("gcc -std=gnu11 -w -O0 -o " .. helper.quote(bin)
-                             .. " " .. helper.quote(src))
-  assert(ok, "gcc failed: " .. out)
-  local p = assert(io.popen(helper.quote(bin), "r"))
-  local report = p:read("a")
-  p:close()
-  os.remove(src); os.remove(bin); os.remove(base)
-  return report
+  return gen.gcc_run(helper, gen.csource(decls))
 end
 
--- compares the two reports; on disagreement names the first types that
--- differ with their C declaration
-local function compare(decls, creport, lreport)
-  local cl, ll = lines(creport), lines(lreport)
-  local msgs, seen = {}, {}
-  for i = 1, math.max(#cl, #ll) do
-    if cl[i] ~= ll[i] then
-      local t = ((cl[i] or ll[i]):match("^T(%d+)"))
-      if t and not seen[t] and #msgs < 5 then
-        seen[t] = true
-        msgs[#msgs + 1] = ("gcc:        %s\nlua-ctypes: %s\n%s"):format(
-          tostring(cl[i]), tostring(ll[i]), gen.cdecl(decls, decls[tonumber(t)]))
-      end
-    end
-  end
-  return #cl, msgs
-end
+local compare = gen.compare
 
 local function check(big)
   local decls = gen.generate(SEED + (big and 1 or 0), COUNT, big)

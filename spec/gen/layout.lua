@@ -8,6 +8,10 @@
 --   gen.csource(decls)         -- a C program printing gcc's layout report
 --   gen.build(ctypes, decls)   -- the same types built with lua-ctypes
 --   gen.report(ctypes, decls, types)  -- lua-ctypes' report, same format
+--   gen.gcc_run(helper, csource)      -- compiles and runs a C program with
+--                              gcc in a temp dir; returns its output
+--   gen.compare(decls, creport, lreport)  -- line count, first differences
+--   gen.rng(seed)              -- the generator's random numbers
 --
 -- The report has one line per type ("T7 size=12 align=4"), per plain
 -- field ("T7.f0 off=0") and per named bit field ("T7.f2 bits=00e0..."): the
@@ -34,6 +38,7 @@ local function rng(seed)
   function r.pick(list) return list[r.int(1, #list)] end
   return r
 end
+M.rng = rng
 
 -- scalar field types: C spelling, ctypes name, bits allowed (max width)
 local SCALARS = {
@@ -309,6 +314,50 @@ function M.report(ctypes, decls, types)
     end
   end
   return concat(out, "\n") .. "\n", problems
+end
+
+
+-- compiles and runs a C program (gcc, temp dir); returns its output
+function M.gcc_run(helper, csource)
+  local base = os.tmpname()
+  local src, bin = base .. ".c", base .. ".bin"
+  local f = assert(io.open(src, "w"))
+  f:write(csource)
+  f:close()
+  local ok, out = helper.run("gcc -std=gnu11 -w -O0 -o " .. helper.quote(bin)
+                             .. " " .. helper.quote(src))
+  assert(ok, "gcc failed: " .. out)
+  local p = assert(io.popen(helper.quote(bin), "r"))
+  local report = p:read("a")
+  p:close()
+  os.remove(src); os.remove(bin); os.remove(base)
+  return report
+end
+
+
+local function lines(s)
+  local t = {}
+  for l in s:gmatch("[^\n]+") do t[#t + 1] = l end
+  return t
+end
+
+-- compares two reports; on disagreement names the first types that differ
+-- with their C declaration (cdecl(decls, i) gives it; default M.cdecl)
+function M.compare(decls, creport, lreport, cdecl)
+  cdecl = cdecl or function(ds, i) return M.cdecl(ds, ds[i]) end
+  local cl, ll = lines(creport), lines(lreport)
+  local msgs, seen = {}, {}
+  for i = 1, math.max(#cl, #ll) do
+    if cl[i] ~= ll[i] then
+      local t = ((cl[i] or ll[i]):match("^T(%d+)"))
+      if t and not seen[t] and #msgs < 5 then
+        seen[t] = true
+        msgs[#msgs + 1] = ("gcc:        %s\nlua-ctypes: %s\n%s"):format(
+          tostring(cl[i]), tostring(ll[i]), cdecl(decls, tonumber(t)))
+      end
+    end
+  end
+  return #cl, msgs
 end
 
 return M
