@@ -294,6 +294,20 @@ describe("ctypes.cdef", function()
       assert.are.equal(ctypes.c_ubyte, ns["enum small"])
     end)
 
+    it("drops empty macros from the declarations that follow", function()
+      local ns = cdef([[
+        #define API
+        #define EXPORT
+        API int EXPORT fx_cdef_add(int a, int b);
+      ]], lib)
+      assert.are.equal(7, ns.fx_cdef_add(3, 4))
+      assert.is_nil(ns.API)
+      ns:cdef("API int fx_cdef_none(void);")
+      assert.are.equal(99, ns.fx_cdef_none())
+      assert.are.equal("CDefError: 1:9: 'API' redeclared as a different " ..
+        "kind of name, near 'API'", errof(ns.cdef, ns, "#define API 1"))
+    end)
+
     it("evaluates constant expressions with C's integer types", function()
       local ns = cdef([[
         enum {
@@ -569,7 +583,7 @@ describe("ctypes.cdef", function()
       { "static_assert(1 == 2, \"no\");", "1:15: static assertion failed: \"no\", near '1'" },
       { "#include <stdio.h>", "1:1: unsupported preprocessor directive '#include', near '#include'" },
       { "#define F(x) x", "1:10: function-like macros are not supported, near '('" },
-      { "#define E", "1:10: #define E needs an integer constant or a string literal, near '<eof>'" },
+      { "#define E\n#define E 1", "2:9: 'E' redeclared as a different kind of name, near 'E'" },
       { "#define X 1 2", "1:13: #define X: expected the end of the line, near '2'" },
       { "#define Y 1.5", "1:11: floating constants are not supported in constant expressions, near '1.5'" },
       { "#pragma pack(3)", "1:14: #pragma pack: alignment must be 1, 2, 4, 8 or 16, near '3'" },

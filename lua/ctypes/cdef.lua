@@ -1592,6 +1592,19 @@ function P:declaration()
   self:expect(";", "after a declaration")
 end
 
+-- removes the identifier name from the tokens still to parse
+function P:drop(name)
+  local toks, j = self.toks, self.pos
+  for k = self.pos, #toks do
+    local t = toks[k]
+    if not (t.t == "id" and t.v == name) then
+      toks[j] = t
+      j = j + 1
+    end
+  end
+  for k = #toks, j, -1 do toks[k] = nil end
+end
+
 -- a preprocessor line
 function P:directive(tok)
   local name = tok.v
@@ -1613,7 +1626,11 @@ function P:directive(tok)
       fail(after, "function-like macros are not supported")
     end
     if after.t == "eof" then
-      fail(after, "#define " .. nt.v .. " needs an integer constant or a string literal")
+      -- an empty macro (SQLITE_API, ZEXPORT): the name disappears from
+      -- the declarations that follow
+      self:declare(nt, nt.v, { kind = "macro", key = "empty" })
+      self:drop(nt.v)
+      return
     end
     if after.t == "str" then
       local parts = {}
@@ -1809,6 +1826,7 @@ NS.__index = function(ns, key)
     if isfunc(e.T) then return nil end
     return e.T
   elseif e.kind == "const" then return e.value
+  elseif e.kind == "macro" then return nil
   elseif e.kind == "func" then
     local f = makefunc(st, key, e)
     rawset(ns, key, f)
@@ -1853,6 +1871,9 @@ local function run(st, ns, source, lib, fname)
       local toks = lex(source)
       p = newparser(st, toks, lib, dry)
       p.sigs = setmetatable({}, { __index = st.sigs })
+      for name, e in pairs(st.names) do
+        if e.kind == "macro" then p:drop(name) end
+      end
       p:unit()
     end)
     if not ok then
