@@ -73,7 +73,8 @@ ASAN_ENV     = LD_PRELOAD="$(ASAN_RT) $(CURDIR)/$(ASAN_SHIM)" CTYPES_ASAN_PRELOA
 
 # Debian packages that provide everything above (plus luarocks for the
 # rockspec spec).
-DEB_PKGS = lua5.4 liblua5.4-dev libffi-dev pkg-config lua-busted luarocks gcc libc6-dev make
+DEB_PKGS = lua5.4 liblua5.4-dev libffi-dev pkg-config lua-busted luarocks gcc libc6-dev make \
+           zlib1g-dev libsqlite3-0
 
 .PHONY: all build deps test demo asan asan-build bench clean
 
@@ -94,6 +95,8 @@ deps:
 	  printf '#include <lua.h>\n#include <lauxlib.h>\n' | $(CC) -E -I/usr/include/lua5.4 -x c - >/dev/null 2>&1 \
 	    || missing="$$missing lua5.4-headers"; \
 	  printf '#include <ffi.h>\n' | $(CC) -E -x c - >/dev/null 2>&1 || missing="$$missing ffi.h"; \
+	  printf '#include <zlib.h>\n' | $(CC) -E -x c - >/dev/null 2>&1 || missing="$$missing zlib.h"; \
+	  { /sbin/ldconfig -p 2>/dev/null || ldconfig -p 2>/dev/null; } | grep -q 'libsqlite3\.so\.0 ' || missing="$$missing libsqlite3"; \
 	else missing="$$missing gcc"; fi; \
 	if [ -n "$$missing" ]; then \
 	  echo "deps: missing:$$missing"; \
