@@ -18,7 +18,8 @@ local math_type, string_format = math.type, string.format
 local io_stderr = io.stderr
 
 local core = require("ctypes.core")
-local c_void_p, addressof, cast = core.c_void_p, core.addressof, core.cast
+local c_void_p, addressof, cast, is_null = core.c_void_p, core.addressof,
+  core.cast, core.is_null
 local gc_view, hooks = core._gc_view, core._gc_hooks
 local core_errors, core_config = core.callback_errors, core.callback_config
 
@@ -62,7 +63,8 @@ function M.from_handle(p)
     addr = p
   elseif p == nil then
     addr = nil
-  elseif type(p) == "userdata" then
+  elseif type(p) == "userdata" and pcall(is_null, p) then
+    -- a pointer instance (c_void_p, a handle, POINTER(T), c_char_p, ...)
     local ok, v = pcall(cast, p, c_void_p)
     if not ok then
       error("TypeError: from_handle: expected an address (integer, " ..
