@@ -37,9 +37,12 @@ local Err = {}
 Err.__index = Err
 Err.__tostring = function(e) return e.msg end
 
+-- a token as messages show it: control bytes escaped, long ones cut
 local function tokentext(tok)
   if tok == nil or tok.t == "eof" then return "<eof>" end
-  return tok.text
+  local s = tok.text or ""
+  if #s > 40 then s = s:sub(1, 37) .. "..." end
+  return (s:gsub("%c", function(c) return string_format("\\%d", c:byte()) end))
 end
 
 local function fail(tok, what)
@@ -1014,8 +1017,9 @@ end
 function P:pointers(d)
   local n = 0
   while self:isop("*") do
-    self:next()
+    local t = self:next()
     n = n + 1
+    if n > MAXDEPTH then fail(t, "too many levels of pointers") end
     while true do
       local t = self:peek()
       if t.t == "id" and QUALIFIERS[t.v] then self:next()
@@ -1078,6 +1082,7 @@ function P:declarator(abstract)
   -- suffixes, left to right
   local suffixes = {}
   while true do
+    if #suffixes > MAXDEPTH then fail(self:peek(), "declarator nested too deeply") end
     if self:isop("[") then
       local t = self:next()
       while self:peek().t == "id" and (QUALIFIERS[self:peek().v] or self:peek().v == "static") do
@@ -1853,7 +1858,8 @@ local function newparser(st, toks, lib, dry)
   return setmetatable({
     toks = toks, pos = 1, depth = 0, ns = st, lib = lib, dry = dry,
     names = {}, tags = {}, sigs = {}, defining = {}, nanon = 0,
-    records = st.records, pack = nil, packstack = {},
+    records = st.records, pack = st.pack,
+    packstack = { table.unpack(st.packstack or {}) },
   }, P)
 end
 
@@ -1886,6 +1892,7 @@ local function run(st, ns, source, lib, fname)
   local p = attempt(true)
   if p.completes_old then p = attempt(false) end
   -- commit
+  st.pack, st.packstack = p.pack, p.packstack
   for k, v in pairs(p.sigs) do st.sigs[k] = v end
   for key, e in pairs(p.tags) do
     st.tags[key] = e
