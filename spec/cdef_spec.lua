@@ -133,6 +133,7 @@ describe("ctypes.cdef", function()
                                         ctypes.c_void_p), ns.cmp)
       assert.are.equal(ctypes.CFUNCTYPE(nil, ctypes.c_int), ns.handler)
       assert.are.equal(ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int), ns.fnp)
+      assert.are.equal(ns.fnp, ns.fn)            -- a function typedef
       assert.are.equal(ctypes.CFUNCTYPE(ctypes.c_char_p), ns.getter)
       assert.are.equal(ctypes.CFUNCTYPE(
         ctypes.CFUNCTYPE(nil, ctypes.c_double), ctypes.c_int), ns.nested)

@@ -94,11 +94,6 @@ local function lex(src)
   local toks = {}
   local i, n, line, linestart = 1, #src, 1, 1
   local atline = true      -- only blanks since the line began
-  local function push(t, v, text, at, col)
-    toks[#toks + 1] = { t = t, v = v, text = text, line = line,
-                        col = col or (at - linestart + 1) }
-    return toks[#toks]
-  end
   local function here(at)
     return { line = line, col = at - linestart + 1,
              t = "op", text = string_sub(src, at, at) }
@@ -160,7 +155,6 @@ local function lex(src)
         end
       else
         pp = tok; ppstart = {}; out = ppstart
-        tok.ppline = line
         i = e + 1
       end
       atline = false
@@ -907,7 +901,7 @@ function P:specifiers(allow_storage)
     elseif w == "struct" or w == "union" then
       if base or nbasic > 0 then fail(t, "invalid combination of type specifiers") end
       local untagged
-      base, untagged = self:record(spec.storage)
+      base, untagged = self:record()
       spec.untagged = untagged
     elseif w == "enum" then
       if base or nbasic > 0 then fail(t, "invalid combination of type specifiers") end
@@ -1222,7 +1216,7 @@ end
 
 -- struct/union specifier; returns its type and whether it was an untagged
 -- definition (a candidate anonymous member)
-function P:record(storage)
+function P:record()
   local kw = self:next()                         -- struct / union
   local kind = kw.v
   local attrs = self:attributes({})
@@ -1380,7 +1374,6 @@ function P:record(storage)
     local hint = self:peek()
     local name = (hint.t == "id" and not KEYWORDS[hint.v]) and hint.v or
                  (kind .. "_anon")
-    local _ = storage
     T = self:newrecord(kind, name, brace)
   end
   -- lay it out
@@ -1406,10 +1399,6 @@ function P:record(storage)
   self.records[T] = true
   self:shallower()
   return T, not tag
-end
-
-function P:is_record(T)
-  return self.records[T] == true
 end
 
 function P:complete_type(T)
@@ -1646,14 +1635,7 @@ function P:directive(tok)
       self:define_const(nt, nt.v, concat(parts))
       return
     end
-    local ok, v = pcall(sub.expr, sub)
-    if not ok then
-      if getmetatable(v) == Err then
-        -- a value that is not an integer constant expression
-        error(v, 0)
-      end
-      error(v, 0)
-    end
+    local v = sub:expr()
     if sub:peek().t ~= "eof" then
       fail(sub:peek(), "#define " .. nt.v .. ": expected the end of the line")
     end
@@ -1828,7 +1810,9 @@ NS.__index = function(ns, key)
   end
   if e.kind == "typedef" then
     if e.T == VOID then return nil end
-    if isfunc(e.T) then return nil end
+    if isfunc(e.T) then                 -- a function type: its CFUNCTYPE
+      return setmetatable({}, P):functype(e.T, { line = 0, col = 0, t = "eof" })
+    end
     return e.T
   elseif e.kind == "const" then return e.value
   elseif e.kind == "macro" then return nil
@@ -1903,10 +1887,6 @@ local function run(st, ns, source, lib, fname)
     if e.kind == "const" then rawset(ns, name, e.value)
     elseif e.kind == "typedef" and type(e.T) == "userdata" then rawset(ns, name, e.T)
     end
-  end
-  for key, e in pairs(p.tags) do
-    -- tags are looked up through __index (names with a space)
-    local _ = key; local _ = e
   end
 end
 
