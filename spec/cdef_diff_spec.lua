@@ -99,14 +99,16 @@ describe("cdef differential test against gcc", function()
     assert.is_true(packed >= 20, "packed: " .. packed)
   end)
 
-  it("agrees on 400 random records with nested anonymous members",
+  it("agrees on 400 random records with nested anonymous members and " ..
+     "aligned members",
      function()
     local recs = gencdef.generate(SEED + 2, 400)
-    local texts, anon, packed = {}, 0, 0
+    local texts, anon, packed, aligned = {}, 0, 0, 0
     for i, d in ipairs(recs) do
       texts[i] = d.text
       for _ in d.text:gmatch("\n%s+%a+[^\n]-{\n") do anon = anon + 1 end
       if d.text:find("packed", 1, true) then packed = packed + 1 end
+      for _ in d.text:gmatch("[%w%]] __attribute__%(%(aligned%(%d+%)%)%);") do aligned = aligned + 1 end
     end
     local ns = cdef(table.concat(texts, "\n"))
     local types = {}
@@ -120,6 +122,7 @@ describe("cdef differential test against gcc", function()
     assert.is_true(n > 1500)
     assert.is_true(anon >= 100, "nested records: " .. anon)
     assert.is_true(packed >= 50, "packed: " .. packed)
+    assert.is_true(aligned >= 50, "aligned members: " .. aligned)
   end)
 
   it("generates the same text for the same seed", function()

@@ -193,6 +193,38 @@ describe("ctypes.cdef", function()
       assert.are.equal(7, r.hi)
     end)
 
+    it("aligns members with aligned(n) and _Alignas as gcc does", function()
+      local ns = cdef([[
+        struct fx_cdef_alignas {
+          char c;
+          int x __attribute__((aligned(8)));
+          char d;
+          _Alignas(16) char e;
+          _Alignas(double) short f;
+        };
+        struct __attribute__((packed)) fx_cdef_packal {
+          char c;
+          int x __attribute__((aligned(4)));
+          short s;
+        };
+        typedef struct {
+          long long __max_align_ll __attribute__((__aligned__(__alignof__(long long))));
+          long double __max_align_ld __attribute__((__aligned__(__alignof__(long double))));
+        } max_align_t;
+      ]])
+      for _, t in ipairs({ { "cdef_alignas", { "x", "d", "e", "f" } },
+                           { "cdef_packal", { "x", "s" } } }) do
+        local T = ns["struct fx_" .. t[1]]
+        assert.are.equal(oracle("sizeof", t[1]), sizeof(T))
+        assert.are.equal(oracle("alignof", t[1]), alignment(T))
+        for _, f in ipairs(t[2]) do
+          assert.are.equal(oracle("offsetof", t[1] .. "_" .. f), T[f].offset, f)
+        end
+      end
+      assert.are.equal(32, sizeof(ns.max_align_t))
+      assert.are.equal(16, alignment(ns.max_align_t))
+    end)
+
     it("names untagged records after their typedef", function()
       local ns = cdef([[
         typedef struct { int x, y; } point_t;
@@ -565,7 +597,12 @@ describe("ctypes.cdef", function()
       { "struct s { double d : 3; };", "1:23: bit field 'd' has invalid type c_double, near '3'" },
       { "struct s { int *p : 3; };", "1:21: bit field 'p' has invalid type LP_c_int, near '3'" },
       { "struct s { int a; } __attribute__((aligned(3)));", "1:36: requested alignment is not a positive power of 2, near 'aligned'" },
-      { "struct s { int a __attribute__((aligned(8))); };", "1:33: attribute 'aligned' is not supported on a member, near 'aligned'" },
+      { "struct s { int a __attribute__((packed)); };", "1:33: attribute 'packed' is not supported on a member, near 'packed'" },
+      { "struct s { int a : 3 __attribute__((aligned(8))); };", "1:16: aligned bit fields are not supported, near 'a'" },
+      { "struct __attribute__((packed)) s { int a __attribute__((aligned(16))); };", "1:40: aligned(n) above 8 on a member of a packed struct is not supported, near 'a'" },
+      { "struct s { _Alignas(3) int a; };", "1:21: requested alignment is not a power of 2, near '3'" },
+      { "_Alignas(8) int v;", "1:1: _Alignas is only supported on members, near '_Alignas'" },
+      { "struct s { __attribute__((aligned(8))) struct { int a; }; };", "1:57: an aligned anonymous member is not supported, near ';'" },
       { "typedef int t __attribute__((mode(DI)));", "1:30: attribute 'mode' is not supported on a typedef, near 'mode'" },
       { "struct s; union s;", "1:17: 's' defined as the wrong kind of tag, near 's'" },
       { "struct s { struct s { int a; } b; };", "1:19: nested redefinition of 'struct s', near 's'" },

@@ -809,33 +809,51 @@ end
 
 local function attrname(a) return (a.name:gsub("^__(.-)__$", "%1")) end
 
+-- the value of aligned(n) (16, the largest alignment, without n)
+function P:aligned_value(a)
+  if not (a.args and #a.args > 0) then return 16 end
+  local sub = setmetatable({ toks = {}, pos = 1, depth = self.depth,
+                             ns = self.ns, names = self.names,
+                             tags = self.tags, sigs = self.sigs,
+                             records = self.records }, P)
+  for i, t in ipairs(a.args) do sub.toks[i] = t end
+  sub.toks[#sub.toks + 1] = { t = "eof", text = "<eof>",
+    line = a.tok.line, col = a.tok.col }
+  local v = sub:const()
+  if sub:peek().t ~= "eof" then fail(sub:peek(), "expected ')'") end
+  if v <= 0 or v & (v - 1) ~= 0 then
+    fail(a.tok, "requested alignment is not a positive power of 2")
+  end
+  if v > 1 << 28 then fail(a.tok, "requested alignment is too large") end
+  return v
+end
+
 -- the record options of a list of attributes: pack, align
 function P:record_attrs(attrs, opts)
   for _, a in ipairs(attrs) do
     local n = attrname(a)
     if n == "packed" then opts.packed = true
     elseif n == "aligned" then
-      local v
-      if a.args and #a.args > 0 then
-        local sub = setmetatable({ toks = {}, pos = 1, depth = self.depth,
-                                   ns = self.ns, names = self.names,
-                                   tags = self.tags }, P)
-        for i, t in ipairs(a.args) do sub.toks[i] = t end
-        sub.toks[#sub.toks + 1] = { t = "eof", text = "<eof>",
-          line = a.tok.line, col = a.tok.col }
-        v = sub:const()
-        if sub:peek().t ~= "eof" then fail(sub:peek(), "expected ')'") end
-        if v <= 0 or v & (v - 1) ~= 0 then
-          fail(a.tok, "requested alignment is not a positive power of 2")
-        end
-      else
-        v = 16                          -- __BIGGEST_ALIGNMENT__ on x86-64
-      end
+      local v = self:aligned_value(a)
       if not opts.align or v > opts.align then opts.align = v end
     elseif LAYOUT_ATTR[n] then
       fail(a.tok, "attribute '" .. a.name .. "' is not supported")
     end
   end
+end
+
+-- the alignment a member's attributes ask for (nil: none)
+function P:member_align(attrs, n)
+  for _, a in ipairs(attrs) do
+    local name = attrname(a)
+    if name == "aligned" then
+      local v = self:aligned_value(a)
+      if not n or v > n then n = v end
+    elseif LAYOUT_ATTR[name] then
+      fail(a.tok, "attribute '" .. a.name .. "' is not supported on a member")
+    end
+  end
+  return n
 end
 
 -- attributes where no layout may change
@@ -886,7 +904,25 @@ function P:specifiers(allow_storage)
     elseif w == "_Atomic" then
       fail(t, "_Atomic is not supported")
     elseif w == "_Alignas" then
-      fail(t, "_Alignas is not supported")
+      -- _Alignas(constant) or _Alignas(type): members only (checked there)
+      self:next()
+      self:expect("(", "after _Alignas")
+      local v
+      if self:starts_type() then
+        local tt = self:peek()
+        local T = self:typename()
+        if T == VOID or isfunc(T) then fail(tt, "_Alignas of " .. tname(T)) end
+        v = guard(tt, ctypes().alignment, T)
+      else
+        local vt = self:peek()
+        v = self:const()
+        if v < 0 or (v ~= 0 and v & (v - 1) ~= 0) then
+          fail(vt, "requested alignment is not a power of 2")
+        end
+      end
+      self:expect(")")
+      if v > 0 and (not spec.alignas or v > spec.alignas) then spec.alignas = v end
+      spec.alignas_tok = spec.alignas_tok or t
     elseif w == "typeof" or w == "__typeof__" or w == "__typeof" then
       fail(t, "typeof is not supported")
     elseif w == "__thread" or w == "_Thread_local" then
@@ -1160,6 +1196,7 @@ function P:parameters()
     end
     local spec = self:specifiers(false)
     if spec.storage then fail(spec.tok, "storage class in a parameter") end
+    if spec.alignas_tok then fail(spec.alignas_tok, "_Alignas is only supported on members") end
     local d = self:declarator("maybe")
     plain_attrs(self:attributes({}), "a parameter")
     local T = self:apply(spec.T, d, true)
@@ -1185,6 +1222,7 @@ end
 -- a type name: specifiers and an abstract declarator
 function P:typename()
   local spec = self:specifiers(false)
+  if spec.alignas_tok then fail(spec.alignas_tok, "_Alignas is only supported on members") end
   local d = self:declarator(true)
   local T = self:apply(spec.T, d)
   if type(T) == "table" and T.flexible then
@@ -1273,6 +1311,7 @@ function P:record()
   end
   -- the members
   local fields, anon, names = {}, {}, {}
+  local maxalign, bigpad = 0, nil
   local opts = {}
   if self.pack then opts.pack = self.pack end
   while not self:isop("}") do
@@ -1287,13 +1326,14 @@ function P:record()
     else
       local spec = self:specifiers(false)
       if spec.storage then fail(spec.tok, "storage class in a member") end
-      plain_attrs(spec.attrs, "a member")
+      local specalign = self:member_align(spec.attrs, spec.alignas)
       if self:isop(";") then
         -- an anonymous struct or union member
         local st = self:next()
         if not spec.untagged then
           fail(st, "declaration does not declare anything")
         end
+        if specalign then fail(st, "an aligned anonymous member is not supported") end
         self.nanon = self.nanon + 1
         local name = "_anon" .. self.nanon
         names[name] = true
@@ -1307,7 +1347,7 @@ function P:record()
           else
             d = self:declarator(false)
           end
-          plain_attrs(self:attributes({}), "a member")
+          local malign = self:member_align(self:attributes({}), specalign)
           local FT = self:apply(spec.T, d)
           if self:isop(":") then
             self:next()
@@ -1331,7 +1371,7 @@ function P:record()
               fail(bt, "width of bit field '" .. (d.name or "") .. "' exceeds its type")
             end
           end
-          plain_attrs(self:attributes({}), "a member")
+          malign = self:member_align(self:attributes({}), malign)
           if FT == VOID then fail(d.tok, "member of type void") end
           if isfunc(FT) then fail(d.tok, "member of function type") end
           if type(FT) == "table" and FT.flexible then
@@ -1349,6 +1389,30 @@ function P:record()
           if bits == nil and not self:complete_type(FT) then
             fail(d.tok, "member '" .. name .. "' has incomplete type " .. tname(FT))
           end
+          if malign then
+            -- aligned(n) on a member: an unnamed zero-width bit field of a
+            -- type aligned to n moves it (whatever the packing), the
+            -- record's _align_ takes n; beyond 8, a zero-length array of an
+            -- n-aligned empty record (not under packing)
+            if bits then fail(d.tok, "aligned bit fields are not supported") end
+            local eff = malign
+            if opts.pack and opts.pack < eff then eff = opts.pack end
+            if eff > 1 then
+              local c = ctypes()
+              local PAD = { [2] = c.c_short, [4] = c.c_int, [8] = c.c_long }
+              if PAD[eff] then
+                fields[#fields + 1] = { "", PAD[eff], 0 }
+              else
+                bigpad = bigpad or d.tok
+                self.nanon = self.nanon + 1
+                local pname = "_align" .. self.nanon
+                names[pname] = true
+                fields[#fields + 1] = { pname, self:aligner(eff, d.tok) * 0,
+                                        anon = true }
+              end
+              if eff > maxalign then maxalign = eff end
+            end
+          end
           fields[#fields + 1] = { name, FT, bits, sig = self.sigs[FT] }
           if not self:accept(",") then break end
         end
@@ -1360,6 +1424,11 @@ function P:record()
   self:attributes(attrs)
   self:record_attrs(attrs, opts)
   if opts.packed then opts.pack = 1 end
+  if bigpad and opts.pack then
+    fail(bigpad, "aligned(n) above 8 on a member of a packed " .. kind ..
+         " is not supported")
+  end
+  if maxalign > 1 and (opts.align or 0) < maxalign then opts.align = maxalign end
   local sig = kind .. "{" .. signature(fields, opts) .. "}"
   if tag then self.defining[key] = nil end
   if redefine then
@@ -1399,6 +1468,16 @@ function P:record()
   self.records[T] = true
   self:shallower()
   return T, not tag
+end
+
+-- an empty record aligned to n (n-aligned zero-length arrays of it)
+local aligners = {}
+function P:aligner(n, tok)
+  if not aligners[n] then
+    aligners[n] = guard(tok, ctypes().Structure, "_aligned_" .. n,
+                        { _fields_ = {}, _align_ = n })
+  end
+  return aligners[n]
 end
 
 function P:complete_type(T)
@@ -1542,6 +1621,7 @@ end
 -- one top-level declaration
 function P:declaration()
   local spec = self:specifiers(true)
+  if spec.alignas_tok then fail(spec.alignas_tok, "_Alignas is only supported on members") end
   if self:isop(";") then
     self:next()
     plain_attrs(spec.attrs, "a declaration")

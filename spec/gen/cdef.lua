@@ -1,7 +1,8 @@
 -- spec/gen/cdef.lua: seeded random C record declarations *as text* for the
 -- cdef differential test (spec/cdef_diff_spec.lua): structures and unions
 -- with nested anonymous and named untagged members, bit fields, arrays,
--- __attribute__((packed)) and __attribute__((aligned(n))).
+-- __attribute__((packed)) and __attribute__((aligned(n))) on records and
+-- members.
 --
 --   local gen = require("spec.gen.cdef")
 --   local recs = gen.generate(seed, count)   -- { {name, kind, text, checks} }
@@ -25,21 +26,22 @@ end
 
 -- one record body: returns lines (without the braces) and the checks
 -- (members reachable by name: { name, bits = scalar or nil })
-local function body(r, st, depth, out, reach, indent)
+local function body(r, st, depth, out, reach, indent, packed)
   local n = r.int(1, 6)
   for _ = 1, n do
     local roll = r.int(1, 100)
     if roll <= 15 and depth < 3 then               -- an anonymous record
       local kind = r.chance(0.5) and "union" or "struct"
       local attrs = ""
-      if r.chance(0.15) then attrs = " __attribute__((packed))" end
+      local inner = r.chance(0.15)
+      if inner then attrs = " __attribute__((packed))" end
       out[#out + 1] = indent .. kind .. attrs .. " {"
-      body(r, st, depth + 1, out, reach, indent .. "  ")
+      body(r, st, depth + 1, out, reach, indent .. "  ", inner)
       out[#out + 1] = indent .. "};"
     elseif roll <= 22 and depth < 3 then           -- a named untagged one
       local kind = r.chance(0.5) and "union" or "struct"
       out[#out + 1] = indent .. kind .. " {"
-      body(r, st, depth + 1, out, {}, indent .. "  ")   -- not reachable
+      body(r, st, depth + 1, out, {}, indent .. "  ", false)  -- not reachable
       st.n = st.n + 1
       local name = "f" .. st.n
       local dims = r.chance(0.2) and format("[%d]", r.int(1, 3)) or ""
@@ -66,7 +68,13 @@ local function body(r, st, depth, out, reach, indent)
         if r.chance(0.3) then dims = dims .. format("[%d]", r.int(1, 3)) end
       end
       local sp = s.c:sub(-1) == "*" and "" or " "
-      out[#out + 1] = format("%s%s%s%s%s;", indent, s.c, sp, name, dims)
+      local attr = ""
+      if r.chance(0.12) then
+        -- an aligned member: up to 8 anywhere, 16 and 32 outside packing
+        local n = 1 << r.int(0, packed and 3 or 5)
+        attr = format(" __attribute__((aligned(%d)))", n)
+      end
+      out[#out + 1] = format("%s%s%s%s%s%s;", indent, s.c, sp, name, dims, attr)
       reach[#reach + 1] = { name }
     end
   end
@@ -79,14 +87,15 @@ function M.generate(seed, count)
     local name = "T" .. i
     local kind = r.chance(0.3) and "union" or "struct"
     local pre, post = "", ""
-    if r.chance(0.25) then pre = "__attribute__((packed)) " end
+    local packed = r.chance(0.25)
+    if packed then pre = "__attribute__((packed)) " end
     if r.chance(0.12) then
       post = format(" __attribute__((aligned(%d)))", 1 << r.int(0, 5))
     end
     local out, reach = {}, {}
     local st = { n = 0 }
     out[1] = format("%s %s%s {", kind, pre, name)
-    body(r, st, 1, out, reach, "  ")
+    body(r, st, 1, out, reach, "  ", packed)
     out[#out + 1] = "}" .. post .. ";"
     recs[i] = { name = name, kind = kind, text = concat(out, "\n"),
                 reach = reach }
