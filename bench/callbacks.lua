@@ -12,7 +12,10 @@
 local ctypes = require("ctypes")
 local ref = require("callbacks_ref")
 
-local clock, fmt, getenv = os.clock, string.format, os.getenv
+local H = dofile((debug.getinfo(1, "S").source:gsub("^@", ""):match("^(.*/)")
+                  or "./") .. "support/harness.lua")
+
+local fmt, getenv = string.format, os.getenv
 local N = tonumber(getenv("BENCH_N")) or 100000
 local M = tonumber(getenv("BENCH_M")) or 1000000
 -- runs per side: the short c_int runs (about 25 ms) take more of them
@@ -27,35 +30,9 @@ local reflib = ctypes.CDLL(assert(package.searchpath("callbacks_ref",
                                                      package.cpath)))
 local libc = ctypes.CDLL(nil)
 
--- runs rounds; in each, every function runs once, in turns (so that a slow
--- moment of the machine does not fall on one side only). Returns, per
--- function, its times: t.best (the best) and t[round].
-local function race(runs, ...)
-  local fs, ts = { ... }, {}
-  for i = 1, #fs do ts[i] = { best = math.huge } end
-  for round = 1, runs do
-    for i, f in ipairs(fs) do
-      local t0 = clock()
-      f()
-      local t = clock() - t0
-      ts[i][round] = t
-      if t < ts[i].best then ts[i].best = t end
-    end
-  end
-  return table.unpack(ts)
-end
-
--- the ratio of a to b: the median over the rounds of a's time over b's in
--- the same round (less base's, the common part, if given)
-local function ratio(a, b, base)
-  local r = {}
-  for k = 1, #a do
-    local z = base and base[k] or 0
-    r[k] = (a[k] - z) / (b[k] - z)
-  end
-  table.sort(r)
-  return #r % 2 == 1 and r[(#r + 1) // 2] or (r[#r // 2] + r[#r // 2 + 1]) / 2
-end
+-- rounds in which every function runs once, in turns, and the median of
+-- the same-round ratios (bench/support/harness.lua)
+local race, ratio = H.race, H.ratio
 
 -- ns per call from the best times; the ratio as above, and best over best
 -- for comparison

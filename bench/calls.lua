@@ -15,7 +15,10 @@
 local ctypes = require("ctypes")
 local binding = require("calls_binding")
 
-local clock, fmt, getenv = os.clock, string.format, os.getenv
+local H = dofile((debug.getinfo(1, "S").source:gsub("^@", ""):match("^(.*/)")
+                  or "./") .. "support/harness.lua")
+
+local fmt, getenv = string.format, os.getenv
 local N = tonumber(getenv("BENCH_N")) or 2000000
 local RUNS = tonumber(getenv("BENCH_RUNS")) or 7
 
@@ -84,20 +87,8 @@ end
 -- machine does not fall on one side only): the best time of each, and the
 -- median over the rounds of their ratio in the round
 local function race(fa, fb, n)
-  local ba, bb, r = math.huge, math.huge, {}
-  for k = 1, RUNS do
-    local t0 = clock()
-    fa(n)
-    local t1 = clock()
-    fb(n)
-    local t2 = clock()
-    if t1 - t0 < ba then ba = t1 - t0 end
-    if t2 - t1 < bb then bb = t2 - t1 end
-    r[k] = (t1 - t0) / (t2 - t1)
-  end
-  table.sort(r)
-  return ba, bb, RUNS % 2 == 1 and r[(RUNS + 1) // 2]
-                 or (r[RUNS // 2] + r[RUNS // 2 + 1]) / 2
+  local ta, tb = H.race(RUNS, function() fa(n) end, function() fb(n) end)
+  return ta.best, tb.best, H.ratio(ta, tb)
 end
 
 print(fmt("calls: %d calls per run, %d rounds", N, RUNS))
@@ -111,34 +102,13 @@ end
 
 -- instructions per call: the difference between two run lengths removes the
 -- start-up cost; what remains is the loop body (call and loop step)
-local function have_valgrind()
-  local p = io.popen("command -v valgrind 2>/dev/null")
-  local out = p:read("a")
-  p:close()
-  return out ~= ""
-end
-
+local script = debug.getinfo(1, "S").source:gsub("^@", "")
 local function instructions(case, side, n)
-  local out = os.tmpname()
-  local script = debug.getinfo(1, "S").source:gsub("^@", "")
-  local cmd = fmt("valgrind --tool=callgrind --callgrind-out-file=%s lua5.4 %s " ..
-                  "--child %s %s %d >/dev/null 2>&1", out, script, case, side, n)
-  local ok = os.execute(cmd)
-  local f = io.open(out)
-  local ir
-  if ok and f then
-    for line in f:lines() do
-      local s = line:match("^summary:%s*(%d+)") or line:match("^totals:%s*(%d+)")
-      if s then ir = tonumber(s) end
-    end
-  end
-  if f then f:close() end
-  os.remove(out)
-  return ir
+  return H.instructions({ "lua5.4", script, "--child", case, side, n })
 end
 
 if getenv("BENCH_CALLGRIND") == "0" then return end
-if not have_valgrind() then
+if not H.have("valgrind") then
   print("calls: valgrind not installed, no instruction counts")
   return
 end

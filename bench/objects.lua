@@ -172,6 +172,7 @@ local function bytes_per(make, k)
   for i = 1, k do t[i] = make(i) end
   local after = collectgarbage("count")
   collectgarbage("restart")
+  assert(t[k])                           -- all kept until here
   return (after - before) * 1024 / k
 end
 

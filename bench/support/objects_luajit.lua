@@ -107,4 +107,5 @@ local before = collectgarbage("count")
 for k = 1, K do keep[k] = int_t(k) end
 local after = collectgarbage("count")
 collectgarbage("restart")
+assert(keep[K])                          -- all kept until here
 print(string.format("bytes %.1f", (after - before) * 1024 / K))
