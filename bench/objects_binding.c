@@ -1,7 +1,9 @@
 /*
 ** objects_binding.c -- the yardstick for bench/objects.lua: a hand-written
-** Lua C binding of the objects lua-ctypes makes, written the way one would
-** by hand (luaL_checkudata, luaL_check*, explicit bounds checks):
+** Lua C binding of the objects lua-ctypes makes, written the way a careful
+** hand-written binding is: the metatable compared by address with the one
+** held as an upvalue (no registry lookup by name), keys, indexes and values
+** checked (luaL_check*, explicit bounds checks):
 **   vec     a userdata struct { int x, y; } with __index/__newindex
 **   ints    an int array userdata: a[i], a[i] = v, 0-based, bounds checked
 **   int     a boxed int: int(v), .value
@@ -50,6 +52,18 @@ static int (*volatile p_add) (int, int) = bench_add_i;
 /* } */
 
 
+/* the userdata at 1 if its metatable is upvalue 1, else an error */
+static void *checkself (lua_State *L, const char *what) {
+  void *p = lua_touserdata(L, 1);
+  if (p != NULL && lua_getmetatable(L, 1)) {
+    int same = lua_rawequal(L, -1, lua_upvalueindex(1));
+    lua_pop(L, 1);
+    if (same) return p;
+  }
+  luaL_typeerror(L, 1, what);
+  return NULL;
+}
+
 /* {=============================== vec ================================= */
 
 #define VEC_MT "objects_binding.vec"
@@ -75,13 +89,13 @@ static int *vec_field (lua_State *L, Vec *v) {
 }
 
 static int vec_index (lua_State *L) {
-  Vec *v = (Vec *)luaL_checkudata(L, 1, VEC_MT);
+  Vec *v = (Vec *)checkself(L, "vec");
   lua_pushinteger(L, *vec_field(L, v));
   return 1;
 }
 
 static int vec_newindex (lua_State *L) {
-  Vec *v = (Vec *)luaL_checkudata(L, 1, VEC_MT);
+  Vec *v = (Vec *)checkself(L, "vec");
   int *p = vec_field(L, v);
   *p = (int)luaL_checkinteger(L, 3);
   return 0;
@@ -115,20 +129,20 @@ static int *ints_slot (lua_State *L, Ints *a) {
 }
 
 static int ints_index (lua_State *L) {
-  Ints *a = (Ints *)luaL_checkudata(L, 1, INTS_MT);
+  Ints *a = (Ints *)checkself(L, "ints");
   lua_pushinteger(L, *ints_slot(L, a));
   return 1;
 }
 
 static int ints_newindex (lua_State *L) {
-  Ints *a = (Ints *)luaL_checkudata(L, 1, INTS_MT);
+  Ints *a = (Ints *)checkself(L, "ints");
   int *p = ints_slot(L, a);
   *p = (int)luaL_checkinteger(L, 3);
   return 0;
 }
 
 static int ints_len (lua_State *L) {
-  Ints *a = (Ints *)luaL_checkudata(L, 1, INTS_MT);
+  Ints *a = (Ints *)checkself(L, "ints");
   lua_pushinteger(L, a->n);
   return 1;
 }
@@ -156,7 +170,7 @@ static int int_new (lua_State *L) {
 }
 
 static int int_index (lua_State *L) {
-  int *p = (int *)luaL_checkudata(L, 1, INT_MT);
+  int *p = (int *)checkself(L, "int");
   if (strcmp(luaL_checkstring(L, 2), "value") != 0)
     return luaL_error(L, "int has no field '%s'", lua_tostring(L, 2));
   lua_pushinteger(L, *p);
@@ -237,9 +251,12 @@ static int l_add_i (lua_State *L) {
 }
 
 
+/* the metatable `name` with the metamethods m, each with the metatable as
+** upvalue 1 */
 static void newmt (lua_State *L, const char *name, const luaL_Reg *m) {
   luaL_newmetatable(L, name);
-  luaL_setfuncs(L, m, 0);
+  lua_pushvalue(L, -1);
+  luaL_setfuncs(L, m, 1);
   lua_pop(L, 1);
 }
 
