@@ -75,8 +75,10 @@ ASAN_ENV     = LD_PRELOAD="$(ASAN_RT) $(CURDIR)/$(ASAN_SHIM)" CTYPES_ASAN_PRELOA
   CTYPES_BUILD_DIR=build-asan CTYPES_FIXTURE="$(CURDIR)/$(ASAN_FIXTURE)"
 
 # Debian packages that provide everything above (plus luarocks for the
-# rockspec spec).
-DEB_PKGS = lua5.4 liblua5.4-dev libffi-dev pkg-config lua-busted luarocks gcc libc6-dev make
+# rockspec spec, and the libraries examples/ load: libsqlite3.so.0 from
+# libsqlite3-0, libcrypto.so.3 from libssl3; zlib and libc are always there).
+DEB_PKGS = lua5.4 liblua5.4-dev libffi-dev pkg-config lua-busted luarocks gcc libc6-dev make \
+           libsqlite3-0 libssl3
 
 .PHONY: all build deps test demo asan asan-build bench clean dist rock rock-install lint
 
@@ -93,6 +95,10 @@ deps:
 	command -v $(BUSTED) >/dev/null 2>&1 || missing="$$missing busted"; \
 	command -v $(PKG_CONFIG) >/dev/null 2>&1 || missing="$$missing pkg-config"; \
 	command -v luarocks >/dev/null 2>&1 || missing="$$missing luarocks"; \
+	libs=$$( (ldconfig -p || /sbin/ldconfig -p) 2>/dev/null ); \
+	for so in libsqlite3.so.0 libcrypto.so.3; do \
+	  printf '%s\n' "$$libs" | grep -q "^[[:space:]]*$$so " || missing="$$missing $$so"; \
+	done; \
 	if command -v $(CC) >/dev/null 2>&1; then \
 	  printf '#include <lua.h>\n#include <lauxlib.h>\n' | $(CC) -E -I/usr/include/lua5.4 -x c - >/dev/null 2>&1 \
 	    || missing="$$missing lua5.4-headers"; \
