@@ -257,20 +257,28 @@ DIST_NAME := ctypes-$(VERSION)
 DIST_SPEC := rockspec/$(DIST_NAME)-$(ROCKREV).rockspec
 LUAROCKS  ?= luarocks
 
+# Outside a git checkout (an unpacked release tarball), every file except
+# what .gitignore names as built is taken, dated SOURCE_DATE_EPOCH (or 0).
 dist: deps
-	@command -v git >/dev/null 2>&1 && git rev-parse --git-dir >/dev/null 2>&1 \
-	  || { echo "dist: needs git and a git checkout" >&2; exit 1; }
 	@grep -q '^version = "$(VERSION)-$(ROCKREV)"' $(DIST_SPEC) \
 	  || { echo "dist: $(DIST_SPEC) is not version $(VERSION)-$(ROCKREV)" >&2; exit 1; }
 	rm -rf $(DIST) && mkdir -p $(DIST)
-	git ls-files -z --cached --others --exclude-standard > $(DIST)/files.all
+	if command -v git >/dev/null 2>&1 && git rev-parse --git-dir >/dev/null 2>&1; then \
+	  git ls-files -z --cached --others --exclude-standard; \
+	  git log -1 --format=%ct > $(DIST)/mtime; \
+	else \
+	  find . \( -path ./build -o -path ./build-asan -o -path ./.git -o -path ./lua_modules \
+	    -o -path ./.luarocks \) -prune -o -type f ! -name '*.o' ! -name '*.so' -print0 \
+	    | sed -z 's,^\./,,'; \
+	  echo "$${SOURCE_DATE_EPOCH:-0}" > $(DIST)/mtime; \
+	fi > $(DIST)/files.all
 	xargs -0 -r sh -c 'for f; do [ -f "$$f" ] && printf "%s\0" "$$f"; done' sh \
 	  < $(DIST)/files.all | LC_ALL=C sort -z > $(DIST)/files
 	tar --null --no-recursion -T $(DIST)/files --transform 's,^,$(DIST_NAME)/,' \
 	  --owner=0 --group=0 --numeric-owner --mode='u+rw,go+r,go-w' \
-	  --mtime="@$$(git log -1 --format=%ct)" -cf $(DIST)/$(DIST_NAME).tar
+	  --mtime="@$$(cat $(DIST)/mtime)" -cf $(DIST)/$(DIST_NAME).tar
 	gzip -n9 $(DIST)/$(DIST_NAME).tar
-	rm -f $(DIST)/files $(DIST)/files.all
+	rm -f $(DIST)/files $(DIST)/files.all $(DIST)/mtime
 	cp $(DIST_SPEC) $(DIST)/
 	cd $(DIST) && zip -q -X $(DIST_NAME)-$(ROCKREV).src.rock \
 	  $(DIST_NAME)-$(ROCKREV).rockspec $(DIST_NAME).tar.gz

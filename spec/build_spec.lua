@@ -255,25 +255,46 @@ describe("the test summary (spec/support)", function()
   end)
 end)
 
+-- the code of a page's ```lua blocks: the first one, or all of them in
+-- order (one program)
+local function lua_blocks(file, all)
+  local f = assert(io.open(helper.root .. "/" .. file))
+  local text = f:read("a")
+  f:close()
+  if not all then return assert(text:match("```lua\n(.-)```"), "no lua block") end
+  local blocks = {}
+  for block in text:gmatch("```lua\n(.-)```") do blocks[#blocks + 1] = block end
+  assert(#blocks > 0, "no lua block")
+  return table.concat(blocks)
+end
+
+-- runs code in a child lua5.4; its output must be the `-->` comments' text
+local function runs_as_commented(code)
+  local expected = {}
+  for line in code:gmatch("[^\n]+") do
+    local shown = line:match("%-%->%s*(.-)%s*$")
+    if shown then expected[#expected + 1] = shown end
+  end
+  assert.is_true(#expected >= 2)
+  local script = os.tmpname()
+  local sf = assert(io.open(script, "w"))
+  sf:write(code)
+  sf:close()
+  local ok, out = helper.run(helper.lua_command(q(script)))
+  os.remove(script)
+  assert.is_true(ok, out)
+  assert.equal(table.concat(expected, "\n"), out)
+end
+
+describe("doc/guide.md", function()
+  it("has a first page whose code runs and prints what its comments say", function()
+    runs_as_commented(lua_blocks("doc/guide.md", true))
+  end)
+end)
+
 describe("README.md", function()
   it("has an example that runs and prints what its comments say", function()
-    local f = assert(io.open(helper.root .. "/README.md"))
-    local text = f:read("a")
-    f:close()
-    local code = assert(text:match("```lua\n(.-)```"), "no lua block")
-    local expected = {}
-    for line in code:gmatch("[^\n]+") do
-      local shown = line:match("%-%->%s*(.-)%s*$")
-      if shown then expected[#expected + 1] = shown end
-    end
-    assert.is_true(#expected >= 2)
-    local script = os.tmpname()
-    local sf = assert(io.open(script, "w"))
-    sf:write(code)
-    sf:close()
-    local ok, out = helper.run(helper.lua_command(q(script)))
-    os.remove(script)
-    assert.is_true(ok, out)
-    assert.equal(table.concat(expected, "\n"), out)
+    local code = lua_blocks("README.md")
+    runs_as_commented(code)
   end)
 end)
