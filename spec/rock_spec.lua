@@ -6,6 +6,12 @@ local q = helper.quote
 
 local VERSION = "0.1.0-1"
 local NAME = "ctypes-0.1.0"
+-- the platform LuaRocks names binary rocks by ("linux-x86_64" here)
+local PLATFORM = (function()
+  local ok, out = helper.run("luarocks --lua-version 5.4 config arch")
+  assert(ok, out)
+  return out:match("^%s*(.-)%s*$")
+end)()
 
 local function read(path)
   local f = assert(io.open(path, "rb"))
@@ -76,7 +82,7 @@ describe("make dist", function()
     assert.is_true(ok_dist, dist_out)
     local ok, out = helper.run("cd " .. q(dist) .. " && ls -1")
     assert.is_true(ok, out)
-    assert.same({ NAME .. "-1.linux-x86_64.rock", NAME .. "-1.rockspec",
+    assert.same({ NAME .. "-1." .. PLATFORM .. ".rock", NAME .. "-1.rockspec",
                   NAME .. "-1.src.rock", NAME .. ".tar.gz" }, lines(out))
     -- the .src.rock is what `luarocks pack` writes: the rockspec and the
     -- tarball, unchanged
@@ -140,7 +146,7 @@ describe("make dist", function()
     assert.equal(tree .. "/lib/lua/5.4/ctypes/core.so rock 42 7", out)
     -- `luarocks pack` of the installed rock gives a binary rock again
     ok, out = helper.run("cd " .. q(tmp) .. " && luarocks --lua-version 5.4 pack --tree " ..
-      q(tree) .. " ctypes " .. VERSION .. " && unzip -l " .. q(NAME .. "-1.linux-x86_64.rock"))
+      q(tree) .. " ctypes " .. VERSION .. " && unzip -l " .. q(NAME .. "-1." .. PLATFORM .. ".rock"))
     assert.is_true(ok, out)
     assert.matches("lib/ctypes/core%.so", out)
     assert.matches("lua/ctypes/init%.lua", out)
@@ -151,7 +157,7 @@ describe("make dist", function()
     local tree = tmp .. "/tree-bin"
     local ok, out = helper.run(without_network("cd " .. q(tmp) ..
       " && luarocks --lua-version 5.4 install --tree " .. q(tree) .. " " ..
-      q(dist .. "/" .. NAME .. "-1.linux-x86_64.rock")))
+      q(dist .. "/" .. NAME .. "-1." .. PLATFORM .. ".rock")))
     assert.is_true(ok, out)
     assert.matches("ctypes " .. VERSION:gsub("%-", "%%-") .. " is now installed", out)
     assert.is_nil(out:find("gcc", 1, true), out)   -- nothing compiled
