@@ -5,6 +5,9 @@
 #   make demo     run examples/quickstart.lua against the fresh build
 #   make asan     core + fixture under ASan/UBSan, whole suite, leaks checked
 #   make bench    every bench/*.lua (bench/*.c are built as Lua C modules)
+#   make dist     the release: build/dist/ctypes-$(VERSION).tar.gz from the
+#                 checkout, its rockspec, a .src.rock and a binary .rock
+#   make lint     luacheck over lua/ spec/ examples/ bench/ (.luacheckrc)
 #   make clean
 #
 # The module links libffi (found with pkg-config) and never liblua: the Lua
@@ -72,11 +75,12 @@ ASAN_ENV     = LD_PRELOAD="$(ASAN_RT) $(CURDIR)/$(ASAN_SHIM)" CTYPES_ASAN_PRELOA
   CTYPES_BUILD_DIR=build-asan CTYPES_FIXTURE="$(CURDIR)/$(ASAN_FIXTURE)"
 
 # Debian packages that provide everything above (plus luarocks for the
-# rockspec spec).
+# rockspec spec, the libraries examples/ load: libsqlite3.so.0 from
+# libsqlite3-0, libcrypto.so.3 from libssl3; zlib.h for the cdef specs).
 DEB_PKGS = lua5.4 liblua5.4-dev libffi-dev pkg-config lua-busted luarocks gcc libc6-dev make \
-           zlib1g-dev libsqlite3-0
+           zlib1g-dev libsqlite3-0 libssl3
 
-.PHONY: all build deps test demo asan asan-build bench clean
+.PHONY: all build deps test demo asan asan-build bench clean dist rock rock-install lint
 
 all: deps build
 
@@ -91,12 +95,15 @@ deps:
 	command -v $(BUSTED) >/dev/null 2>&1 || missing="$$missing busted"; \
 	command -v $(PKG_CONFIG) >/dev/null 2>&1 || missing="$$missing pkg-config"; \
 	command -v luarocks >/dev/null 2>&1 || missing="$$missing luarocks"; \
+	libs=$$( (ldconfig -p || /sbin/ldconfig -p) 2>/dev/null ); \
+	for so in libsqlite3.so.0 libcrypto.so.3; do \
+	  printf '%s\n' "$$libs" | grep -q "^[[:space:]]*$$so " || missing="$$missing $$so"; \
+	done; \
 	if command -v $(CC) >/dev/null 2>&1; then \
 	  printf '#include <lua.h>\n#include <lauxlib.h>\n' | $(CC) -E -I/usr/include/lua5.4 -x c - >/dev/null 2>&1 \
 	    || missing="$$missing lua5.4-headers"; \
 	  printf '#include <ffi.h>\n' | $(CC) -E -x c - >/dev/null 2>&1 || missing="$$missing ffi.h"; \
 	  printf '#include <zlib.h>\n' | $(CC) -E -x c - >/dev/null 2>&1 || missing="$$missing zlib.h"; \
-	  { /sbin/ldconfig -p 2>/dev/null || ldconfig -p 2>/dev/null; } | grep -q 'libsqlite3\.so\.0 ' || missing="$$missing libsqlite3"; \
 	else missing="$$missing gcc"; fi; \
 	if [ -n "$$missing" ]; then \
 	  echo "deps: missing:$$missing"; \
@@ -195,3 +202,107 @@ bench: deps build $(BENCH_SO)
 
 clean:
 	rm -rf build build-asan $(FIXTURE) spec/fixtures/*.o
+	@# what an older rockspec's builtin build left in the checkout
+	rm -f src/*.o ctypes/core.so
+	@if [ -d ctypes ]; then rmdir ctypes 2>/dev/null || true; fi
+
+# ---------------------------------------------------------------- rock ----
+# The rockspecs build with `type = "make"`: LuaRocks runs `make rock` and
+# `make rock-install` here with its own variables (CFLAGS, LIBFLAG,
+# LUA_INCDIR, FFI_*DIR, LUADIR, LIBDIR).  Objects go to build/rock/, never
+# next to the sources, and every src/*.c and lua/ctypes/*.lua is taken, so
+# the rockspecs list no files.  No deps step: LuaRocks has checked for
+# libffi (external_dependencies) and the Lua headers.
+LUA_INCDIR ?= /usr/include/lua5.4
+FFI_INCDIR ?=
+FFI_LIBDIR ?=
+LIBFLAG    ?= -shared
+ROCK_DIR   := build/rock
+ROCK_OBJ   := $(patsubst src/%.c,$(ROCK_DIR)/obj/%.o,$(SRC))
+ROCK_CORE  := $(ROCK_DIR)/ctypes/core.so
+ROCK_CFLAGS = -std=c11 -fPIC $(WARN) -fvisibility=hidden -I$(LUA_INCDIR) \
+  $(if $(FFI_INCDIR),-I$(FFI_INCDIR)) $(FFI_CFLAGS)
+
+rock: $(ROCK_CORE)
+
+$(ROCK_DIR)/obj/%.o: src/%.c $(HDR)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(ROCK_CFLAGS) -c -o $@ $<
+
+$(ROCK_CORE): $(ROCK_OBJ)
+	@mkdir -p $(@D)
+	$(CC) $(LIBFLAG) $(CFLAGS) $(LDFLAGS) -o $@ $(ROCK_OBJ) \
+	  $(if $(FFI_LIBDIR),-L$(FFI_LIBDIR)) -lffi
+
+rock-install: $(ROCK_CORE)
+	@if [ -z "$(LUADIR)" ] || [ -z "$(LIBDIR)" ]; then \
+	  echo "rock-install: run by luarocks (LUADIR and LIBDIR unset)" >&2; exit 1; fi
+	mkdir -p '$(LIBDIR)/ctypes' '$(LUADIR)/ctypes'
+	cp $(ROCK_CORE) '$(LIBDIR)/ctypes/core.so'
+	cp lua/ctypes/*.lua '$(LUADIR)/ctypes/'
+
+# ---------------------------------------------------------------- dist ----
+# The release tarball holds the checkout's files as git knows them (tracked,
+# plus new files not ignored; their contents as they are in the work tree),
+# under ctypes-$(VERSION)/, with fixed owners and times (the last commit's)
+# so that the same tree gives the same bytes.  Beside it: its rockspec, the
+# .src.rock (what `luarocks pack` makes of a rockspec: a zip of the rockspec
+# and the tarball; built here with zip because `luarocks pack` resolves the
+# rockspec's relative source.url in a temporary directory), and a binary
+# .rock for this machine (`luarocks build --pack-binary-rock`, which
+# installs nothing).
+VERSION   := 0.1.0
+ROCKREV   := 1
+DIST      := build/dist
+DIST_NAME := ctypes-$(VERSION)
+DIST_SPEC := rockspec/$(DIST_NAME)-$(ROCKREV).rockspec
+LUAROCKS  ?= luarocks
+
+# Outside a git checkout (an unpacked release tarball), every file except
+# what .gitignore names as built is taken, dated SOURCE_DATE_EPOCH (or 0).
+dist: deps
+	@grep -q '^version = "$(VERSION)-$(ROCKREV)"' $(DIST_SPEC) \
+	  || { echo "dist: $(DIST_SPEC) is not version $(VERSION)-$(ROCKREV)" >&2; exit 1; }
+	rm -rf $(DIST) && mkdir -p $(DIST)
+	if command -v git >/dev/null 2>&1 && git rev-parse --git-dir >/dev/null 2>&1; then \
+	  git ls-files -z --cached --others --exclude-standard; \
+	  git log -1 --format=%ct > $(DIST)/mtime; \
+	else \
+	  find . \( -path ./build -o -path ./build-asan -o -path ./.git -o -path ./lua_modules \
+	    -o -path ./.luarocks \) -prune -o -type f ! -name '*.o' ! -name '*.so' -print0 \
+	    | sed -z 's,^\./,,'; \
+	  echo "$${SOURCE_DATE_EPOCH:-0}" > $(DIST)/mtime; \
+	fi > $(DIST)/files.all
+	xargs -0 -r sh -c 'for f; do [ -f "$$f" ] && printf "%s\0" "$$f"; done' sh \
+	  < $(DIST)/files.all | LC_ALL=C sort -z > $(DIST)/files
+	tar --null --no-recursion -T $(DIST)/files --transform 's,^,$(DIST_NAME)/,' \
+	  --owner=0 --group=0 --numeric-owner --mode='u+rw,go+r,go-w' \
+	  --mtime="@$$(cat $(DIST)/mtime)" -cf $(DIST)/$(DIST_NAME).tar
+	gzip -n9 $(DIST)/$(DIST_NAME).tar
+	rm -f $(DIST)/files $(DIST)/files.all $(DIST)/mtime
+	cp $(DIST_SPEC) $(DIST)/
+	cd $(DIST) && zip -q -X $(DIST_NAME)-$(ROCKREV).src.rock \
+	  $(DIST_NAME)-$(ROCKREV).rockspec $(DIST_NAME).tar.gz
+	cd $(DIST) && $(LUAROCKS) --lua-version 5.4 build --pack-binary-rock \
+	  $(DIST_NAME)-$(ROCKREV).src.rock
+	@ls -l $(DIST)
+
+# ---------------------------------------------------------------- lint ----
+# luacheck (Debian's lua-check) over the Lua sources; settings in
+# .luacheckrc.  Installs lua-check when missing, as the deps step does.
+LUACHECK ?= luacheck
+LINT_DIRS = lua spec examples bench
+
+lint:
+	@if ! command -v $(LUACHECK) >/dev/null 2>&1; then \
+	  echo "lint: missing: luacheck"; \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "lint: apt-get update && apt-get install -y lua-check"; \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get update -q && apt-get install -y -q lua-check </dev/null || exit 1; \
+	  else \
+	    echo "lint: run as root:  sudo apt-get update && sudo apt-get install -y lua-check"; \
+	    exit 1; \
+	  fi; \
+	fi
+	$(LUACHECK) --no-color $(LINT_DIRS)

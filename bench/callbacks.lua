@@ -36,13 +36,13 @@ local race, ratio = H.race, H.ratio
 
 -- ns per call from the best times; the ratio as above, and best over best
 -- for comparison
-local function report(what, calls, ct, ref, base, target)
+local function report(what, calls, ct, hw, base, target)
   local z = base and base.best or 0
-  local ns_ct, ns_ref = (ct.best - z) / calls * 1e9, (ref.best - z) / calls * 1e9
+  local ns_ct, ns_ref = (ct.best - z) / calls * 1e9, (hw.best - z) / calls * 1e9
   print(fmt("callbacks %-14s %9d calls  lua-ctypes %7.1f ns/call  " ..
             "hand-written %7.1f ns/call  ratio %.2f (target <= %.1f; " ..
             "best/best %.2f)", what, calls, ns_ct, ns_ref,
-            ratio(ct, ref, base), target, ns_ct / ns_ref))
+            ratio(ct, hw, base), target, ns_ct / ns_ref))
 end
 
 -- 1. qsort with POINTER(c_int) arguments ---------------------------------

@@ -1,16 +1,21 @@
--- lua-ctypes: Python's ctypes for Lua 5.4, a C module on libffi.
+-- lua-ctypes: Python's ctypes for Lua, a C module on libffi.
+-- From a checkout (builds in build/rock/, installs from there):
 --   luarocks --lua-version 5.4 make rockspec/ctypes-scm-1.rockspec
 rockspec_format = "3.0"
 package = "ctypes"
 version = "scm-1"
 
+-- `luarocks make` builds the checkout it runs in and never reads
+-- source.url.  The project has no public repository yet: this relative URL
+-- names the checkout's own directory; point it at the git URL once the
+-- project is published.  Releases use ctypes-<version>-1.rockspec, whose
+-- source is the tarball that `make dist` builds.
 source = {
-  url = "git+file:///work/main",
-  branch = "main",
+  url = "git+file://.",
 }
 
 description = {
-  summary = "Python's ctypes for Lua 5.4: call C libraries without writing C",
+  summary = "Python's ctypes for Lua: call C libraries without writing C",
   detailed = [[
 lua-ctypes loads shared libraries, declares argtypes/restype, builds
 structures, unions, arrays and pointers over real C memory, calls C
@@ -22,7 +27,7 @@ callbacks, with no C compiler and no binding code.
 }
 
 dependencies = {
-  "lua >= 5.4, < 5.5",
+  "lua >= 5.3, < 5.5",
 }
 
 -- Debian installs ffi.h in the multiarch directory
@@ -33,33 +38,33 @@ external_dependencies = {
   FFI = { library = "ffi" },
 }
 
+-- The Makefile's `rock` target compiles every src/*.c into build/rock/
+-- (nothing is left beside the sources) and `rock-install` installs the
+-- core and every lua/ctypes/*.lua: no file list to keep in step here.
 build = {
-  type = "builtin",
-  modules = {
-    ["ctypes.core"] = {
-      sources = {
-        "src/module.c",
-        "src/type.c",
-        "src/scalar.c",
-        "src/cdata.c",
-        "src/array.c",
-        "src/error.c",
-        "src/struct.c",
-        "src/call.c",
-        "src/library.c",
-        "src/callback.c",
-        "src/handle.c",
-      },
-      libraries = { "ffi" },
-      incdirs = { "src", "$(FFI_INCDIR)" },
-      libdirs = { "$(FFI_LIBDIR)" },
-    },
-    ["ctypes"] = "lua/ctypes/init.lua",
-    ["ctypes.memory"] = "lua/ctypes/memory.lua",
-    ["ctypes.struct"] = "lua/ctypes/struct.lua",
-    ["ctypes.library"] = "lua/ctypes/library.lua",
-    ["ctypes.util"] = "lua/ctypes/util.lua",
-    ["ctypes.cdef"] = "lua/ctypes/cdef.lua",
-    ["ctypes.handle"] = "lua/ctypes/handle.lua",
+  type = "make",
+  build_target = "rock",
+  build_variables = {
+    CC = "$(CC)",
+    CFLAGS = "$(CFLAGS)",
+    LIBFLAG = "$(LIBFLAG)",
+    LUA_INCDIR = "$(LUA_INCDIR)",
+    FFI_INCDIR = "$(FFI_INCDIR)",
+    FFI_LIBDIR = "$(FFI_LIBDIR)",
   },
+  install_target = "rock-install",
+  install_variables = {
+    LUADIR = "$(LUADIR)",
+    LIBDIR = "$(LIBDIR)",
+  },
+}
+
+-- `luarocks test rockspec/<this file>` in a checkout (or in the unpacked
+-- release tarball): `make test` builds the core and the C test fixture,
+-- then runs busted with .busted.  LuaRocks' own "busted" test type would
+-- install busted as a rock (from the network) even where Debian's
+-- lua-busted is there.
+test = {
+  type = "command",
+  command = "make test",
 }

@@ -8,7 +8,7 @@ local helper = require("spec.helper")
 local c_int, c_uint, c_short, c_char, c_byte, c_ubyte, c_bool =
   ctypes.c_int, ctypes.c_uint, ctypes.c_short, ctypes.c_char, ctypes.c_byte,
   ctypes.c_ubyte, ctypes.c_bool
-local c_longlong, c_size_t = ctypes.c_longlong, ctypes.c_size_t
+local c_longlong = ctypes.c_longlong
 local POINTER, sizeof, alignment = ctypes.POINTER, ctypes.sizeof,
   ctypes.alignment
 
@@ -29,7 +29,6 @@ local Bits = ctypes.Structure("Bits", { _fields_ = {
   { "", c_int, 4 },
   { "h", c_byte, 7 },
 } })
-local NAMES = { "a", "b", "c", "d", "e", "f", "g", "h" }
 
 describe("bit fields", function()
   it("are laid out like gcc's: mixed types, moves, zero width, padding", function()

@@ -168,6 +168,7 @@ describe("callbacks", function()
       assert.matches("^TypeError: callback result: expected c_int, got string\n"
                      .. "stack traceback:\n", err)
       ok, err = pcall(call_n, IntCB(function() return 1.5 end), 1)
+      assert.is_false(ok)
       assert.matches("^TypeError: callback result: expected c_int, got number 1.5", err)
     end)
   end)
@@ -689,7 +690,7 @@ describe("callbacks", function()
     end)
 
     it("release does nothing to foreign functions closed by <close>", function()
-      do local f <close> = lib.fx_cb_call_stored end
+      do local _ <close> = lib.fx_cb_call_stored end
       assert.equal(-999, call_stored(1))
     end)
 

@@ -21,8 +21,8 @@ describe("errno", function()
     assert.are.equal(-1, se(33))
     assert.are.equal(33, ctypes.get_errno())
     -- Lua work in between does not disturb the private copy
-    local t = {}
-    for i = 1, 1000 do t[i] = tostring(i) end
+    local junk = {}
+    for i = 1, 1000 do junk[i] = tostring(i) end
     assert.are.equal(33, ctypes.get_errno())
   end)
 

@@ -606,10 +606,10 @@ describe("structures and unions by value", function()
 
   it("pass deeply nested structures by value", function()
     -- classifying the eightbytes recursed without Lua stack room
-    local T = c_int
-    for i = 1, 200 do T = ctypes.Structure("Nest" .. i, { _fields_ = { { "m", T } } }) end
-    local id = ctypes.CFUNCTYPE(c_int, T)({ "fxc_id_int", lib })
-    local v = T()
+    local Nest = c_int
+    for i = 1, 200 do Nest = ctypes.Structure("Nest" .. i, { _fields_ = { { "m", Nest } } }) end
+    local id = ctypes.CFUNCTYPE(c_int, Nest)({ "fxc_id_int", lib })
+    local v = Nest()
     local inner = v
     for _ = 1, 199 do inner = inner.m end
     inner.m = 42

@@ -168,7 +168,7 @@ function M.generate(seed, count)
       else
         lines[#lines + 1] = fmt("  %s want = %s;", rtype, rc)
         local cmp = {}
-        for j, f in ipairs(c.ret.fields) do
+        for j in ipairs(c.ret.fields) do
           cmp[j] = fmt("r.f%d == want.f%d", j, j)
         end
         lines[#lines + 1] = fmt("  return %s;\n}\n", concat(cmp, " && "))

@@ -101,7 +101,7 @@ function M.check(err)
   end
   local n, name = msg:match("^bad argument #(%d+) to '([^']+)' %(.+%)")
   if not n then
-    n, name = msg:match("^calling '([^']+)' on bad self"), nil
+    n = msg:match("^calling '([^']+)' on bad self")
     if n then return nil end
     return "no exception name"
   end
@@ -550,7 +550,7 @@ end
 
 function World:ischarmem(v)
   if type(v) ~= "userdata" then return false end
-  local ok, T = pcall(function() return v._type_ end)
+  local ok = pcall(function() return v._type_ end)
   if not ok then
     -- instances: their type's element/pointee
     local okt, s = pcall(tostring, v)
@@ -1064,9 +1064,7 @@ local PLAIN = { "sizeof", "alignment", "addressof", "byref", "pointer",
 A.plain = function(w)
   local name = w.r.pick(PLAIN)
   local args = w:anyargs(3)
-  if name == "release" then
-    -- releasing a world callback is fine (it reports later calls)
-  end
+  -- "release" of a world callback is fine (it reports later calls)
   if name == "create_string_buffer" or name == "create_unicode_buffer" then
     -- sizes: small or absurd, never a real gigabyte
     for i = 1, args.n do args[i] = w:allocsize(args[i]) end
@@ -1191,7 +1189,8 @@ A.classmethod = function(w)
     return "from_buffer", function(...)
       local v = T.from_buffer(...)
       if not STRINGPTR[T] then local _ = tostring(v) end
-    end, pack(r.chance(0.8) and r.pick(w.scratch) or w:any(), r.chance(0.5) and nil or r.pick({ 0, 1, 4, 8, -1, 1.5, maxint, "1" }))
+    end, pack(r.chance(0.8) and r.pick(w.scratch) or w:any(),
+              r.chance(0.5) and nil or r.pick({ 0, 1, 4, 8, -1, 1.5, maxint, "1" }))
   elseif k == 3 then
     local src = r.chance(0.3) and r.pick(STRINGS) or (r.chance(0.7) and r.pick(w.scratch) or w:any())
     if r.chance(0.2) then
@@ -1237,7 +1236,7 @@ A.meta = function(w)
     return "pairs iterator", function(oo, s, c)
       local okp, f = pcall(pairs, oo)
       if not okp then error(f, 0) end
-      local v1, v2 = f(s, c)
+      local _, v2 = f(s, c)
       if type(v2) == "userdata" then local _ = tostring(v2) end
     end, pack(o, st, ctl)
   elseif r.chance(0.3) then
@@ -1256,7 +1255,7 @@ A.meta = function(w)
   else
     -- <close> on instances and callbacks
     local o = r.chance(0.5) and r.pick(w.scratch) or r.pick(w.callbacks)
-    return "<close>", function(oo) local c <close> = oo end, pack(o)
+    return "<close>", function(oo) local _ <close> = oo end, pack(o)
   end
 end
 WEIGHTS.meta = 6
@@ -1484,7 +1483,7 @@ function World:misuse_nested()
   if (self.depth or 0) >= 2 then return 0 end
   self.depth = (self.depth or 0) + 1
   local name = self:pickaction()
-  local ok, label, fn, args = pcall(A[name], self)
+  local ok, _, fn, args = pcall(A[name], self)
   local res = 0
   if ok then
     local ok2, e = pcall(fn, unpack(args, 1, args.n))
