@@ -43,6 +43,7 @@ build = {
         "src/scalar.c",
         "src/cdata.c",
         "src/array.c",
+        "src/memory.c",
         "src/error.c",
         "src/struct.c",
         "src/call.c",

@@ -117,12 +117,12 @@ ct_CData *ct_tocdata (lua_State *L, int idx) {
 }
 
 
-ct_CData *ct_checkcdata (lua_State *L, int idx) {
+ct_CData *ct_checkinstance (lua_State *L, int idx, const char *fname) {
   ct_CData *cd = ct_tocdata(L, idx);
   if (cd == NULL) {
     const char *got = ct_describe(L, idx);
-    luaL_argerror(L, idx, lua_pushfstring(L, "ctypes instance expected, "
-                                          "got %s", got));
+    ct_error(L, "TypeError", "%s: argument %d must be a ctypes instance, "
+             "got %s", fname, idx, got);
   }
   return cd;
 }

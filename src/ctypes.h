@@ -253,7 +253,9 @@ ct_CData *ct_newcdata_sized (lua_State *L, int tidx, size_t size, int nuv);
 void *ct_newudata (lua_State *L, size_t size, int nuv, size_t want);
 ct_CData *ct_newview (lua_State *L, int tidx, void *ptr, int baseidx);
 ct_CData *ct_tocdata (lua_State *L, int idx);
-ct_CData *ct_checkcdata (lua_State *L, int idx);
+/* the instance at idx or "TypeError: <fname>: argument <idx> must be a
+** ctypes instance, got ..." */
+ct_CData *ct_checkinstance (lua_State *L, int idx, const char *fname);
 void ct_keep (lua_State *L, int cdidx, const void *addr, int validx);
 /* ct_keep for CT_CONV_KEEPARG stores: a pointer value copied from a
 ** pointer-like instance keeps what keeps that instance's target alive */
@@ -272,14 +274,22 @@ void *ct_pointervalue (const ct_CData *cd);   /* pointer-like: the address */
 const char *ct_cdname (lua_State *L, int idx);   /* name of its type */
 void ct_open_cdata (lua_State *L);
 
-/* array.c: arrays, pointers, byref and the memory functions */
+/* array.c: arrays and pointers */
 int ct_array_index (lua_State *L);      /* __index/__newindex by kind */
 int ct_array_newindex (lua_State *L);
 int ct_array_new (lua_State *L);        /* T(...) for arrays and pointers */
 int ct_array_init (lua_State *L, int tidx, void *p, int idx, int cdidx);
 int ct_array_pairs (lua_State *L);      /* __pairs: 0-based (i, v) */
+
+/* module.c: luaopen, sizeof/alignment/addressof/byref/pointer/POINTER/
+** cast/is_null */
 void *ct_tobyref (lua_State *L, int idx);  /* byref() object -> address */
-void ct_open_array (lua_State *L);
+/* the same, and the bytes of the referenced object from there on in
+** *avail (untouched when idx is not a byref() object) */
+void *ct_tobyrefsized (lua_State *L, int idx, size_t *avail);
+
+/* memory.c: memmove, memset, string_at, wstring_at, resize */
+void ct_open_memory (lua_State *L);
 
 /* struct.c: structures, unions, field descriptors.
 ** A Field is a userdata "ctypes.Field" (uservalue 1: its type, 2: its name).
