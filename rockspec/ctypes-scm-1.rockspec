@@ -56,7 +56,6 @@ build = {
     },
     ["ctypes"] = "lua/ctypes/init.lua",
     ["ctypes.memory"] = "lua/ctypes/memory.lua",
-    ["ctypes.struct"] = "lua/ctypes/struct.lua",
     ["ctypes.library"] = "lua/ctypes/library.lua",
     ["ctypes.util"] = "lua/ctypes/util.lua",
   },

@@ -44,7 +44,6 @@ describe("the ctypes rock", function()
       "/lib/lua/5.4/ctypes/core.so",
       "/share/lua/5.4/ctypes/init.lua",
       "/share/lua/5.4/ctypes/memory.lua",
-      "/share/lua/5.4/ctypes/struct.lua",
       "/share/lua/5.4/ctypes/library.lua",
       "/share/lua/5.4/ctypes/util.lua",
     }) do

@@ -35,7 +35,7 @@ describe("misuse", function()
       "ArgumentError: argument 2: expected c_int, got string",
       "spec/x.lua:3: ValueError: create_string_buffer: size must be >= 0, got -1",
       "bad argument #1 to 'POINTER' (ctypes type expected, got integer)",
-      "bad argument #3 to '_struct_define' (string expected, got no value)",
+      "TypeError: Structure: name must be a string, got integer",
       "RuntimeError: cannot yield from inside a callback (attempt to yield " ..
         "across a C-call boundary)\nstack traceback:\n\t[C]: in ?",
       misuse.USER_MARK, misuse.USER_TABLE,

@@ -419,6 +419,27 @@ describe("structures", function()
     end)
   end)
 
+  describe("the constructors", function()
+    it("are the core's, one per variant; no private helper is public", function()
+      local core = require("ctypes.core")
+      for _, k in ipairs({ "Structure", "Union", "BigEndianStructure",
+                           "LittleEndianStructure", "BigEndianUnion",
+                           "LittleEndianUnion" }) do
+        assert.are.equal("function", type(core[k]), k)
+        assert.are.equal(core[k], ctypes[k], k)
+      end
+      assert.is_nil(rawget(core, "_struct_define"))
+      assert.is_nil(rawget(ctypes, "_struct_define"))
+      assert.are.equal(sizeof(c_double),
+                       sizeof(ctypes.BigEndianUnion("BU", { _fields_ = {
+                         { "a", c_int }, { "b", c_double } } })))
+      -- the Lua modules are tables of public names, merged into ctypes
+      assert.are.equal(ctypes.create_string_buffer,
+                       require("ctypes.memory").create_string_buffer)
+      assert.are.equal(ctypes.cdll, require("ctypes.library").cdll)
+    end)
+  end)
+
   describe("deep nesting", function()
     it("works up to 1000 levels and refuses more", function()
       local T, init = c_int, 7

@@ -80,10 +80,7 @@ typedef enum {
 /* ct_Type.flags */
 #define CT_INCOMPLETE 0x01  /* struct/union declared without _fields_ yet */
 #define CT_FINAL      0x02  /* _fields_ assigned: layout can no longer change */
-#define CT_PACKED     0x04  /* _pack_ given */
 #define CT_SWAPPED    0x08  /* fields stored in the non-native byte order */
-#define CT_HASBITS    0x10  /* has bit fields */
-#define CT_UNIONLIKE  0x20  /* contains a union or bit fields (libffi needs help) */
 
 /* Arrays and structures nest at most this deep: initialising, copying and
 ** classifying a value recurse once per level on the C stack (pointers and

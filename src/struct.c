@@ -86,22 +86,6 @@ static int signedscalar (int code) {
          code == CT_LONG || code == CT_LONGLONG;
 }
 
-
-/* does the type contain a union or bit fields (through arrays too)? */
-static int unionlike (lua_State *L, int tidx) {
-  ct_Type *t = (ct_Type *)lua_touserdata(L, tidx);
-  int r;
-  lua_pushvalue(L, tidx);
-  while (t->kind == CT_ARRAY) {            /* down to the element type */
-    lua_getiuservalue(L, -1, CT_TUV_PROTO);
-    lua_remove(L, -2);
-    t = (ct_Type *)lua_touserdata(L, -1);
-  }
-  r = t->kind == CT_UNION || (ISAGG(t) && (t->flags & CT_UNIONLIKE));
-  lua_pop(L, 1);
-  return r;
-}
-
 /* } ====================================================================== */
 
 
@@ -453,7 +437,7 @@ static void promote (lua_State *L, int tidx, int bodyidx, int fieldsidx) {
 static void setfields (lua_State *L, int tidx, int fidx) {
   ct_Type *t = (ct_Type *)lua_touserdata(L, tidx);
   Layout ly;
-  unsigned flags = 0, depth = 0;
+  unsigned depth = 0;
   lua_Integer i, n;
   int bodyidx, baseidx = 0, newidx, top = lua_gettop(L);
   uint64_t alignopt, size;
@@ -493,7 +477,6 @@ static void setfields (lua_State *L, int tidx, int fidx) {
     if (ly.isunion) ly.size = base->size;
     else ly.bitpos = (uint64_t)base->size * 8;
     ly.align = base->align > 0 ? base->align : 1;
-    flags |= base->flags & (CT_HASBITS | CT_UNIONLIKE);
     depth = base->depth - 1;        /* its fields are ours: not a level */
   }
   else lua_pop(L, 1);
@@ -592,8 +575,6 @@ static void setfields (lua_State *L, int tidx, int fidx) {
     if ((bits > 0 && (t->flags & CT_SWAPPED)) ||
         (bits < 0 && ft->kind == CT_SIMPLE && (ft->flags & CT_SWAPPED)))
       f->flags |= CT_F_SWAPPED;
-    if (bits >= 0) flags |= CT_HASBITS | CT_UNIONLIKE;
-    if (unionlike(L, ftidx)) flags |= CT_UNIONLIKE;
     if (ly.bitpos > MAXSIZE * 8 || ly.size > MAXSIZE)
       ct_error(L, "OverflowError", "structure too large");
     lua_pushvalue(L, ftidx);
@@ -617,9 +598,7 @@ static void setfields (lua_State *L, int tidx, int fidx) {
   t->size = (size_t)size;
   t->align = (size_t)ly.align;
   t->depth = depth + 1;
-  t->flags = (t->flags & ~CT_INCOMPLETE) | CT_FINAL | flags |
-             (ly.pack != 0 ? CT_PACKED : 0) |
-             (ly.isunion ? CT_UNIONLIKE : 0);
+  t->flags = (t->flags & ~CT_INCOMPLETE) | CT_FINAL;
   lua_pushvalue(L, newidx);
   lua_setiuservalue(L, tidx, CT_TUV_FIELDS);
   if (baseidx != 0) {
@@ -1085,13 +1064,28 @@ int ct_struct_typenewindex (lua_State *L) {
 }
 
 
-/* core._struct_define(name, body, ctor): ctor is "Structure", "Union",
-** "BigEndianStructure", ... (names the caller in messages too) */
+/* the structure and union constructors: flags of each variant */
+#define CTOR_UNION   0x01   /* a union, not a structure */
+#define CTOR_BIG     0x02   /* fields in big-endian byte order */
+#define CTOR_LITTLE  0x04   /* fields in little-endian byte order */
+
+static const struct { const char *name; unsigned flags; } ctors[] = {
+  {"Structure", 0},
+  {"Union", CTOR_UNION},
+  {"BigEndianStructure", CTOR_BIG},
+  {"LittleEndianStructure", CTOR_LITTLE},
+  {"BigEndianUnion", CTOR_UNION | CTOR_BIG},
+  {"LittleEndianUnion", CTOR_UNION | CTOR_LITTLE},
+};
+
+
+/* ctypes.Structure(name[, body]) and the other variants: upvalue 1 is the
+** variant's index in ctors[] */
 static int struct_define (lua_State *L) {
-  const char *ctor = luaL_checkstring(L, 3);
-  int isunion = strstr(ctor, "Union") != NULL;
-  int swapped = (strncmp(ctor, "BigEndian", 9) == 0 && !hostbig()) ||
-                (strncmp(ctor, "LittleEndian", 12) == 0 && hostbig());
+  int v = (int)lua_tointeger(L, lua_upvalueindex(1));
+  const char *ctor = ctors[v].name;
+  unsigned flags = ctors[v].flags;
+  int swapped = (flags & (hostbig() ? CTOR_LITTLE : CTOR_BIG)) != 0;
   ct_Type *t;
   if (lua_type(L, 1) != LUA_TSTRING) {
     const char *got = ct_describe(L, 1);
@@ -1103,11 +1097,12 @@ static int struct_define (lua_State *L) {
     return ct_error(L, "TypeError", "%s: body must be a table, got %s",
                     ctor, got);
   }
-  lua_settop(L, 3);
-  t = ct_newtype(L, isunion ? CT_UNION : CT_STRUCT, lua_tostring(L, 1));
+  lua_settop(L, 2);
+  t = ct_newtype(L, (flags & CTOR_UNION) ? CT_UNION : CT_STRUCT,
+                 lua_tostring(L, 1));
   t->flags = CT_INCOMPLETE | (swapped ? CT_SWAPPED : 0);
-  t->align = 1;                                  /* 4: T */
-  lua_newtable(L);                               /* 5: its own body copy */
+  t->align = 1;                                  /* 3: T */
+  lua_newtable(L);                               /* 4: its own body copy */
   if (lua_istable(L, 2)) {
     lua_pushnil(L);
     while (lua_next(L, 2)) {
@@ -1118,13 +1113,13 @@ static int struct_define (lua_State *L) {
       }
       lua_pushvalue(L, -2);
       lua_insert(L, -2);
-      lua_rawset(L, 5);
+      lua_rawset(L, 4);
     }
   }
-  lua_setiuservalue(L, 4, CT_TUV_BODY);
+  lua_setiuservalue(L, 3, CT_TUV_BODY);
   if (lua_istable(L, 2) && lua_getfield(L, 2, "_fields_") != LUA_TNIL)
-    setfields(L, 4, -1);
-  lua_settop(L, 4);
+    setfields(L, 3, -1);
+  lua_settop(L, 3);
   return 1;
 }
 
@@ -1191,9 +1186,13 @@ void ct_open_struct (lua_State *L) {
     {"__tostring", field_tostring},
     {NULL, NULL}
   };
+  size_t i;
   ct_newmetatable(L, FIELD_MT, meta);
   lua_newtable(L);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &twins_key);
-  lua_pushcfunction(L, struct_define);
-  lua_setfield(L, -2, "_struct_define");
+  for (i = 0; i < sizeof ctors / sizeof ctors[0]; i++) {
+    lua_pushinteger(L, (lua_Integer)i);
+    lua_pushcclosure(L, struct_define, 1);
+    lua_setfield(L, -2, ctors[i].name);
+  }
 }

@@ -1285,17 +1285,19 @@ end
 WEIGHTS.rawmeta = 3
 
 -- the core module's own functions (ctypes.core is a public module too),
--- _struct_define among them
+-- the structure and union constructors among them
+local STRUCT_CTORS = { Structure = true, Union = true, BigEndianStructure = true,
+                       LittleEndianStructure = true, BigEndianUnion = true,
+                       LittleEndianUnion = true }
 A.core = function(w)
   local names = {}
   for k, v in pairs(core) do if type(v) == "function" then names[#names + 1] = k end end
   table.sort(names)
   local name = w.r.pick(names)
   local args = w:anyargs(3)
-  if name == "_struct_define" and w.r.chance(0.7) then
+  if STRUCT_CTORS[name] and w.r.chance(0.7) then
     args = pack(w.r.chance(0.8) and "MCore" or w:any(),
-                w.r.chance(0.7) and { _fields_ = w:fieldsbody() } or w:any(),
-                w.r.pick({ "Structure", "Union", "BigEndianUnion", "", "x", 1, w:any() }))
+                w.r.chance(0.7) and { _fields_ = w:fieldsbody() } or w:any())
   end
   if name == "CFUNCTYPE" or name == "release" or name == "_calls_direct" or
      name == "callback_config" then
