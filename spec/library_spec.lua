@@ -176,6 +176,17 @@ describe("CDLL", function()
                      "OSError: libm.so.6: invalid mode parameter")
   end)
 
+  it("names the argument that got the library in a method call by mistake", function()
+    -- z:crc32("abc", 3) for z.crc32("abc", 3): the library is argument 1
+    local z = CDLL("libz.so.1")
+    local crc32 = z.crc32
+    crc32.restype = ctypes.c_ulong
+    crc32.argtypes = { ctypes.c_ulong, ctypes.c_char_p, ctypes.c_uint }
+    assert.has_error(function() z:crc32("abc", 3) end,
+                     "ArgumentError: argument 1: expected c_ulong, got CDLL 'libz.so.1'")
+    assert.are.equal(891568578, z.crc32(0, "abc", 3))
+  end)
+
   it("a failed load leaves nothing behind", function()
     for _ = 1, 200 do
       assert.has_error(function() CDLL("libnope.so") end)

@@ -101,7 +101,7 @@ describe("pointers", function()
     assert.has_error(function() ctypes.cast(1.5, IntP) end,
                      "TypeError: cast: argument 1 must be a pointer, an address or a ctypes instance, got number")
     assert.has_error(function() ctypes.cast(x, 5) end,
-                     "bad argument #2 to 'cast' (ctypes type expected, got integer)")
+                     "TypeError: cast: argument 2 must be a pointer type, got integer")
   end)
 
   it("keep the source of a cast alive", function()
@@ -143,14 +143,14 @@ describe("byref", function()
 
   it("is type-checked where a pointer is expected", function()
     assert.has_error(function() IntP(ctypes.byref(ctypes.c_double(1))) end,
-                     "TypeError: expected LP_c_int, got userdata")
+                     "TypeError: expected LP_c_int, got byref(c_double)")
   end)
 
   it("rejects non-instances", function()
     assert.has_error(function() ctypes.byref(5) end,
-                     "TypeError: byref() argument must be a ctypes instance, not integer")
+                     "TypeError: byref: argument 1 must be a ctypes instance, got integer")
     assert.has_error(function() ctypes.byref(c_int(1), "4") end,
-                     "TypeError: byref() offset must be an integer, got string")
+                     "TypeError: byref: argument 2 must be an integer, got string")
     assert.has_error(function() ctypes.pointer("x") end,
                      "TypeError: pointer: argument 1 must be a ctypes instance, got string")
     assert.has_error(function() ctypes.addressof({}) end,

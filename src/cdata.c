@@ -592,28 +592,30 @@ int ct_simple_new (lua_State *L) {
 }
 
 
-static lua_Integer checkoffset (lua_State *L, int idx) {
+static lua_Integer checkoffset (lua_State *L, int idx, const char *fname) {
   int isnum;
   lua_Integer off;
   if (lua_isnoneornil(L, idx)) return 0;
   off = ct_tointegerx(L, idx, &isnum);
   if (!isnum) {
     const char *got = ct_describe(L, idx);
-    ct_error(L, "TypeError", "offset must be an integer, got %s", got);
+    ct_error(L, "TypeError", "%s: offset must be an integer, got %s", fname,
+             got);
   }
   if (off < 0)
-    ct_error(L, "ValueError", "offset cannot be negative");
+    ct_error(L, "ValueError", "%s: offset cannot be negative", fname);
   return off;
 }
 
 
 /* "Buffer size too small": len bytes where off + need are wanted */
-static int toosmall (lua_State *L, size_t len, size_t need, lua_Integer off) {
+static int toosmall (lua_State *L, const char *fname, size_t len, size_t need,
+                     lua_Integer off) {
   if ((lua_Unsigned)off > (lua_Unsigned)LUA_MAXINTEGER - need)
-    return ct_error(L, "ValueError", "Buffer size too small (%I bytes, offset "
-                    "%I)", (lua_Integer)len, off);
-  return ct_error(L, "ValueError", "Buffer size too small (%I instead of at "
-                  "least %I bytes)", (lua_Integer)len,
+    return ct_error(L, "ValueError", "%s: Buffer size too small (%I bytes, "
+                    "offset %I)", fname, (lua_Integer)len, off);
+  return ct_error(L, "ValueError", "%s: Buffer size too small (%I instead of "
+                  "at least %I bytes)", fname, (lua_Integer)len,
                   (lua_Integer)(need + (size_t)off));
 }
 
@@ -629,7 +631,7 @@ static int type_from_address (lua_State *L) {
                     "integer, got %s", got);
   }
   if (a == 0)
-    return ct_error(L, "ValueError", "NULL pointer access");
+    return ct_error(L, "ValueError", "from_address: NULL pointer access");
   ct_newview(L, 1, (void *)(intptr_t)a, 0);
   return 1;
 }
@@ -645,9 +647,9 @@ static int type_from_buffer (lua_State *L) {
     return ct_error(L, "TypeError", "from_buffer: expected a writable ctypes "
                     "instance, got %s", got);
   }
-  off = checkoffset(L, 3);
+  off = checkoffset(L, 3, "from_buffer");
   if (src->size < t->size || (size_t)off > src->size - t->size)
-    return toosmall(L, src->size, t->size, off);
+    return toosmall(L, "from_buffer", src->size, t->size, off);
   ct_newview(L, 1, (char *)src->ptr + off, 2);
   return 1;
 }
@@ -672,9 +674,9 @@ static int type_from_buffer_copy (lua_State *L) {
     p = src->ptr;
     len = src->size;
   }
-  off = checkoffset(L, 3);
+  off = checkoffset(L, 3, "from_buffer_copy");
   if (len < t->size || (size_t)off > len - t->size)
-    return toosmall(L, len, t->size, off);
+    return toosmall(L, "from_buffer_copy", len, t->size, off);
   cd = ct_newcdata(L, 1);
   memcpy(cd->ptr, (const char *)p + off, t->size);
   return 1;

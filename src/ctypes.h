@@ -210,12 +210,21 @@ int ct_argerror (lua_State *L, int argn, const char *fmt, ...);
 int ct_pushexpected (lua_State *L, int tidx, int idx);
 /* pushes (and returns) a short description of the Lua value at idx for
 ** "got ...": "nil", "string", "integer", "number", "table",
-** "c_int instance", "type c_int", ... */
+** "c_int instance", "type c_int", "byref(c_int)", "CDLL 'libm.so.6'",
+** "Field 'x'", ...: ctypes objects by their ctypes names, never
+** "userdata" */
 const char *ct_describe (lua_State *L, int idx);
+/* for ct_describe: each pushes the name of the object at idx and returns 1
+** if it is of its kind, else returns 0 (module.c, library.c, struct.c) */
+int ct_describebyref (lua_State *L, int idx);   /* "byref(c_int[, off])" */
+int ct_describelib (lua_State *L, int idx);     /* "CDLL 'name'" */
+int ct_describefield (lua_State *L, int idx);   /* "Field 'name'" */
 
 /* type.c */
 ct_Type *ct_newtype (lua_State *L, ct_Kind kind, const char *name);
 ct_Type *ct_totype (lua_State *L, int idx);
+/* the type at idx or "TypeError: argument <idx> must be a ctypes type, got
+** ..." (type methods: T is always there, bound) */
 ct_Type *ct_checktype (lua_State *L, int idx);
 const char *ct_typename (lua_State *L, int tidx);
 void ct_pointertype (lua_State *L, int tidx);            /* pushes POINTER(T) */

@@ -50,6 +50,20 @@ static const char *libname (lua_State *L, int idx) {
 }
 
 
+int ct_describelib (lua_State *L, int idx) {
+  if (luaL_testudata(L, idx, LIB_MT) == NULL) return 0;
+  if (lua_getiuservalue(L, idx, LIB_UV_NAME) == LUA_TSTRING) {
+    lua_pushfstring(L, "CDLL '%s'", lua_tostring(L, -1));
+    lua_remove(L, -2);
+  }
+  else {
+    lua_pop(L, 1);
+    lua_pushliteral(L, "CDLL(nil)");
+  }
+  return 1;
+}
+
+
 /* the library at idx, open; errors name the function (what) */
 static Lib *checklib (lua_State *L, int idx, const char *what) {
   Lib *lib = (Lib *)luaL_testudata(L, idx, LIB_MT);

@@ -55,7 +55,7 @@ static size_t checksize (lua_State *L, int idx, const char *fname) {
 static void checkfits (lua_State *L, const char *fname, int idx, void *a,
                        size_t avail, size_t n) {
   if (n > 0 && a == NULL)
-    ct_error(L, "ValueError", "NULL pointer access");
+    ct_error(L, "ValueError", "%s: NULL pointer access", fname);
   if (n > avail)
     ct_error(L, "ValueError", "%s: %I bytes do not fit in argument %d (%I "
              "bytes)", fname, (lua_Integer)n, idx, (lua_Integer)avail);
@@ -97,7 +97,7 @@ static int ct_string_at (lua_State *L) {
   size_t avail, n;
   const char *a = (const char *)memarg(L, 1, "string_at", 0, &avail);
   if (a == NULL)
-    return ct_error(L, "ValueError", "NULL pointer access");
+    return ct_error(L, "ValueError", "string_at: NULL pointer access");
   if (lua_isnoneornil(L, 2) || (lua_isinteger(L, 2) && lua_tointeger(L, 2) == -1))
     n = avail == SIZE_MAX ? strlen(a) : (size_t)strnlen(a, avail);
   else {
@@ -113,7 +113,7 @@ static int ct_wstring_at (lua_State *L) {
   size_t avail, n;
   const wchar_t *a = (const wchar_t *)memarg(L, 1, "wstring_at", 0, &avail);
   if (a == NULL)
-    return ct_error(L, "ValueError", "NULL pointer access");
+    return ct_error(L, "ValueError", "wstring_at: NULL pointer access");
   if (lua_type(L, 1) == LUA_TSTRING)
     return ct_error(L, "TypeError", "wstring_at: argument 1 must be a pointer, "
                     "an address or a ctypes instance, got string");
@@ -143,7 +143,7 @@ static int ct_resize (lua_State *L) {
     return ct_error(L, "ValueError", "resize: cannot resize a view; only "
                     "objects that own their memory can be resized");
   if (n < cd->type->size)
-    return ct_error(L, "ValueError", "minimum size is %I",
+    return ct_error(L, "ValueError", "resize: minimum size is %I",
                     (lua_Integer)cd->type->size);
   if (n <= cd->size && !(cd->flags & CT_CD_RESIZED)) {
     cd->size = n;   /* shrinking within the payload */

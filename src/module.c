@@ -36,21 +36,37 @@ void *ct_tobyrefsized (lua_State *L, int idx, size_t *avail) {
 }
 
 
+int ct_describebyref (lua_State *L, int idx) {
+  ct_ByRef *r = (ct_ByRef *)luaL_testudata(L, idx, BYREF_MT);
+  ct_CData *cd;
+  if (r == NULL) return 0;
+  lua_getiuservalue(L, idx, 1);                  /* the referenced object */
+  cd = ct_tocdata(L, -1);
+  if (cd != NULL && r->ptr != cd->ptr)
+    lua_pushfstring(L, "byref(%s, %I)", ct_cdname(L, -1),
+                    (lua_Integer)((uintptr_t)r->ptr - (uintptr_t)cd->ptr));
+  else
+    lua_pushfstring(L, "byref(%s)", cd != NULL ? ct_cdname(L, -1) : "?");
+  lua_remove(L, -2);
+  return 1;
+}
+
+
 static int ct_byref (lua_State *L) {
   ct_CData *cd = ct_tocdata(L, 1);
   lua_Integer off = 0;
   ct_ByRef *r;
   if (cd == NULL) {
     const char *got = ct_describe(L, 1);
-    return ct_error(L, "TypeError", "byref() argument must be a ctypes "
-                    "instance, not %s", got);
+    return ct_error(L, "TypeError", "byref: argument 1 must be a ctypes "
+                    "instance, got %s", got);
   }
   if (!lua_isnoneornil(L, 2)) {
     int isnum;
     off = ct_tointegerx(L, 2, &isnum);
     if (!isnum) {
       const char *got = ct_describe(L, 2);
-      return ct_error(L, "TypeError", "byref() offset must be an integer, "
+      return ct_error(L, "TypeError", "byref: argument 2 must be an integer, "
                       "got %s", got);
     }
   }
@@ -134,7 +150,11 @@ static int ct_addressof (lua_State *L) {
 
 
 static int ct_POINTER (lua_State *L) {
-  ct_checktype(L, 1);
+  if (ct_totype(L, 1) == NULL) {
+    const char *got = ct_describe(L, 1);
+    return ct_error(L, "TypeError", "POINTER: expected a ctypes type, got %s",
+                    got);
+  }
   ct_pointertype(L, 1);
   return 1;
 }
@@ -153,12 +173,13 @@ static int ct_pointer (lua_State *L) {
 
 
 static int ct_cast (lua_State *L) {
-  ct_Type *t = ct_checktype(L, 2);
+  ct_Type *t = ct_totype(L, 2);
   void *a;
   ct_CData *r;
-  if (!ct_ispointerlike(t)) {
+  if (t == NULL || !ct_ispointerlike(t)) {
+    const char *got = t != NULL ? ct_typename(L, 2) : ct_describe(L, 2);
     return ct_error(L, "TypeError", "cast: argument 2 must be a pointer type, "
-                    "got %s", ct_typename(L, 2));
+                    "got %s", got);
   }
   if (t->kind == CT_FUNC)
     ct_checkcallback(L, 2, 1, "cast");

@@ -68,6 +68,13 @@ ct_Field *ct_tofield (lua_State *L, int idx) {
 }
 
 
+int ct_describefield (lua_State *L, int idx) {
+  if (ct_tofield(L, idx) == NULL) return 0;
+  lua_pushfstring(L, "Field '%s'", fieldname(L, idx));
+  return 1;
+}
+
+
 /* scalar codes a bit field may have (ctypes: the integer types and bool) */
 static int bitscalar (const ct_Type *t) {
   if (t->kind != CT_SIMPLE) return 0;

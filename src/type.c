@@ -38,8 +38,8 @@ ct_Type *ct_checktype (lua_State *L, int idx) {
   ct_Type *t = ct_totype(L, idx);
   if (t == NULL) {
     const char *got = ct_describe(L, idx);
-    luaL_argerror(L, idx, lua_pushfstring(L, "ctypes type expected, got %s",
-                                          got));
+    ct_error(L, "TypeError", "argument %d must be a ctypes type, got %s", idx,
+             got);
   }
   return t;
 }

@@ -3,14 +3,15 @@
 -- loader only decides when to call it and caches what it made.
 local core = require("ctypes.core")
 
-local type, error, rawset, setmetatable, getmetatable, select =
-  type, error, rawset, setmetatable, getmetatable, select
+local type, error, rawset, setmetatable, getmetatable, select, tostring =
+  type, error, rawset, setmetatable, getmetatable, select, tostring
 local math_type = math.type
 
+-- how messages name a value (ctypes objects by their ctypes repr)
 local function describe(v)
-  local t = math_type(v)
-  if t == "float" then return "number" end
-  return t or type(v)
+  local t = math_type(v) or type(v)
+  if t == "userdata" then return tostring(v) end
+  return t == "float" and "number" or t
 end
 
 local M = {}

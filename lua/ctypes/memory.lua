@@ -1,15 +1,23 @@
 -- ctypes.memory: buffer constructors, clearer in Lua than in C.
 local core = require("ctypes.core")
 
-local type, error, math_type, utf8_len = type, error, math.type, utf8.len
+local type, error, tostring = type, error, tostring
+local math_type, utf8_len = math.type, utf8.len
 local c_char, c_wchar = core.c_char, core.c_wchar
+
+-- how messages name a value (ctypes objects by their ctypes repr)
+local function describe(v)
+  local t = math_type(v) or type(v)
+  if t == "userdata" then return tostring(v) end
+  return t == "float" and "number" or t
+end
 
 local M = {}
 
 local function buffer(fname, elem, length_of, init, size)
   if size ~= nil and math_type(size) ~= "integer" then
     error(("TypeError: %s: size must be an integer, got %s")
-          :format(fname, math_type(size) and "number" or type(size)), 3)
+          :format(fname, describe(size)), 3)
   end
   if type(init) == "string" then
     local n = length_of(init)
@@ -29,7 +37,7 @@ local function buffer(fname, elem, length_of, init, size)
     return (elem * init)()
   end
   error(("TypeError: %s: expected a string or an integer size, got %s")
-        :format(fname, math_type(init) and "number" or type(init)), 3)
+        :format(fname, describe(init)), 3)
 end
 
 function M.create_string_buffer(init, size)
