@@ -131,6 +131,36 @@ describe("pointers", function()
   end)
 end)
 
+describe("tostring of string pointers", function()
+  it("never reads an address the object does not keep alive (ctypes' repr)", function()
+    -- it read the string at address 42 before: SIGSEGV. In a child, so that
+    -- a crash is a failure, not the end of the run.
+    local ok, out = helper.run(helper.lua_command("-e " .. helper.quote([[
+      local ctypes = require("ctypes")
+      io.write(tostring(ctypes.c_char_p(42)), " ", tostring(ctypes.c_wchar_p(42)))
+    ]])))
+    assert.is_true(ok, out)
+    assert.are.equal("c_char_p(42) c_wchar_p(42)", out)   -- Python: the same
+    -- C's memory (here a character array's, not NUL-terminated) is not read
+    local chars = (ctypes.c_char * 3)("abc")
+    local p = ctypes.c_char_p(chars)
+    assert.are.equal(("c_char_p(%d)"):format(ctypes.addressof(chars)), tostring(p))
+    local w = ctypes.create_unicode_buffer("ab")
+    assert.are.equal(("c_wchar_p(%d)"):format(ctypes.addressof(w)),
+                     tostring(ctypes.c_wchar_p(w)))
+    -- text the object keeps alive itself is shown, also through views
+    assert.are.equal('c_char_p("hi")', tostring(ctypes.c_char_p("hi")))
+    assert.are.equal('c_wchar_p("h\195\169")', tostring(ctypes.c_wchar_p("h\u{e9}")))
+    local S = ctypes.Structure("StrPtrs", { _fields_ = { { "p", ctypes.c_char_p } } })
+    local s = S("kept")
+    local v = ctypes.c_char_p.from_buffer(s)
+    assert.are.equal('c_char_p("kept")', tostring(v))
+    -- re-pointed by a write of an address: shown as that address
+    v.value = 42
+    assert.are.equal("c_char_p(42)", tostring(v))
+  end)
+end)
+
 describe("byref", function()
   it("references an object, with an optional offset", function()
     local arr = (c_int * 2)(1, 2)

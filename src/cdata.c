@@ -3,6 +3,7 @@
 ** keep-alive, Lua <-> C value conversion by type, the "ctypes.CData"
 ** metamethods and the from_* constructors.
 */
+#define _POSIX_C_SOURCE 200809L  /* strnlen */
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -546,12 +547,52 @@ static void addquoted (luaL_Buffer *b, const char *s, size_t len) {
 }
 
 
+/* For tostring of the c_char_p or c_wchar_p at idx: pushes its text and
+** returns 1 only when the object keeps that text alive itself (the Lua
+** string, or the converted wide buffer, kept for its slot and still where
+** the slot points), read within the kept object's bounds. Anything else
+** (an address given as an integer, C's memory, a character array) is
+** never read: tostring shows the address, as ctypes' repr does. */
+static int pushowntext (lua_State *L, int idx, const ct_CData *cd) {
+  const void *a = ct_pointervalue(cd);
+  int found = 0;
+  if (a == NULL) return 0;
+  pushroot(L, idx);
+  if (lua_getiuservalue(L, -1, CT_UV_KEEP) == LUA_TTABLE) {   /* root, keep */
+    int ty = lua_rawgeti(L, -1, (lua_Integer)(uintptr_t)cd->ptr);
+    size_t n = lua_rawlen(L, -1);
+    if (cd->type->scalar == CT_CHAR_P && ty == LUA_TSTRING &&
+        lua_tostring(L, -1) == a) {
+      lua_pushlstring(L, (const char *)a, strnlen((const char *)a, n));
+      found = 1;
+    }
+    else if (cd->type->scalar == CT_WCHAR_P && ty == LUA_TUSERDATA &&
+             ct_tocdata(L, -1) == NULL && lua_touserdata(L, -1) == a) {
+      ct_pushwstring(L, (const wchar_t *)a,
+                     ct_wcsnlen((const wchar_t *)a, n / sizeof(wchar_t)));
+      found = 1;
+    }
+    if (found) lua_replace(L, -4);          /* text, keep, kept */
+    lua_pop(L, 1);
+  }
+  lua_pop(L, found ? 1 : 2);
+  return found;
+}
+
+
 static int cdata_tostring (lua_State *L) {
   ct_CData *cd = (ct_CData *)lua_touserdata(L, 1);
   const char *name = ct_cdname(L, 1);
   if (cd->type->kind == CT_SIMPLE) {
     luaL_Buffer b;
-    pushscalar(L, cd->type, cd->ptr);                    /* value */
+    int code = cd->type->scalar;
+    if ((code == CT_CHAR_P || code == CT_WCHAR_P) && !pushowntext(L, 1, cd)) {
+      void *a = ct_pointervalue(cd);                     /* not read */
+      if (a == NULL) lua_pushnil(L);
+      else lua_pushinteger(L, (lua_Integer)(uintptr_t)a);
+    }
+    else if (code != CT_CHAR_P && code != CT_WCHAR_P)
+      pushscalar(L, cd->type, cd->ptr);                  /* value */
     luaL_buffinit(L, &b);
     luaL_addstring(&b, name);
     luaL_addchar(&b, '(');
