@@ -159,6 +159,22 @@ describe("character arrays", function()
                      "ValueError: string too long (9 characters, at most 8)")
   end)
 
+  it("wchar .value writes the text and a NUL, and leaves the rest (as ctypes)", function()
+    -- Python: b = (c_wchar * 4)(*"abcd"); b.value = "x"; list(b) ==
+    -- ['x', '\x00', 'c', 'd'] (it zeroed the rest before)
+    local b = (ctypes.c_wchar * 4)("abcd")
+    b.value = "x"
+    assert.are.same({ "x", "\0", "c", "d" }, { b[0], b[1], b[2], b[3] })
+    assert.are.equal("x", b.value)
+    b.value = "wxyz"                     -- exactly full: no NUL
+    assert.are.same({ "w", "x", "y", "z" }, { b[0], b[1], b[2], b[3] })
+    b.value = "a\0b"                     -- all of it, then a NUL
+    assert.are.same({ "a", "\0", "b", "\0" }, { b[0], b[1], b[2], b[3] })
+    assert.has_error(function() b.value = "wxyz1" end,
+                     "ValueError: string too long (5 characters, at most 4)")
+    assert.are.same({ "a", "\0", "b", "\0" }, { b[0], b[1], b[2], b[3] })
+  end)
+
   it("are made by create_string_buffer and create_unicode_buffer", function()
     local b = ctypes.create_string_buffer("abc")
     assert.are.equal(4, #b)

@@ -315,6 +315,54 @@ describe("structures", function()
     end)
   end)
 
+  describe("character array members", function()
+    local Rec = ctypes.Structure("Rec", { _fields_ = {
+      { "id", c_int }, { "name", c_char * 5 }, { "w", ctypes.c_wchar * 4 } } })
+    local function bytes(r) return ctypes.string_at(ctypes.addressof(r) + Rec.name.offset, 5) end
+
+    it("read as strings up to the first NUL, as ctypes reads bytes/str", function()
+      local r = Rec{ id = 1, name = "abc", w = "h\u{e9}" }
+      assert.are.equal("abc", r.name)            -- was an array view
+      assert.is_true(r.name == "abc")
+      assert.are.equal("h\u{e9}", r.w)
+      r.name = "abcde"                           -- full: no NUL to stop at
+      assert.are.equal("abcde", r.name)
+      -- the array itself stays reachable as a view, as in Python
+      local view = (c_char * 5).from_buffer(r, Rec.name.offset)
+      assert.are.equal("abcde", view.raw)
+      view[0] = "X"
+      assert.are.equal("Xbcde", r.name)
+      -- unions and anonymous members read the same way
+      local U = ctypes.Union("TextU", { _fields_ = { { "i", c_int }, { "s", c_char * 4 } } })
+      assert.are.equal("AB", U(0x4241).s)
+    end)
+
+    it("store strings as ctypes' member setters do", function()
+      -- Python: x.name = b"#####"; x.name = b"a\0b\0" leaves b"a\0###"
+      local r = Rec()
+      r.name = "#####"
+      r.name = "a\0b\0"
+      assert.are.equal("a\0###", bytes(r))       -- it copied past the NUL before
+      assert.are.equal("a", r.name)
+      r.name = "#####"
+      r.name = "ab"
+      assert.are.equal("ab\0##", bytes(r))
+      assert.has_error(function() r.name = "abcdef" end,
+                       "ValueError: string too long (6 bytes, at most 5)")
+      assert.are.equal("ab\0##", bytes(r))
+      -- c_wchar members: the text and a NUL if there is room, the rest kept
+      r.w = "abcd"
+      r.w = "x"
+      local w = (ctypes.c_wchar * 4).from_buffer(r, Rec.w.offset)
+      assert.are.same({ "x", "\0", "c", "d" }, { w[0], w[1], w[2], w[3] })
+      assert.has_error(function() r.w = "abcde" end,
+                       "ValueError: string too long (5 characters, at most 4)")
+      -- other values are still refused naming the field
+      assert.has_error(function() r.name = 5 end,
+                       "TypeError: field 'name': expected c_char_Array_5, got integer")
+    end)
+  end)
+
   describe("unions", function()
     local Value = ctypes.Union("Value", { _fields_ = {
       { "i", c_int }, { "d", c_double }, { "bytes", c_char * 12 } } })
@@ -328,7 +376,7 @@ describe("structures", function()
       v.d = 1.0
       assert.are.equal(0, v.i)          -- the low half of 1.0
       v.i = 0x41424344
-      assert.are.equal("DCBA", v.bytes.value)
+      assert.are.equal("DCBA", v.bytes)   -- c_char members read as text
     end)
 
     it("initialise like a structure (by name is the useful form)", function()
@@ -514,7 +562,7 @@ describe("structures", function()
   describe("deriving with _base_", function()
     local Base = ctypes.Structure("Base", {
       _fields_ = { { "name", c_char * 5 }, { "id", c_short } },
-      describe = function(self) return self.name.value .. "#" .. self.id end,
+      describe = function(self) return self.name .. "#" .. self.id end,
       kind = function() return "base" end,
     })
     local Derived = ctypes.Structure("Derived", {
@@ -607,10 +655,10 @@ describe("structures", function()
       assert.are.equal("\4\3\2\1", ctypes.string_at(ctypes.addressof(v), 4))
       local BU = ctypes.BigEndianUnion("BU", { _fields_ = {
         { "i", c_int }, { "c", c_char * 4 } } })
-      assert.are.equal("\1\2\3\4", BU(0x01020304).c.raw)
+      assert.are.equal("\1\2\3\4", BU(0x01020304).c)
       local LU = ctypes.LittleEndianUnion("LU", { _fields_ = {
         { "i", c_int }, { "c", c_char * 4 } } })
-      assert.are.equal("\4\3\2\1", LU(0x01020304).c.raw)
+      assert.are.equal("\4\3\2\1", LU(0x01020304).c)
     end)
 
     it("refuses types without another byte order, as ctypes", function()

@@ -97,20 +97,12 @@ int ct_array_index (lua_State *L) {
         return 1;
       }
     }
-    else if (ischarlike(e, CT_CHAR)) {
-      if (strcmp(k, "value") == 0) {
-        lua_pushlstring(L, (const char *)cd->ptr,
-                        strnlen((const char *)cd->ptr, cd->type->length));
-        return 1;
-      }
-      if (strcmp(k, "raw") == 0) {
-        lua_pushlstring(L, (const char *)cd->ptr, cd->type->length);
-        return 1;
-      }
+    else if (ct_chararray(cd->type) && strcmp(k, "value") == 0) {
+      ct_array_pushstring(L, cd->type, cd->ptr);
+      return 1;
     }
-    else if (ischarlike(e, CT_WCHAR) && strcmp(k, "value") == 0) {
-      ct_pushwstring(L, (const wchar_t *)cd->ptr,
-                     ct_wcsnlen((const wchar_t *)cd->ptr, cd->type->length));
+    else if (ischarlike(e, CT_CHAR) && strcmp(k, "raw") == 0) {
+      lua_pushlstring(L, (const char *)cd->ptr, cd->type->length);
       return 1;
     }
   }
@@ -119,21 +111,54 @@ int ct_array_index (lua_State *L) {
 }
 
 
-/* .value/.raw of character arrays: strings that must fit */
-static void setchars (lua_State *L, ct_CData *cd, int israw) {
+int ct_chararray (const ct_Type *t) {
+  const ct_Type *e = t->proto;
+  if (t->kind != CT_ARRAY || e->kind != CT_SIMPLE) return 0;
+  return e->scalar == CT_CHAR || e->scalar == CT_WCHAR ? e->scalar : 0;
+}
+
+
+void ct_array_pushstring (lua_State *L, const ct_Type *t, const void *p) {
+  if (t->proto->scalar == CT_WCHAR)
+    ct_pushwstring(L, (const wchar_t *)p,
+                   ct_wcsnlen((const wchar_t *)p, t->length));
+  else
+    lua_pushlstring(L, (const char *)p, strnlen((const char *)p, t->length));
+}
+
+
+/* A string stored into the character array of type t at p, as ctypes
+** does: CT_STR_RAW (.raw) copies all its bytes; CT_STR_VALUE (.value,
+** c_wchar members too) copies them and a NUL if there is room;
+** CT_STR_MEMBER (c_char members) copies up to and including the first NUL.
+** The rest of the array is left as it was. */
+void ct_array_setstring (lua_State *L, const ct_Type *t, void *p, int idx,
+                         int how) {
   size_t len;
-  const char *s;
-  if (lua_type(L, 3) != LUA_TSTRING) {
-    const char *got = ct_describe(L, 3);
+  if (lua_type(L, idx) != LUA_TSTRING) {
+    const char *got = ct_describe(L, idx);
     ct_error(L, "TypeError", "expected string, got %s", got);
   }
-  s = lua_tolstring(L, 3, &len);
-  if (len > cd->type->length)
-    ct_error(L, "ValueError", "string too long (%I bytes, at most %I)",
-             (lua_Integer)len, (lua_Integer)cd->type->length);
-  memcpy(cd->ptr, s, len);
-  if (!israw && len < cd->type->length)
-    ((char *)cd->ptr)[len] = '\0';
+  if (t->proto->scalar == CT_WCHAR) {
+    wchar_t *w = ct_towstring(L, idx, &len);
+    if (w == NULL)
+      ct_error(L, "ValueError", "string is not valid UTF-8");
+    if (len > t->length)
+      ct_error(L, "ValueError", "string too long (%I characters, at most %I)",
+               (lua_Integer)len, (lua_Integer)t->length);
+    memcpy(p, w, (len < t->length ? len + 1 : len) * sizeof(wchar_t));
+    lua_pop(L, 1);
+  }
+  else {
+    const char *s = lua_tolstring(L, idx, &len);
+    if (how == CT_STR_MEMBER) len = strlen(s);
+    if (len > t->length)
+      ct_error(L, "ValueError", "string too long (%I bytes, at most %I)",
+               (lua_Integer)len, (lua_Integer)t->length);
+    memcpy(p, s, len);
+    if (how != CT_STR_RAW && len < t->length)
+      ((char *)p)[len] = '\0';
+  }
 }
 
 
@@ -163,12 +188,17 @@ int ct_array_newindex (lua_State *L) {
       }
     }
     else if (ischarlike(e, CT_CHAR)) {
-      if (strcmp(k, "value") == 0) { setchars(L, cd, 0); return 0; }
-      if (strcmp(k, "raw") == 0) { setchars(L, cd, 1); return 0; }
+      if (strcmp(k, "value") == 0) {
+        ct_array_setstring(L, cd->type, cd->ptr, 3, CT_STR_VALUE);
+        return 0;
+      }
+      if (strcmp(k, "raw") == 0) {
+        ct_array_setstring(L, cd->type, cd->ptr, 3, CT_STR_RAW);
+        return 0;
+      }
     }
-    else if (ischarlike(e, CT_WCHAR) && strcmp(k, "value") == 0) {
-      lua_getiuservalue(L, 1, CT_UV_TYPE);           /* 5: array type */
-      ct_array_init(L, 5, cd->ptr, 3, 1);
+    else if (ct_chararray(cd->type) == CT_WCHAR && strcmp(k, "value") == 0) {
+      ct_array_setstring(L, cd->type, cd->ptr, 3, CT_STR_VALUE);
       return 0;
     }
   }

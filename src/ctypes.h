@@ -286,6 +286,21 @@ int ct_array_newindex (lua_State *L);
 int ct_array_new (lua_State *L);        /* T(...) for arrays and pointers */
 int ct_array_init (lua_State *L, int tidx, void *p, int idx, int cdidx);
 int ct_array_pairs (lua_State *L);      /* __pairs: 0-based (i, v) */
+/* a string stored into a character array (c_char * n, c_wchar * n) of
+** type t at p, as ctypes' setters do; the rest of the array is kept. A
+** value that is not a string is a TypeError. */
+#define CT_STR_VALUE   0   /* .value, c_wchar members: the text, a NUL if
+                              there is room */
+#define CT_STR_RAW     1   /* .raw: all bytes, no NUL added */
+#define CT_STR_MEMBER  2   /* c_char members: up to and including the
+                              first NUL */
+void ct_array_setstring (lua_State *L, const ct_Type *t, void *p, int idx,
+                         int how);
+/* CT_CHAR or CT_WCHAR if t is a character array type, else 0 */
+int ct_chararray (const ct_Type *t);
+/* pushes the text of the character array of type t at p: up to the first
+** NUL, at most its length */
+void ct_array_pushstring (lua_State *L, const ct_Type *t, const void *p);
 
 /* module.c: luaopen, sizeof/alignment/addressof/byref/pointer/POINTER/
 ** cast/is_null */

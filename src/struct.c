@@ -75,6 +75,13 @@ int ct_describefield (lua_State *L, int idx) {
 }
 
 
+/* a member read and written as text: a character array, but not one of
+** byte-swapped c_wchar (a swapped structure's), which stays an array */
+static int textmember (const ct_Type *ft) {
+  return ct_chararray(ft) && !(ft->proto->flags & CT_SWAPPED);
+}
+
+
 /* scalar codes a bit field may have (ctypes: the integer types and bool) */
 static int bitscalar (const ct_Type *t) {
   if (t->kind != CT_SIMPLE) return 0;
@@ -648,6 +655,10 @@ static void getfield (lua_State *L, int fidx, const ct_Field *f, char *base,
     ct_scalar_push(L, ft->scalar, base + f->offset);   /* the common case */
     return;
   }
+  if (textmember(ft)) {          /* text, as ctypes reads bytes/str members */
+    ct_array_pushstring(L, ft, base + f->offset);
+    return;
+  }
   /* byte-swapped twins, pointers and views of aggregates */
   lua_getiuservalue(L, fidx, 1);
   ct_pushvalue(L, -1, base + f->offset, cdidx);
@@ -756,6 +767,15 @@ static void setfield (lua_State *L, int fidx, const ct_Field *f, char *base,
       lua_settop(L, ftidx - 1);
       return;
     }
+  }
+  if (lua_type(L, vidx) == LUA_TSTRING && textmember(ft)) {
+    /* as ctypes' member setters: c_char members up to and including the
+    ** first NUL, c_wchar ones the text and a NUL if there is room; the rest
+    ** is kept */
+    ct_array_setstring(L, ft, p, vidx, ct_chararray(ft) == CT_CHAR ?
+                       CT_STR_MEMBER : CT_STR_VALUE);
+    lua_settop(L, ftidx - 1);
+    return;
   }
   r = ct_tocvalue(L, ftidx, p, vidx);
   switch (r) {
