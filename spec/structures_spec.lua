@@ -544,6 +544,27 @@ describe("structures", function()
       assert.are.equal(9, cfunc("fx_anon_hi", c_int, POINTER(Anon))(b))
     end)
 
+    it("promotes the fields of nested anonymous members, not their names", function()
+      -- CPython's test_anon test_nested: Y.a.offset == Y.b.offset == 4 (it
+      -- was "duplicate field name '_'"); gcc's C11 anonymous members agree
+      local ANON_S = ctypes.Structure("ANON_S", { _fields_ = { { "a", c_int } } })
+      local ANON_U = ctypes.Union("ANON_U", {
+        _fields_ = { { "_", ANON_S }, { "b", c_int } }, _anonymous_ = { "_" } })
+      local Y = ctypes.Structure("Y", {
+        _fields_ = { { "x", c_int }, { "_", ANON_U }, { "y", c_int } },
+        _anonymous_ = { "_" } })
+      assert.are.same({ 0, 4, 4, 4, 8, 12 }, { Y.x.offset, Y.a.offset, Y.b.offset,
+                                               Y._.offset, Y.y.offset, sizeof(Y) })
+      assert.are.same({ oracle("offsetof", "AnonNest_a"), oracle("offsetof", "AnonNest_b"),
+                        oracle("offsetof", "AnonNest_y"), oracle("sizeof", "AnonNest") },
+                      { Y.a.offset, Y.b.offset, Y.y.offset, sizeof(Y) })
+      local y = Y()
+      y.a = 5
+      assert.are.same({ 5, 5, 5 }, { y.b, y._.b, y._._.a })
+      local z = Y{ x = 1, b = 7, y = 3 }
+      assert.are.same({ 1, 7, 3 }, { z.x, z.a, z.y })
+    end)
+
     it("rejects names that are not aggregate fields", function()
       assert.has_error(function()
         ctypes.Structure("S", { _anonymous_ = { "u" }, _fields_ = { { "i", c_int } } })

@@ -374,6 +374,27 @@ static void promote1 (lua_State *L, int tidx, int fieldsidx,
 }
 
 
+/* is the name at nameidx in the _anonymous_ list of the type at tidx? */
+static int listedanonymous (lua_State *L, int tidx, int nameidx) {
+  int found = 0;
+  nameidx = lua_absindex(L, nameidx);
+  if (lua_getiuservalue(L, tidx, CT_TUV_BODY) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    return 0;
+  }
+  if (lua_getfield(L, -1, "_anonymous_") == LUA_TTABLE) {  /* body, anon */
+    lua_Integer k, n = (lua_Integer)lua_rawlen(L, -1);
+    for (k = 1; k <= n && !found; k++) {
+      lua_rawgeti(L, -1, k);
+      found = lua_rawequal(L, -1, nameidx);
+      lua_pop(L, 1);
+    }
+  }
+  lua_pop(L, 2);
+  return found;
+}
+
+
 /* _anonymous_: the fields of the listed members become reachable by name,
 ** with offsets relative to this type. fieldsidx: the new field table. */
 static void promote (lua_State *L, int tidx, int bodyidx, int fieldsidx) {
@@ -422,7 +443,9 @@ static void promote (lua_State *L, int tidx, int bodyidx, int fieldsidx) {
       lua_pushboolean(L, 1);
       lua_rawset(L, -4);
       lua_getiuservalue(L, -1, 2);               /* ..., f, name */
-      if (lua_rawlen(L, -1) > 0) {
+      /* an anonymous member of the inner type itself gives its fields (it
+      ** promoted them: they come below), not its name, as in ctypes */
+      if (lua_rawlen(L, -1) > 0 && !listedanonymous(L, itidx, -1)) {
         lua_insert(L, -2);                       /* ..., name, f */
         promote1(L, tidx, fieldsidx, af, aname);
       }
