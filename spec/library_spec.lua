@@ -419,7 +419,9 @@ describe("T.in_dll", function()
     v[3] = 40
     assert.are.equal(40, (c_ubyte * 4).in_dll(fx, "fx_lib_bytes")[3])
     v[3] = 4
-    assert.has_error(function() return v[4] end, "IndexError: invalid index 4 (valid: 0 to 3)")
+    assert.has_error(function() return v[4] end,
+                     "IndexError: invalid index 4 (valid: 0 to 3; iterate with " ..
+                     "pairs(a) or for i = 0, #a - 1)")
   end)
 
   it("reads char * globals as strings, NULL as nil", function()

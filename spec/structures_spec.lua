@@ -126,6 +126,15 @@ describe("structures", function()
       assert.are.same({ 0, 32 }, { Point.y.bit_offset, Point.y.bit_size })
     end)
 
+    it("tell which are anonymous (is_anonymous, Python 3.13)", function()
+      local In = ctypes.Structure("In", { _fields_ = { { "v", c_int } } })
+      local Out = ctypes.Structure("Out", {
+        _fields_ = { { "a", c_int }, { "in", In } }, _anonymous_ = { "in" } })
+      assert.are.same({ false, true, false },
+                      { Out.a.is_anonymous, Out["in"].is_anonymous, Out.v.is_anonymous })
+      assert.is_false(Point.x.is_anonymous)
+    end)
+
     it("are read-only and have no other attributes", function()
       assert.has_error(function() Point.y.offset = 0 end,
         "AttributeError: Field attributes are read-only (setting 'offset')")

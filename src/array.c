@@ -38,9 +38,14 @@ static lua_Integer toindex (lua_State *L, int idx, int *isint) {
 /* address of element i of the array/pointer cdata at 1 (type at top) */
 static void *elemaddr (lua_State *L, ct_CData *cd, ct_Type *e, lua_Integer i) {
   if (cd->type->kind == CT_ARRAY) {
-    if (i < 0 || (lua_Unsigned)i >= cd->type->length)
-      ct_error(L, "IndexError", "invalid index %I (valid: 0 to %I)", i,
+    /* ipairs(a) ends here: arrays are 0-based, so say how to iterate */
+    if (i < 0 || (lua_Unsigned)i >= cd->type->length) {
+      if (cd->type->length == 0)
+        ct_error(L, "IndexError", "invalid index %I (the array is empty)", i);
+      ct_error(L, "IndexError", "invalid index %I (valid: 0 to %I; iterate "
+               "with pairs(a) or for i = 0, #a - 1)", i,
                (lua_Integer)cd->type->length - 1);
+    }
     return (char *)cd->ptr + (size_t)i * e->size;
   }
   else {
@@ -88,6 +93,12 @@ int ct_array_index (lua_State *L) {
   }
   if (lua_type(L, 2) == LUA_TSTRING) {
     const char *k = lua_tostring(L, 2);
+    if (strcmp(k, "_type_") == 0)          /* class attributes, as ctypes */
+      return 1;                            /* (the element type, at 3) */
+    if (strcmp(k, "_length_") == 0 && cd->type->kind == CT_ARRAY) {
+      lua_pushinteger(L, (lua_Integer)cd->type->length);
+      return 1;
+    }
     if (cd->type->kind == CT_POINTER) {
       if (strcmp(k, "contents") == 0) {
         void *p = ct_pointervalue(cd);
@@ -174,6 +185,10 @@ int ct_array_newindex (lua_State *L) {
   }
   if (lua_type(L, 2) == LUA_TSTRING) {
     const char *k = lua_tostring(L, 2);
+    if (strcmp(k, "_type_") == 0 ||
+        (strcmp(k, "_length_") == 0 && cd->type->kind == CT_ARRAY))
+      return ct_error(L, "AttributeError", "'%s' object attribute '%s' is "
+                      "read-only", ct_cdname(L, 1), k);
     if (cd->type->kind == CT_POINTER) {
       if (strcmp(k, "contents") == 0) {
         ct_CData *v = ct_tocdata(L, 3);

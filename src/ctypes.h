@@ -320,6 +320,7 @@ void ct_open_memory (lua_State *L);
 #define CT_F_BITS     0x01  /* bit field (bit_size may be 0: zero width) */
 #define CT_F_UNNAMED  0x02  /* unnamed bit field: padding, no access */
 #define CT_F_SWAPPED  0x04  /* stored in the non-native byte order */
+#define CT_F_ANON     0x08  /* listed in _anonymous_ (is_anonymous) */
 typedef struct ct_Field {
   ct_Type *type;       /* the field's type (kept by uservalue 1) */
   size_t offset;       /* byte offset (bit fields: of the storage unit) */

@@ -433,6 +433,7 @@ static void promote (lua_State *L, int tidx, int bodyidx, int fieldsidx) {
     if (!ISAGG(af->type) || (af->flags & CT_F_BITS))
       ct_error(L, "TypeError", "_anonymous_ field '%s' must be a structure "
                "or union, got %s", aname, ct_typename(L, itidx));
+    af->flags |= CT_F_ANON;
     lua_getiuservalue(L, itidx, CT_TUV_FIELDS);  /* ..., inner fields */
     lua_newtable(L);                             /* ..., inner, seen */
     /* the inner type's own fields in order first, so that messages do not
@@ -1196,6 +1197,8 @@ static int field_index (lua_State *L) {
   else if (strcmp(k, "bit_offset") == 0)
     lua_pushinteger(L, bits ? (lua_Integer)f->bit_offset : 0);
   else if (strcmp(k, "is_bitfield") == 0) lua_pushboolean(L, bits);
+  else if (strcmp(k, "is_anonymous") == 0)
+    lua_pushboolean(L, (f->flags & CT_F_ANON) != 0);
   else {
     lua_settop(L, 2);
     return ct_error(L, "AttributeError", "'Field' object has no attribute "
