@@ -55,7 +55,6 @@ build = {
       libdirs = { "$(FFI_LIBDIR)" },
     },
     ["ctypes"] = "lua/ctypes/init.lua",
-    ["ctypes.memory"] = "lua/ctypes/memory.lua",
     ["ctypes.library"] = "lua/ctypes/library.lua",
     ["ctypes.util"] = "lua/ctypes/util.lua",
   },

@@ -43,7 +43,6 @@ describe("the ctypes rock", function()
     for _, f in ipairs({
       "/lib/lua/5.4/ctypes/core.so",
       "/share/lua/5.4/ctypes/init.lua",
-      "/share/lua/5.4/ctypes/memory.lua",
       "/share/lua/5.4/ctypes/library.lua",
       "/share/lua/5.4/ctypes/util.lua",
     }) do

@@ -491,8 +491,6 @@ describe("structures", function()
                        sizeof(ctypes.BigEndianUnion("BU", { _fields_ = {
                          { "a", c_int }, { "b", c_double } } })))
       -- the Lua modules are tables of public names, merged into ctypes
-      assert.are.equal(ctypes.create_string_buffer,
-                       require("ctypes.memory").create_string_buffer)
       assert.are.equal(ctypes.cdll, require("ctypes.library").cdll)
     end)
   end)

@@ -309,7 +309,8 @@ void *ct_tobyref (lua_State *L, int idx);  /* byref() object -> address */
 ** *avail (untouched when idx is not a byref() object) */
 void *ct_tobyrefsized (lua_State *L, int idx, size_t *avail);
 
-/* memory.c: memmove, memset, string_at, wstring_at, resize */
+/* memory.c: memmove, memset, string_at, wstring_at, resize,
+** create_string_buffer, create_unicode_buffer */
 void ct_open_memory (lua_State *L);
 
 /* struct.c: structures, unions, field descriptors.

@@ -1,7 +1,8 @@
 /*
 ** memory.c -- the memory functions: memmove, memset, string_at,
-** wstring_at, resize. Each takes addresses, instances, byref() references
-** or strings, and checks sizes against the memory it knows about.
+** wstring_at, resize (each takes addresses, instances, byref() references
+** or strings, and checks sizes against the memory it knows about), and the
+** buffers create_string_buffer and create_unicode_buffer.
 */
 #define _POSIX_C_SOURCE 200809L  /* strnlen */
 #include <stdint.h>
@@ -187,8 +188,69 @@ static int ct_resize (lua_State *L) {
 
 
 
+/* create_string_buffer / create_unicode_buffer (init_or_size[, size]): a
+** c_char (c_wchar) array from a string, sized #init + 1 (in characters)
+** unless size says otherwise, or of `size` zeroed elements */
+static int newbuffer (lua_State *L, const char *fname, int code) {
+  lua_Integer size = 0;
+  int sized = !lua_isnoneornil(L, 2), isnum;
+  ct_CData *cd;
+  if (sized) {
+    size = ct_tointegerx(L, 2, &isnum);
+    if (!isnum) {
+      const char *got = ct_describe(L, 2);
+      return ct_error(L, "TypeError", "%s: size must be an integer, got %s",
+                      fname, got);
+    }
+  }
+  lua_settop(L, 2);
+  if (lua_type(L, 1) == LUA_TSTRING) {
+    size_t n = lua_rawlen(L, 1);
+    if (code == CT_WCHAR) {        /* characters, not bytes */
+      if (ct_towstring(L, 1, &n) == NULL)
+        return ct_error(L, "ValueError", "%s: string is not valid UTF-8",
+                        fname);
+      lua_pop(L, 1);
+    }
+    if (!sized) size = (lua_Integer)n + 1;
+    if (size < (lua_Integer)n)
+      return ct_error(L, "ValueError", "%s: string too long (%I, buffer of "
+                      "%I)", fname, (lua_Integer)n, size);
+  }
+  else if (lua_isinteger(L, 1) && !sized) {
+    size = lua_tointeger(L, 1);
+    if (size < 0)
+      return ct_error(L, "ValueError", "%s: size must be >= 0, got %I",
+                      fname, size);
+  }
+  else {
+    const char *got = ct_describe(L, 1);
+    return ct_error(L, "TypeError", "%s: expected a string or an integer "
+                    "size, got %s", fname, got);
+  }
+  ct_pushscalartype(L, code);
+  ct_arraytype(L, -1, size);                            /* 4: the type */
+  cd = ct_newcdata(L, 4);                               /* 5: the buffer */
+  if (lua_type(L, 1) == LUA_TSTRING)
+    ct_array_init(L, 4, cd->ptr, 1, 5);
+  return 1;
+}
+
+
+static int ct_create_string_buffer (lua_State *L) {
+  return newbuffer(L, "create_string_buffer", CT_CHAR);
+}
+
+
+static int ct_create_unicode_buffer (lua_State *L) {
+  return newbuffer(L, "create_unicode_buffer", CT_WCHAR);
+}
+
+
 void ct_open_memory (lua_State *L) {
   static const luaL_Reg funcs[] = {
+    {"create_string_buffer", ct_create_string_buffer},
+    {"create_unicode_buffer", ct_create_unicode_buffer},
     {"memmove", ct_memmove},
     {"memset", ct_memset},
     {"string_at", ct_string_at},

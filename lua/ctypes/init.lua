@@ -6,7 +6,6 @@ local pairs, ipairs = pairs, ipairs
 local M = {}
 for _, part in ipairs({
   (require("ctypes.core")),
-  (require("ctypes.memory")),
   (require("ctypes.library")),
 }) do
   for k, v in pairs(part) do M[k] = v end
