@@ -142,7 +142,8 @@ void ct_array_pushstring (lua_State *L, const ct_Type *t, const void *p) {
 ** does: CT_STR_RAW (.raw) copies all its bytes; CT_STR_VALUE (.value,
 ** c_wchar members too) copies them and a NUL if there is room;
 ** CT_STR_MEMBER (c_char members) copies up to and including the first NUL.
-** The rest of the array is left as it was. */
+** The rest of the array is left as it was, except under CT_STR_INIT (an
+** initialiser: the text, then zeros). */
 void ct_array_setstring (lua_State *L, const ct_Type *t, void *p, int idx,
                          int how) {
   size_t len;
@@ -159,6 +160,8 @@ void ct_array_setstring (lua_State *L, const ct_Type *t, void *p, int idx,
                (lua_Integer)len, (lua_Integer)t->length);
     memcpy(p, w, (len < t->length ? len + 1 : len) * sizeof(wchar_t));
     lua_pop(L, 1);
+    if (how == CT_STR_INIT && len < t->length)
+      memset((wchar_t *)p + len, 0, (t->length - len) * sizeof(wchar_t));
   }
   else {
     const char *s = lua_tolstring(L, idx, &len);
@@ -167,7 +170,9 @@ void ct_array_setstring (lua_State *L, const ct_Type *t, void *p, int idx,
       ct_error(L, "ValueError", "string too long (%I bytes, at most %I)",
                (lua_Integer)len, (lua_Integer)t->length);
     memcpy(p, s, len);
-    if (how != CT_STR_RAW && len < t->length)
+    if (how == CT_STR_INIT)
+      memset((char *)p + len, 0, t->length - len);
+    else if (how != CT_STR_RAW && len < t->length)
       ((char *)p)[len] = '\0';
   }
 }
@@ -276,28 +281,8 @@ int ct_array_init (lua_State *L, int tidx, void *p, int idx, int cdidx) {
   t = (ct_Type *)lua_touserdata(L, tidx);
   lua_getiuservalue(L, tidx, CT_TUV_PROTO);            /* element type */
   e = (ct_Type *)lua_touserdata(L, -1);
-  if (lua_type(L, idx) == LUA_TSTRING && ischarlike(e, CT_CHAR)) {
-    size_t len;
-    const char *s = lua_tolstring(L, idx, &len);
-    if (len > t->length)
-      ct_error(L, "ValueError", "string too long (%I bytes, at most %I)",
-               (lua_Integer)len, (lua_Integer)t->length);
-    memcpy(p, s, len);
-    memset((char *)p + len, 0, t->length - len);
-  }
-  else if (lua_type(L, idx) == LUA_TSTRING && ischarlike(e, CT_WCHAR)) {
-    size_t len;
-    wchar_t *w = ct_towstring(L, idx, &len);
-    if (w == NULL)
-      ct_error(L, "ValueError", "string is not valid UTF-8");
-    if (len > t->length)
-      ct_error(L, "ValueError", "string too long (%I characters, at most %I)",
-               (lua_Integer)len, (lua_Integer)t->length);
-    memcpy(p, w, len * sizeof(wchar_t));
-    memset((char *)p + len * sizeof(wchar_t), 0,
-           (t->length - len) * sizeof(wchar_t));
-    lua_pop(L, 1);
-  }
+  if (lua_type(L, idx) == LUA_TSTRING && ct_chararray(t))
+    ct_array_setstring(L, t, p, idx, CT_STR_INIT);
   else {
     if (!lua_istable(L, idx)) {
       ct_pushexpected(L, tidx, idx);

@@ -294,6 +294,7 @@ int ct_array_pairs (lua_State *L);      /* __pairs: 0-based (i, v) */
 #define CT_STR_RAW     1   /* .raw: all bytes, no NUL added */
 #define CT_STR_MEMBER  2   /* c_char members: up to and including the
                               first NUL */
+#define CT_STR_INIT    3   /* initialisers: the text, the rest zeroed */
 void ct_array_setstring (lua_State *L, const ct_Type *t, void *p, int idx,
                          int how);
 /* CT_CHAR or CT_WCHAR if t is a character array type, else 0 */

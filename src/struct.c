@@ -33,16 +33,6 @@ static int hostbig (void) {
 }
 
 
-/* an integer-valued number at idx (no string coercion) */
-static int tointeger (lua_State *L, int idx, lua_Integer *out) {
-  int isnum;
-  *out = 0;
-  if (lua_type(L, idx) != LUA_TNUMBER) return 0;
-  *out = lua_tointegerx(L, idx, &isnum);
-  return isnum;
-}
-
-
 static uint64_t roundup (uint64_t n, uint64_t m) {
   return m <= 1 ? n : (n + m - 1) / m * m;
 }
@@ -313,7 +303,8 @@ static void place (Layout *ly, ct_Field *f, const ct_Type *ft, int bits,
 ** that is 0 or a power of two */
 static uint64_t powoption (lua_State *L, int bodyidx, const char *key,
                            int baseidx) {
-  lua_Integer n = 0;
+  lua_Integer n;
+  int isint;
   int ty = lua_getfield(L, bodyidx, key);
   if (ty == LUA_TNIL && baseidx != 0) {
     lua_pop(L, 1);
@@ -323,7 +314,8 @@ static uint64_t powoption (lua_State *L, int bodyidx, const char *key,
     ty = lua_type(L, -1);
   }
   if (ty == LUA_TNIL) { lua_pop(L, 1); return 0; }
-  if (!tointeger(L, -1, &n)) {
+  n = ct_tointegerx(L, -1, &isint);
+  if (!isint) {
     const char *got = ct_describe(L, -1);
     ct_error(L, "TypeError", "%s must be an integer, got %s", key, got);
   }
@@ -573,8 +565,9 @@ static void setfields (lua_State *L, int tidx, int fidx) {
                "than %d levels of arrays and structures)", name, CT_MAXDEPTH);
     if (ft->depth > depth) depth = ft->depth;
     if (lua_rawgeti(L, eidx, 3) != LUA_TNIL) {  /* eidx + 3 */
-      lua_Integer b = 0;
-      if (!tointeger(L, -1, &b)) {
+      int isint;
+      lua_Integer b = ct_tointegerx(L, -1, &isint);
+      if (!isint) {
         const char *got = ct_describe(L, -1);
         ct_error(L, "TypeError", "field '%s': number of bits must be an "
                  "integer, got %s", name, got);
@@ -879,9 +872,10 @@ static void inittable (lua_State *L, int tidx, char *p, int idx, int cdidx,
   last = initpos(L, tidx, p, fieldsidx, idx, n, cdidx, 1, up);
   lua_pushnil(L);
   while (lua_next(L, idx)) {                     /* k, v */
-    lua_Integer k;
+    int isint;
+    lua_Integer k = ct_tointegerx(L, -2, &isint);
     ct_Field *f;
-    if (tointeger(L, -2, &k) && k >= 1 && k <= n) {
+    if (isint && k >= 1 && k <= n) {
       lua_pop(L, 1);
       continue;
     }
@@ -990,15 +984,6 @@ static int bodyattr (lua_State *L, int tidx, int kidx) {
 }
 
 
-static const char *cdtypename (lua_State *L, int idx) {
-  const char *s;
-  lua_getiuservalue(L, idx, CT_UV_TYPE);
-  s = ct_typename(L, -1);
-  lua_pop(L, 1);
-  return s;
-}
-
-
 /* (obj, key) */
 int ct_struct_index (lua_State *L) {
   ct_CData *cd = (ct_CData *)lua_touserdata(L, 1);
@@ -1043,7 +1028,7 @@ int ct_struct_newindex (lua_State *L) {
                       "read-only", ct_typename(L, 4), lua_tostring(L, 2));
   }
   return ct_error(L, "AttributeError", "'%s' object has no attribute '%s'",
-                  cdtypename(L, 1), luaL_tolstring(L, 2, NULL));
+                  ct_cdname(L, 1), luaL_tolstring(L, 2, NULL));
 }
 
 /* } ====================================================================== */
