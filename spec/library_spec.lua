@@ -461,7 +461,7 @@ describe("T.in_dll", function()
     assert.are.equal(30, c_int.in_dll(fx, "fx_lib_point").value)
     p.x, p.weight = 3, 0.5
     assert.has_error(function() ctypes.Structure("fx_incomplete").in_dll(fx, "fx_lib_point") end,
-                     "TypeError: fx_incomplete is an incomplete type (_fields_ not set)")
+                     "TypeError: in_dll: fx_incomplete is an incomplete type (_fields_ not set)")
   end)
 
   it("keeps a string stored through a struct field of a global alive", function()

@@ -399,7 +399,11 @@ describe("structures", function()
       local Node = ctypes.Structure("Node")
       local PNode = POINTER(Node)
       assert.has_error(function() return sizeof(Node) end,
-        "TypeError: Node is an incomplete type (_fields_ not set)")
+        "TypeError: sizeof: Node is an incomplete type (_fields_ not set)")
+      assert.has_error(function() return alignment(Node) end,
+        "TypeError: alignment: Node is an incomplete type (_fields_ not set)")
+      assert.has_error(function() return Node.from_buffer_copy("12345678") end,
+        "TypeError: from_buffer_copy: Node is an incomplete type (_fields_ not set)")
       assert.has_error(function() Node() end,
         "TypeError: Node is an incomplete type (_fields_ not set)")
       assert.is_nil(Node._fields_)

@@ -673,6 +673,7 @@ static int type_from_address (lua_State *L) {
   }
   if (a == 0)
     return ct_error(L, "ValueError", "from_address: NULL pointer access");
+  ct_checkcompletefor(L, 1, "from_address");
   ct_newview(L, 1, (void *)(intptr_t)a, 0);
   return 1;
 }
@@ -682,7 +683,7 @@ static int type_from_buffer (lua_State *L) {
   ct_Type *t = ct_checktype(L, 1);
   ct_CData *src = ct_tocdata(L, 2);
   lua_Integer off;
-  ct_checkcomplete(L, 1);
+  ct_checkcompletefor(L, 1, "from_buffer");
   if (src == NULL) {
     const char *got = ct_describe(L, 2);
     return ct_error(L, "TypeError", "from_buffer: expected a writable ctypes "
@@ -702,7 +703,7 @@ static int type_from_buffer_copy (lua_State *L) {
   size_t len;
   lua_Integer off;
   ct_CData *cd;
-  ct_checkcomplete(L, 1);
+  ct_checkcompletefor(L, 1, "from_buffer_copy");
   if (lua_type(L, 2) == LUA_TSTRING)
     p = lua_tolstring(L, 2, &len);
   else {

@@ -231,6 +231,9 @@ void ct_pointertype (lua_State *L, int tidx);            /* pushes POINTER(T) */
 void ct_arraytype (lua_State *L, int tidx, lua_Integer n); /* pushes T * n */
 void ct_pushscalartype (lua_State *L, int code);         /* pushes c_int, ... */
 void ct_checkcomplete (lua_State *L, int tidx);   /* TypeError if incomplete */
+/* the same from the function fname: "TypeError: <fname>: T is an
+** incomplete type (_fields_ not set)" */
+void ct_checkcompletefor (lua_State *L, int tidx, const char *fname);
 int ct_ispointerlike (const ct_Type *t);  /* holds one address: pointers,
                                    c_void_p, c_char_p, c_wchar_p, functions */
 void ct_settypemethod (lua_State *L, const char *name, lua_CFunction f);

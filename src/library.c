@@ -342,7 +342,7 @@ static int lib_in_dll (lua_State *L) {
   ct_checktype(L, 1);
   lib = checklib(L, 2, "in_dll");
   name = checksymname(L, 3, "in_dll: ");
-  ct_checkcomplete(L, 1);
+  ct_checkcompletefor(L, 1, "in_dll");
   addr = libsym(L, 2, lib, name, "ValueError");  /* as ctypes' in_dll */
   ct_newview(L, 1, addr, 2);                     /* keeps the library alive */
   /* The view's base is the library, not a CData, so the view is a root for

@@ -109,7 +109,7 @@ static int byref_tostring (lua_State *L) {
 static int ct_sizeof (lua_State *L) {
   ct_CData *cd;
   if (ct_totype(L, 1) != NULL) {
-    ct_checkcomplete(L, 1);
+    ct_checkcompletefor(L, 1, "sizeof");
     lua_pushinteger(L, (lua_Integer)((ct_Type *)lua_touserdata(L, 1))->size);
     return 1;
   }
@@ -136,7 +136,7 @@ static int ct_alignment (lua_State *L) {
                     "instance, got %s", got);
   }
   if (t->flags & CT_INCOMPLETE)
-    ct_checkcomplete(L, 1);
+    ct_checkcompletefor(L, 1, "alignment");
   lua_pushinteger(L, (lua_Integer)t->align);
   return 1;
 }

@@ -54,11 +54,17 @@ const char *ct_typename (lua_State *L, int tidx) {
 }
 
 
-void ct_checkcomplete (lua_State *L, int tidx) {
+void ct_checkcompletefor (lua_State *L, int tidx, const char *fname) {
   ct_Type *t = (ct_Type *)lua_touserdata(L, tidx);
   if (t->flags & CT_INCOMPLETE)
-    ct_error(L, "TypeError", "%s is an incomplete type (_fields_ not set)",
+    ct_error(L, "TypeError", "%s%s%s is an incomplete type (_fields_ not set)",
+             fname != NULL ? fname : "", fname != NULL ? ": " : "",
              ct_typename(L, tidx));
+}
+
+
+void ct_checkcomplete (lua_State *L, int tidx) {
+  ct_checkcompletefor(L, tidx, NULL);
 }
 
 
