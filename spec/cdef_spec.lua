@@ -247,7 +247,7 @@ describe("ctypes.cdef", function()
       local L = ns["struct later"]
       assert.are.equal(L, ns.later_t)
       assert.are.equal(POINTER(L), ns["struct holder"].p.type)
-      assert.are.equal("TypeError: later is an incomplete type (_fields_ " ..
+      assert.are.equal("TypeError: sizeof: later is an incomplete type (_fields_ " ..
                        "not set)", errof(sizeof, L))
       ns:cdef("struct later { int a; double b; };")
       assert.are.equal(L, ns["struct later"])        -- the same type object
@@ -516,7 +516,7 @@ describe("ctypes.cdef", function()
 #define NEWC 1
   oops x;]]))
       -- the forward declaration is still incomplete, nothing new exists
-      assert.are.equal("TypeError: fwd is an incomplete type (_fields_ not " ..
+      assert.are.equal("TypeError: sizeof: fwd is an incomplete type (_fields_ not " ..
                        "set)", errof(sizeof, F))
       assert.are.equal("AttributeError: cdef namespace has no declaration " ..
         "'newname'", errof(function() return ns.newname end))

@@ -145,7 +145,8 @@ describe("from_address, from_buffer, from_buffer_copy", function()
     assert.has_error(function() c_int.from_buffer_copy("abcd", math.maxinteger - 3) end,
                      "ValueError: from_buffer_copy: Buffer size too small (4 bytes, offset 9223372036854775804)")
     assert.has_error(function() c_int.from_buffer_copy("abcd", math.maxinteger - 4) end,
-                     "ValueError: from_buffer_copy: Buffer size too small (4 instead of at least 9223372036854775807 bytes)")
+                     "ValueError: from_buffer_copy: Buffer size too small " ..
+                     "(4 instead of at least 9223372036854775807 bytes)")
     assert.has_error(function() c_int.from_buffer("abcd") end,
                      "TypeError: from_buffer: expected a writable ctypes instance, got string")
   end)
