@@ -17,11 +17,16 @@ describe("arrays", function()
   it("raise IndexError outside the bounds", function()
     local a = (c_int * 3)()
     assert.has_error(function() return a[3] end,
-                     "IndexError: invalid index 3 (valid: 0 to 2)")
+                     "IndexError: invalid index 3 (valid: 0 to 2; iterate with " ..
+                     "pairs(a) or for i = 0, #a - 1)")
     assert.has_error(function() return a[-1] end,
-                     "IndexError: invalid index -1 (valid: 0 to 2)")
+                     "IndexError: invalid index -1 (valid: 0 to 2; iterate with " ..
+                     "pairs(a) or for i = 0, #a - 1)")
     assert.has_error(function() a[3] = 1 end,
-                     "IndexError: invalid index 3 (valid: 0 to 2)")
+                     "IndexError: invalid index 3 (valid: 0 to 2; iterate with " ..
+                     "pairs(a) or for i = 0, #a - 1)")
+    assert.has_error(function() return (c_int * 0)()[0] end,
+                     "IndexError: invalid index 0 (the array is empty)")
     assert.has_error(function() return a[0.5] end,
                      "TypeError: indices must be integers, got number 0.5")
     assert.has_error(function() return a.value end,
@@ -52,6 +57,32 @@ describe("arrays", function()
     assert.are.equal(2.0, a[1])
     assert.has_error(function() a[0] = "1" end,
                      "TypeError: expected c_double, got string")
+  end)
+
+  it("say how to iterate when ipairs runs past the end", function()
+    -- ipairs starts at 1 and reads until an error: the message says how to
+    -- iterate a 0-based array
+    local a = (c_int * 3)(7, 8, 9)
+    local seen = {}
+    local ok, e = pcall(function()
+      for i, v in ipairs(a) do seen[#seen + 1] = i .. "=" .. v end
+    end)
+    assert.is_false(ok)
+    assert.are.equal("1=8 2=9", table.concat(seen, " "))
+    assert.are.equal("IndexError: invalid index 3 (valid: 0 to 2; iterate with " ..
+                     "pairs(a) or for i = 0, #a - 1)", e)
+  end)
+
+  it("have _type_ and _length_, as ctypes' array instances", function()
+    local a = (c_int * 3)()
+    assert.are.equal(c_int, a._type_)
+    assert.are.equal(3, a._length_)
+    local m = ((c_int * 2) * 4)()
+    assert.are.same({ c_int * 2, 4, c_int, 2 },
+                    { m._type_, m._length_, m[0]._type_, m[0]._length_ })
+    assert.are.equal(c_int, ctypes.pointer(c_int(1))._type_)
+    assert.has_error(function() a._length_ = 4 end,
+                     "AttributeError: 'c_int_Array_3' object attribute '_length_' is read-only")
   end)
 
   it("iterate with pairs from index 0", function()
@@ -157,6 +188,22 @@ describe("character arrays", function()
     assert.are.equal("€", w.value)
     assert.has_error(function() w.value = "123456789" end,
                      "ValueError: string too long (9 characters, at most 8)")
+  end)
+
+  it("wchar .value writes the text and a NUL, and leaves the rest (as ctypes)", function()
+    -- Python: b = (c_wchar * 4)(*"abcd"); b.value = "x"; list(b) ==
+    -- ['x', '\x00', 'c', 'd'] (it zeroed the rest before)
+    local b = (ctypes.c_wchar * 4)("abcd")
+    b.value = "x"
+    assert.are.same({ "x", "\0", "c", "d" }, { b[0], b[1], b[2], b[3] })
+    assert.are.equal("x", b.value)
+    b.value = "wxyz"                     -- exactly full: no NUL
+    assert.are.same({ "w", "x", "y", "z" }, { b[0], b[1], b[2], b[3] })
+    b.value = "a\0b"                     -- all of it, then a NUL
+    assert.are.same({ "a", "\0", "b", "\0" }, { b[0], b[1], b[2], b[3] })
+    assert.has_error(function() b.value = "wxyz1" end,
+                     "ValueError: string too long (5 characters, at most 4)")
+    assert.are.same({ "a", "\0", "b", "\0" }, { b[0], b[1], b[2], b[3] })
   end)
 
   it("are made by create_string_buffer and create_unicode_buffer", function()

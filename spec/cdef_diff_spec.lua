@@ -61,14 +61,12 @@ describe("cdef differential test against gcc", function()
       end
       texts[i] = t
     end
-    local csrc = table.concat({
-      "#include <stddef.h>", "#include <stdio.h>", "#include <string.h>",
-    }, "\n")
-    -- the C program: the generator's, with our texts as declarations
+    -- the C program: the generator's (its includes and dump() helper, its
+    -- main), with our texts as declarations
     local gsrc = layout.csource(decls)
     local body = gsrc:match("\nint main%(void%).*$")
     local helpers = gsrc:match("^(.-\n})\n")            -- up to dump()
-    csrc = helpers .. "\n" .. table.concat(texts, "\n") .. body
+    local csrc = helpers .. "\n" .. table.concat(texts, "\n") .. body
     local ns = cdef(table.concat(texts, "\n"))
     local types = {}
     for i, d in ipairs(decls) do

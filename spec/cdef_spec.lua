@@ -140,7 +140,7 @@ describe("ctypes.cdef", function()
       -- a variadic function pointer has no prototype: its address
       assert.are.equal(ctypes.c_void_p, ns.vfn)
       -- a callback of a declared type works as any other
-      local cb = ns.cmp(function(a, b) return 1 end)
+      local cb = ns.cmp(function() return 1 end)
       assert.are.equal("<CFunctionType object",
                        tostring(cb):match("^<CFunctionType object"))
     end)
@@ -247,7 +247,7 @@ describe("ctypes.cdef", function()
       local L = ns["struct later"]
       assert.are.equal(L, ns.later_t)
       assert.are.equal(POINTER(L), ns["struct holder"].p.type)
-      assert.are.equal("TypeError: later is an incomplete type (_fields_ " ..
+      assert.are.equal("TypeError: sizeof: later is an incomplete type (_fields_ " ..
                        "not set)", errof(sizeof, L))
       ns:cdef("struct later { int a; double b; };")
       assert.are.equal(L, ns["struct later"])        -- the same type object
@@ -516,7 +516,7 @@ describe("ctypes.cdef", function()
 #define NEWC 1
   oops x;]]))
       -- the forward declaration is still incomplete, nothing new exists
-      assert.are.equal("TypeError: fwd is an incomplete type (_fields_ not " ..
+      assert.are.equal("TypeError: sizeof: fwd is an incomplete type (_fields_ not " ..
                        "set)", errof(sizeof, F))
       assert.are.equal("AttributeError: cdef namespace has no declaration " ..
         "'newname'", errof(function() return ns.newname end))
@@ -596,14 +596,20 @@ describe("ctypes.cdef", function()
       { "struct s { _Bool b : 2; };", "1:22: width of bit field 'b' exceeds its type, near '2'" },
       { "struct s { double d : 3; };", "1:23: bit field 'd' has invalid type c_double, near '3'" },
       { "struct s { int *p : 3; };", "1:21: bit field 'p' has invalid type LP_c_int, near '3'" },
-      { "struct s { int a; } __attribute__((aligned(3)));", "1:36: requested alignment is not a positive power of 2, near 'aligned'" },
-      { "struct s { int a __attribute__((packed)); };", "1:33: attribute 'packed' is not supported on a member, near 'packed'" },
-      { "struct s { int a : 3 __attribute__((aligned(8))); };", "1:16: aligned bit fields are not supported, near 'a'" },
-      { "struct __attribute__((packed)) s { int a __attribute__((aligned(16))); };", "1:40: aligned(n) above 8 on a member of a packed struct is not supported, near 'a'" },
+      { "struct s { int a; } __attribute__((aligned(3)));",
+        "1:36: requested alignment is not a positive power of 2, near 'aligned'" },
+      { "struct s { int a __attribute__((packed)); };",
+        "1:33: attribute 'packed' is not supported on a member, near 'packed'" },
+      { "struct s { int a : 3 __attribute__((aligned(8))); };",
+        "1:16: aligned bit fields are not supported, near 'a'" },
+      { "struct __attribute__((packed)) s { int a __attribute__((aligned(16))); };",
+        "1:40: aligned(n) above 8 on a member of a packed struct is not supported, near 'a'" },
       { "struct s { _Alignas(3) int a; };", "1:21: requested alignment is not a power of 2, near '3'" },
       { "_Alignas(8) int v;", "1:1: _Alignas is only supported on members, near '_Alignas'" },
-      { "struct s { __attribute__((aligned(8))) struct { int a; }; };", "1:57: an aligned anonymous member is not supported, near ';'" },
-      { "typedef int t __attribute__((mode(DI)));", "1:30: attribute 'mode' is not supported on a typedef, near 'mode'" },
+      { "struct s { __attribute__((aligned(8))) struct { int a; }; };",
+        "1:57: an aligned anonymous member is not supported, near ';'" },
+      { "typedef int t __attribute__((mode(DI)));",
+        "1:30: attribute 'mode' is not supported on a typedef, near 'mode'" },
       { "struct s; union s;", "1:17: 's' defined as the wrong kind of tag, near 's'" },
       { "struct s { struct s { int a; } b; };", "1:19: nested redefinition of 'struct s', near 's'" },
       { "enum e x;", "1:6: unknown enum 'e' (enums cannot be declared before their definition), near 'e'" },

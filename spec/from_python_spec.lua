@@ -60,7 +60,8 @@ local rows = {
   ["`a[0]`"] = {
     pre = "local a = (c_int * 3)(7, 8, 9)",
     post = "first, select(2, pcall(function() return a[3] end))",
-    want = { 7, "IndexError: invalid index 3 (valid: 0 to 2)" } },
+    want = { 7, "IndexError: invalid index 3 (valid: 0 to 2; " ..
+      "iterate with pairs(a) or for i = 0, #a - 1)" } },
   ["`for x in a:`"] = {
     pre = "local a = (c_int * 3)(5, 6, 7)",
     post = "printed", want = { "0 5\n1 6\n2 7\n" } },

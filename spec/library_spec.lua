@@ -176,6 +176,17 @@ describe("CDLL", function()
                      "OSError: libm.so.6: invalid mode parameter")
   end)
 
+  it("names the argument that got the library in a method call by mistake", function()
+    -- z:crc32("abc", 3) for z.crc32("abc", 3): the library is argument 1
+    local z = CDLL("libz.so.1")
+    local crc32 = z.crc32
+    crc32.restype = ctypes.c_ulong
+    crc32.argtypes = { ctypes.c_ulong, ctypes.c_char_p, ctypes.c_uint }
+    assert.has_error(function() z:crc32("abc", 3) end,
+                     "ArgumentError: argument 1: expected c_ulong, got CDLL 'libz.so.1'")
+    assert.are.equal(891568578, z.crc32(0, "abc", 3))
+  end)
+
   it("a failed load leaves nothing behind", function()
     for _ = 1, 200 do
       assert.has_error(function() CDLL("libnope.so") end)
@@ -408,7 +419,9 @@ describe("T.in_dll", function()
     v[3] = 40
     assert.are.equal(40, (c_ubyte * 4).in_dll(fx, "fx_lib_bytes")[3])
     v[3] = 4
-    assert.has_error(function() return v[4] end, "IndexError: invalid index 4 (valid: 0 to 3)")
+    assert.has_error(function() return v[4] end,
+                     "IndexError: invalid index 4 (valid: 0 to 3; iterate with " ..
+                     "pairs(a) or for i = 0, #a - 1)")
   end)
 
   it("reads char * globals as strings, NULL as nil", function()
@@ -448,7 +461,7 @@ describe("T.in_dll", function()
     assert.are.equal(30, c_int.in_dll(fx, "fx_lib_point").value)
     p.x, p.weight = 3, 0.5
     assert.has_error(function() ctypes.Structure("fx_incomplete").in_dll(fx, "fx_lib_point") end,
-                     "TypeError: fx_incomplete is an incomplete type (_fields_ not set)")
+                     "TypeError: in_dll: fx_incomplete is an incomplete type (_fields_ not set)")
   end)
 
   it("keeps a string stored through a struct field of a global alive", function()

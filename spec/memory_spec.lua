@@ -28,7 +28,7 @@ describe("memory functions", function()
     assert.has_error(function() ctypes.memmove("x", dst, 1) end,
                      "TypeError: memmove: argument 1 must be writable memory, got string")
     assert.has_error(function() ctypes.memmove(nil, dst, 1) end,
-                     "ValueError: NULL pointer access")
+                     "ValueError: memmove: NULL pointer access")
     assert.has_error(function() ctypes.memset(dst, 0, -1) end,
                      "ValueError: memset: size must be >= 0, got -1")
     assert.has_error(function() ctypes.memset(dst, "a", 1) end,
@@ -67,11 +67,12 @@ describe("memory functions", function()
     assert.are.equal("text", ctypes.string_at(p))
     local unterminated = (c_char * 3)("abc")
     assert.are.equal("abc", ctypes.string_at(unterminated))
-    assert.has_error(function() ctypes.string_at(nil) end, "ValueError: NULL pointer access")
+    assert.has_error(function() ctypes.string_at(nil) end,
+                     "ValueError: string_at: NULL pointer access")
     assert.has_error(function() ctypes.string_at(b, 13) end,
                      "ValueError: string_at: 13 bytes do not fit in argument 1 (12 bytes)")
     assert.has_error(function() ctypes.string_at(ctypes.c_void_p()) end,
-                     "ValueError: NULL pointer access")
+                     "ValueError: string_at: NULL pointer access")
   end)
 
   it("wstring_at reads wide strings as UTF-8", function()
@@ -106,7 +107,8 @@ describe("from_address, from_buffer, from_buffer_copy", function()
     assert.are.equal(20, a[1])
     -- T:from_address(...) works too
     assert.are.equal(3, c_int:from_address(ctypes.addressof(a) + 8).value)
-    assert.has_error(function() c_int.from_address(0) end, "ValueError: NULL pointer access")
+    assert.has_error(function() c_int.from_address(0) end,
+                     "ValueError: from_address: NULL pointer access")
     assert.has_error(function() c_int.from_address("1") end,
                      "TypeError: from_address: address must be an integer, got string")
   end)
@@ -131,19 +133,20 @@ describe("from_address, from_buffer, from_buffer_copy", function()
   it("from_buffer checks its arguments", function()
     local buf = ctypes.create_string_buffer(6)
     assert.has_error(function() ctypes.c_double.from_buffer(buf) end,
-                     "ValueError: Buffer size too small (6 instead of at least 8 bytes)")
+                     "ValueError: from_buffer: Buffer size too small (6 instead of at least 8 bytes)")
     assert.has_error(function() c_int.from_buffer(buf, 4) end,
-                     "ValueError: Buffer size too small (6 instead of at least 8 bytes)")
+                     "ValueError: from_buffer: Buffer size too small (6 instead of at least 8 bytes)")
     assert.has_error(function() c_int.from_buffer(buf, -1) end,
-                     "ValueError: offset cannot be negative")
+                     "ValueError: from_buffer: offset cannot be negative")
     -- an offset whose sum with the size is beyond math.maxinteger (it read
     -- "at least -9223372036854775805 bytes" before)
     assert.has_error(function() c_int.from_buffer(buf, math.maxinteger) end,
-                     "ValueError: Buffer size too small (6 bytes, offset 9223372036854775807)")
+                     "ValueError: from_buffer: Buffer size too small (6 bytes, offset 9223372036854775807)")
     assert.has_error(function() c_int.from_buffer_copy("abcd", math.maxinteger - 3) end,
-                     "ValueError: Buffer size too small (4 bytes, offset 9223372036854775804)")
+                     "ValueError: from_buffer_copy: Buffer size too small (4 bytes, offset 9223372036854775804)")
     assert.has_error(function() c_int.from_buffer_copy("abcd", math.maxinteger - 4) end,
-                     "ValueError: Buffer size too small (4 instead of at least 9223372036854775807 bytes)")
+                     "ValueError: from_buffer_copy: Buffer size too small " ..
+                     "(4 instead of at least 9223372036854775807 bytes)")
     assert.has_error(function() c_int.from_buffer("abcd") end,
                      "TypeError: from_buffer: expected a writable ctypes instance, got string")
   end)
@@ -157,7 +160,7 @@ describe("from_address, from_buffer, from_buffer_copy", function()
     src[1] = 40
     assert.are.equal(4, c.value)
     assert.has_error(function() c_int.from_buffer_copy("abc") end,
-                     "ValueError: Buffer size too small (3 instead of at least 4 bytes)")
+                     "ValueError: from_buffer_copy: Buffer size too small (3 instead of at least 4 bytes)")
     assert.has_error(function() c_int.from_buffer_copy(42) end,
                      "TypeError: from_buffer_copy: expected a string or ctypes instance, got integer")
   end)
@@ -224,7 +227,7 @@ describe("resize", function()
 
   it("refuses views and sizes below the type's", function()
     local a = (c_int * 2)()
-    assert.has_error(function() ctypes.resize(a, 4) end, "ValueError: minimum size is 8")
+    assert.has_error(function() ctypes.resize(a, 4) end, "ValueError: resize: minimum size is 8")
     assert.has_error(function() ctypes.resize(c_int.from_buffer(a), 8) end,
                      "ValueError: resize: cannot resize a view; only objects that own their memory can be resized")
     assert.has_error(function() ctypes.resize(a, -8) end,

@@ -101,7 +101,7 @@ describe("pointers", function()
     assert.has_error(function() ctypes.cast(1.5, IntP) end,
                      "TypeError: cast: argument 1 must be a pointer, an address or a ctypes instance, got number")
     assert.has_error(function() ctypes.cast(x, 5) end,
-                     "bad argument #2 to 'cast' (ctypes type expected, got integer)")
+                     "TypeError: cast: argument 2 must be a pointer type, got integer")
   end)
 
   it("keep the source of a cast alive", function()
@@ -131,6 +131,36 @@ describe("pointers", function()
   end)
 end)
 
+describe("tostring of string pointers", function()
+  it("never reads an address the object does not keep alive (ctypes' repr)", function()
+    -- it read the string at address 42 before: SIGSEGV. In a child, so that
+    -- a crash is a failure, not the end of the run.
+    local ok, out = helper.run(helper.lua_command("-e " .. helper.quote([[
+      local ctypes = require("ctypes")
+      io.write(tostring(ctypes.c_char_p(42)), " ", tostring(ctypes.c_wchar_p(42)))
+    ]])))
+    assert.is_true(ok, out)
+    assert.are.equal("c_char_p(42) c_wchar_p(42)", out)   -- Python: the same
+    -- C's memory (here a character array's, not NUL-terminated) is not read
+    local chars = (ctypes.c_char * 3)("abc")
+    local p = ctypes.c_char_p(chars)
+    assert.are.equal(("c_char_p(%d)"):format(ctypes.addressof(chars)), tostring(p))
+    local w = ctypes.create_unicode_buffer("ab")
+    assert.are.equal(("c_wchar_p(%d)"):format(ctypes.addressof(w)),
+                     tostring(ctypes.c_wchar_p(w)))
+    -- text the object keeps alive itself is shown, also through views
+    assert.are.equal('c_char_p("hi")', tostring(ctypes.c_char_p("hi")))
+    assert.are.equal('c_wchar_p("h\195\169")', tostring(ctypes.c_wchar_p("h\u{e9}")))
+    local S = ctypes.Structure("StrPtrs", { _fields_ = { { "p", ctypes.c_char_p } } })
+    local s = S("kept")
+    local v = ctypes.c_char_p.from_buffer(s)
+    assert.are.equal('c_char_p("kept")', tostring(v))
+    -- re-pointed by a write of an address: shown as that address
+    v.value = 42
+    assert.are.equal("c_char_p(42)", tostring(v))
+  end)
+end)
+
 describe("byref", function()
   it("references an object, with an optional offset", function()
     local arr = (c_int * 2)(1, 2)
@@ -143,14 +173,14 @@ describe("byref", function()
 
   it("is type-checked where a pointer is expected", function()
     assert.has_error(function() IntP(ctypes.byref(ctypes.c_double(1))) end,
-                     "TypeError: expected LP_c_int, got userdata")
+                     "TypeError: expected LP_c_int, got byref(c_double)")
   end)
 
   it("rejects non-instances", function()
     assert.has_error(function() ctypes.byref(5) end,
-                     "TypeError: byref() argument must be a ctypes instance, not integer")
+                     "TypeError: byref: argument 1 must be a ctypes instance, got integer")
     assert.has_error(function() ctypes.byref(c_int(1), "4") end,
-                     "TypeError: byref() offset must be an integer, got string")
+                     "TypeError: byref: argument 2 must be an integer, got string")
     assert.has_error(function() ctypes.pointer("x") end,
                      "TypeError: pointer: argument 1 must be a ctypes instance, got string")
     assert.has_error(function() ctypes.addressof({}) end,

@@ -126,6 +126,15 @@ describe("structures", function()
       assert.are.same({ 0, 32 }, { Point.y.bit_offset, Point.y.bit_size })
     end)
 
+    it("tell which are anonymous (is_anonymous, Python 3.13)", function()
+      local In = ctypes.Structure("In", { _fields_ = { { "v", c_int } } })
+      local Out = ctypes.Structure("Out", {
+        _fields_ = { { "a", c_int }, { "in", In } }, _anonymous_ = { "in" } })
+      assert.are.same({ false, true, false },
+                      { Out.a.is_anonymous, Out["in"].is_anonymous, Out.v.is_anonymous })
+      assert.is_false(Point.x.is_anonymous)
+    end)
+
     it("are read-only and have no other attributes", function()
       assert.has_error(function() Point.y.offset = 0 end,
         "AttributeError: Field attributes are read-only (setting 'offset')")
@@ -315,6 +324,54 @@ describe("structures", function()
     end)
   end)
 
+  describe("character array members", function()
+    local Rec = ctypes.Structure("Rec", { _fields_ = {
+      { "id", c_int }, { "name", c_char * 5 }, { "w", ctypes.c_wchar * 4 } } })
+    local function bytes(r) return ctypes.string_at(ctypes.addressof(r) + Rec.name.offset, 5) end
+
+    it("read as strings up to the first NUL, as ctypes reads bytes/str", function()
+      local r = Rec{ id = 1, name = "abc", w = "h\u{e9}" }
+      assert.are.equal("abc", r.name)            -- was an array view
+      assert.is_true(r.name == "abc")
+      assert.are.equal("h\u{e9}", r.w)
+      r.name = "abcde"                           -- full: no NUL to stop at
+      assert.are.equal("abcde", r.name)
+      -- the array itself stays reachable as a view, as in Python
+      local view = (c_char * 5).from_buffer(r, Rec.name.offset)
+      assert.are.equal("abcde", view.raw)
+      view[0] = "X"
+      assert.are.equal("Xbcde", r.name)
+      -- unions and anonymous members read the same way
+      local U = ctypes.Union("TextU", { _fields_ = { { "i", c_int }, { "s", c_char * 4 } } })
+      assert.are.equal("AB", U(0x4241).s)
+    end)
+
+    it("store strings as ctypes' member setters do", function()
+      -- Python: x.name = b"#####"; x.name = b"a\0b\0" leaves b"a\0###"
+      local r = Rec()
+      r.name = "#####"
+      r.name = "a\0b\0"
+      assert.are.equal("a\0###", bytes(r))       -- it copied past the NUL before
+      assert.are.equal("a", r.name)
+      r.name = "#####"
+      r.name = "ab"
+      assert.are.equal("ab\0##", bytes(r))
+      assert.has_error(function() r.name = "abcdef" end,
+                       "ValueError: string too long (6 bytes, at most 5)")
+      assert.are.equal("ab\0##", bytes(r))
+      -- c_wchar members: the text and a NUL if there is room, the rest kept
+      r.w = "abcd"
+      r.w = "x"
+      local w = (ctypes.c_wchar * 4).from_buffer(r, Rec.w.offset)
+      assert.are.same({ "x", "\0", "c", "d" }, { w[0], w[1], w[2], w[3] })
+      assert.has_error(function() r.w = "abcde" end,
+                       "ValueError: string too long (5 characters, at most 4)")
+      -- other values are still refused naming the field
+      assert.has_error(function() r.name = 5 end,
+                       "TypeError: field 'name': expected c_char_Array_5, got integer")
+    end)
+  end)
+
   describe("unions", function()
     local Value = ctypes.Union("Value", { _fields_ = {
       { "i", c_int }, { "d", c_double }, { "bytes", c_char * 12 } } })
@@ -328,7 +385,7 @@ describe("structures", function()
       v.d = 1.0
       assert.are.equal(0, v.i)          -- the low half of 1.0
       v.i = 0x41424344
-      assert.are.equal("DCBA", v.bytes.value)
+      assert.are.equal("DCBA", v.bytes)   -- c_char members read as text
     end)
 
     it("initialise like a structure (by name is the useful form)", function()
@@ -342,7 +399,11 @@ describe("structures", function()
       local Node = ctypes.Structure("Node")
       local PNode = POINTER(Node)
       assert.has_error(function() return sizeof(Node) end,
-        "TypeError: Node is an incomplete type (_fields_ not set)")
+        "TypeError: sizeof: Node is an incomplete type (_fields_ not set)")
+      assert.has_error(function() return alignment(Node) end,
+        "TypeError: alignment: Node is an incomplete type (_fields_ not set)")
+      assert.has_error(function() return Node.from_buffer_copy("12345678") end,
+        "TypeError: from_buffer_copy: Node is an incomplete type (_fields_ not set)")
       assert.has_error(function() Node() end,
         "TypeError: Node is an incomplete type (_fields_ not set)")
       assert.is_nil(Node._fields_)
@@ -419,6 +480,25 @@ describe("structures", function()
     end)
   end)
 
+  describe("the constructors", function()
+    it("are the core's, one per variant; no private helper is public", function()
+      local core = require("ctypes.core")
+      for _, k in ipairs({ "Structure", "Union", "BigEndianStructure",
+                           "LittleEndianStructure", "BigEndianUnion",
+                           "LittleEndianUnion" }) do
+        assert.are.equal("function", type(core[k]), k)
+        assert.are.equal(core[k], ctypes[k], k)
+      end
+      assert.is_nil(rawget(core, "_struct_define"))
+      assert.is_nil(rawget(ctypes, "_struct_define"))
+      assert.are.equal(sizeof(c_double),
+                       sizeof(ctypes.BigEndianUnion("BU", { _fields_ = {
+                         { "a", c_int }, { "b", c_double } } })))
+      -- the Lua modules are tables of public names, merged into ctypes
+      assert.are.equal(ctypes.cdll, require("ctypes.library").cdll)
+    end)
+  end)
+
   describe("deep nesting", function()
     it("works up to 1000 levels and refuses more", function()
       local T, init = c_int, 7
@@ -475,6 +555,27 @@ describe("structures", function()
       assert.are.equal(9, cfunc("fx_anon_hi", c_int, POINTER(Anon))(b))
     end)
 
+    it("promotes the fields of nested anonymous members, not their names", function()
+      -- CPython's test_anon test_nested: Y.a.offset == Y.b.offset == 4 (it
+      -- was "duplicate field name '_'"); gcc's C11 anonymous members agree
+      local ANON_S = ctypes.Structure("ANON_S", { _fields_ = { { "a", c_int } } })
+      local ANON_U = ctypes.Union("ANON_U", {
+        _fields_ = { { "_", ANON_S }, { "b", c_int } }, _anonymous_ = { "_" } })
+      local Y = ctypes.Structure("Y", {
+        _fields_ = { { "x", c_int }, { "_", ANON_U }, { "y", c_int } },
+        _anonymous_ = { "_" } })
+      assert.are.same({ 0, 4, 4, 4, 8, 12 }, { Y.x.offset, Y.a.offset, Y.b.offset,
+                                               Y._.offset, Y.y.offset, sizeof(Y) })
+      assert.are.same({ oracle("offsetof", "AnonNest_a"), oracle("offsetof", "AnonNest_b"),
+                        oracle("offsetof", "AnonNest_y"), oracle("sizeof", "AnonNest") },
+                      { Y.a.offset, Y.b.offset, Y.y.offset, sizeof(Y) })
+      local y = Y()
+      y.a = 5
+      assert.are.same({ 5, 5, 5 }, { y.b, y._.b, y._._.a })
+      local z = Y{ x = 1, b = 7, y = 3 }
+      assert.are.same({ 1, 7, 3 }, { z.x, z.a, z.y })
+    end)
+
     it("rejects names that are not aggregate fields", function()
       assert.has_error(function()
         ctypes.Structure("S", { _anonymous_ = { "u" }, _fields_ = { { "i", c_int } } })
@@ -493,7 +594,7 @@ describe("structures", function()
   describe("deriving with _base_", function()
     local Base = ctypes.Structure("Base", {
       _fields_ = { { "name", c_char * 5 }, { "id", c_short } },
-      describe = function(self) return self.name.value .. "#" .. self.id end,
+      describe = function(self) return self.name .. "#" .. self.id end,
       kind = function() return "base" end,
     })
     local Derived = ctypes.Structure("Derived", {
@@ -586,10 +687,10 @@ describe("structures", function()
       assert.are.equal("\4\3\2\1", ctypes.string_at(ctypes.addressof(v), 4))
       local BU = ctypes.BigEndianUnion("BU", { _fields_ = {
         { "i", c_int }, { "c", c_char * 4 } } })
-      assert.are.equal("\1\2\3\4", BU(0x01020304).c.raw)
+      assert.are.equal("\1\2\3\4", BU(0x01020304).c)
       local LU = ctypes.LittleEndianUnion("LU", { _fields_ = {
         { "i", c_int }, { "c", c_char * 4 } } })
-      assert.are.equal("\4\3\2\1", LU(0x01020304).c.raw)
+      assert.are.equal("\4\3\2\1", LU(0x01020304).c)
     end)
 
     it("refuses types without another byte order, as ctypes", function()

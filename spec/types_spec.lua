@@ -99,11 +99,38 @@ describe("type objects", function()
     assert.has_error(function() return ctypes.c_int * (1 << 62) end,
                      "OverflowError: array too large")
     assert.has_error(function() ctypes.POINTER(42) end,
-                     "bad argument #1 to 'POINTER' (ctypes type expected, got integer)")
+                     "TypeError: POINTER: expected a ctypes type, got integer")
     assert.has_error(function() ctypes.sizeof("c_int") end,
                      "TypeError: sizeof: expected a ctypes type or instance, got string")
     assert.has_error(function() ctypes.alignment(nil) end,
                      "TypeError: alignment: expected a ctypes type or instance, got nil")
+  end)
+
+  it("name every ctypes object by its ctypes name in messages, never userdata", function()
+    local function got(v)
+      local ok, e = pcall(ctypes.sizeof, v)
+      assert.is_false(ok)
+      return (e:gsub("^TypeError: sizeof: expected a ctypes type or instance, got ", ""))
+    end
+    local arr = (ctypes.c_int * 2)()
+    local P = ctypes.Structure("NamedPoint", { _fields_ = { { "x", ctypes.c_int } } })
+    assert.are.equal("byref(c_int)", got(ctypes.byref(ctypes.c_int(1))))
+    assert.are.equal("byref(c_int_Array_2, 4)", got(ctypes.byref(arr, 4)))
+    assert.are.equal("CDLL '" .. helper.fixture .. "'", got(ctypes.CDLL(helper.fixture)))
+    assert.are.equal("CDLL(nil)", got(ctypes.CDLL(nil)))
+    assert.are.equal("Field 'x'", got(P.x))
+    assert.are.equal("FILE*", got(io.stdout))
+    assert.are.equal("thread", got(coroutine.create(print)))
+    -- instances and types in the messages of other functions
+    assert.has_error(function() ctypes.POINTER(arr) end,
+                     "TypeError: POINTER: expected a ctypes type, got c_int_Array_2 instance")
+    assert.has_error(function() ctypes.POINTER(ctypes.byref(arr)) end,
+                     "TypeError: POINTER: expected a ctypes type, got byref(c_int_Array_2)")
+    assert.has_error(function() ctypes.c_int(P(1)) end,
+                     "TypeError: expected c_int, got NamedPoint instance")
+    assert.has_error(function() ctypes.create_string_buffer(ctypes.c_float(0.25)) end,
+                     "TypeError: create_string_buffer: expected a string or an integer " ..
+                     "size, got c_float instance")
   end)
 
   it("reject unknown attributes and assignments", function()

@@ -3,6 +3,7 @@
 ** keep-alive, Lua <-> C value conversion by type, the "ctypes.CData"
 ** metamethods and the from_* constructors.
 */
+#define _POSIX_C_SOURCE 200809L  /* strnlen */
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -117,12 +118,12 @@ ct_CData *ct_tocdata (lua_State *L, int idx) {
 }
 
 
-ct_CData *ct_checkcdata (lua_State *L, int idx) {
+ct_CData *ct_checkinstance (lua_State *L, int idx, const char *fname) {
   ct_CData *cd = ct_tocdata(L, idx);
   if (cd == NULL) {
     const char *got = ct_describe(L, idx);
-    luaL_argerror(L, idx, lua_pushfstring(L, "ctypes instance expected, "
-                                          "got %s", got));
+    ct_error(L, "TypeError", "%s: argument %d must be a ctypes instance, "
+             "got %s", fname, idx, got);
   }
   return cd;
 }
@@ -546,12 +547,52 @@ static void addquoted (luaL_Buffer *b, const char *s, size_t len) {
 }
 
 
+/* For tostring of the c_char_p or c_wchar_p at idx: pushes its text and
+** returns 1 only when the object keeps that text alive itself (the Lua
+** string, or the converted wide buffer, kept for its slot and still where
+** the slot points), read within the kept object's bounds. Anything else
+** (an address given as an integer, C's memory, a character array) is
+** never read: tostring shows the address, as ctypes' repr does. */
+static int pushowntext (lua_State *L, int idx, const ct_CData *cd) {
+  const void *a = ct_pointervalue(cd);
+  int found = 0;
+  if (a == NULL) return 0;
+  pushroot(L, idx);
+  if (lua_getiuservalue(L, -1, CT_UV_KEEP) == LUA_TTABLE) {   /* root, keep */
+    int ty = lua_rawgeti(L, -1, (lua_Integer)(uintptr_t)cd->ptr);
+    size_t n = lua_rawlen(L, -1);
+    if (cd->type->scalar == CT_CHAR_P && ty == LUA_TSTRING &&
+        lua_tostring(L, -1) == a) {
+      lua_pushlstring(L, (const char *)a, strnlen((const char *)a, n));
+      found = 1;
+    }
+    else if (cd->type->scalar == CT_WCHAR_P && ty == LUA_TUSERDATA &&
+             ct_tocdata(L, -1) == NULL && lua_touserdata(L, -1) == a) {
+      ct_pushwstring(L, (const wchar_t *)a,
+                     ct_wcsnlen((const wchar_t *)a, n / sizeof(wchar_t)));
+      found = 1;
+    }
+    if (found) lua_replace(L, -4);          /* text, keep, kept */
+    lua_pop(L, 1);
+  }
+  lua_pop(L, found ? 1 : 2);
+  return found;
+}
+
+
 static int cdata_tostring (lua_State *L) {
   ct_CData *cd = (ct_CData *)lua_touserdata(L, 1);
   const char *name = ct_cdname(L, 1);
   if (cd->type->kind == CT_SIMPLE) {
     luaL_Buffer b;
-    pushscalar(L, cd->type, cd->ptr);                    /* value */
+    int code = cd->type->scalar;
+    if ((code == CT_CHAR_P || code == CT_WCHAR_P) && !pushowntext(L, 1, cd)) {
+      void *a = ct_pointervalue(cd);                     /* not read */
+      if (a == NULL) lua_pushnil(L);
+      else lua_pushinteger(L, (lua_Integer)(uintptr_t)a);
+    }
+    else if (code != CT_CHAR_P && code != CT_WCHAR_P)
+      pushscalar(L, cd->type, cd->ptr);                  /* value */
     luaL_buffinit(L, &b);
     luaL_addstring(&b, name);
     luaL_addchar(&b, '(');
@@ -592,28 +633,30 @@ int ct_simple_new (lua_State *L) {
 }
 
 
-static lua_Integer checkoffset (lua_State *L, int idx) {
+static lua_Integer checkoffset (lua_State *L, int idx, const char *fname) {
   int isnum;
   lua_Integer off;
   if (lua_isnoneornil(L, idx)) return 0;
   off = ct_tointegerx(L, idx, &isnum);
   if (!isnum) {
     const char *got = ct_describe(L, idx);
-    ct_error(L, "TypeError", "offset must be an integer, got %s", got);
+    ct_error(L, "TypeError", "%s: offset must be an integer, got %s", fname,
+             got);
   }
   if (off < 0)
-    ct_error(L, "ValueError", "offset cannot be negative");
+    ct_error(L, "ValueError", "%s: offset cannot be negative", fname);
   return off;
 }
 
 
 /* "Buffer size too small": len bytes where off + need are wanted */
-static int toosmall (lua_State *L, size_t len, size_t need, lua_Integer off) {
+static int toosmall (lua_State *L, const char *fname, size_t len, size_t need,
+                     lua_Integer off) {
   if ((lua_Unsigned)off > (lua_Unsigned)LUA_MAXINTEGER - need)
-    return ct_error(L, "ValueError", "Buffer size too small (%I bytes, offset "
-                    "%I)", (lua_Integer)len, off);
-  return ct_error(L, "ValueError", "Buffer size too small (%I instead of at "
-                  "least %I bytes)", (lua_Integer)len,
+    return ct_error(L, "ValueError", "%s: Buffer size too small (%I bytes, "
+                    "offset %I)", fname, (lua_Integer)len, off);
+  return ct_error(L, "ValueError", "%s: Buffer size too small (%I instead of "
+                  "at least %I bytes)", fname, (lua_Integer)len,
                   (lua_Integer)(need + (size_t)off));
 }
 
@@ -629,7 +672,8 @@ static int type_from_address (lua_State *L) {
                     "integer, got %s", got);
   }
   if (a == 0)
-    return ct_error(L, "ValueError", "NULL pointer access");
+    return ct_error(L, "ValueError", "from_address: NULL pointer access");
+  ct_checkcompletefor(L, 1, "from_address");
   ct_newview(L, 1, (void *)(intptr_t)a, 0);
   return 1;
 }
@@ -639,15 +683,15 @@ static int type_from_buffer (lua_State *L) {
   ct_Type *t = ct_checktype(L, 1);
   ct_CData *src = ct_tocdata(L, 2);
   lua_Integer off;
-  ct_checkcomplete(L, 1);
+  ct_checkcompletefor(L, 1, "from_buffer");
   if (src == NULL) {
     const char *got = ct_describe(L, 2);
     return ct_error(L, "TypeError", "from_buffer: expected a writable ctypes "
                     "instance, got %s", got);
   }
-  off = checkoffset(L, 3);
+  off = checkoffset(L, 3, "from_buffer");
   if (src->size < t->size || (size_t)off > src->size - t->size)
-    return toosmall(L, src->size, t->size, off);
+    return toosmall(L, "from_buffer", src->size, t->size, off);
   ct_newview(L, 1, (char *)src->ptr + off, 2);
   return 1;
 }
@@ -659,7 +703,7 @@ static int type_from_buffer_copy (lua_State *L) {
   size_t len;
   lua_Integer off;
   ct_CData *cd;
-  ct_checkcomplete(L, 1);
+  ct_checkcompletefor(L, 1, "from_buffer_copy");
   if (lua_type(L, 2) == LUA_TSTRING)
     p = lua_tolstring(L, 2, &len);
   else {
@@ -672,9 +716,9 @@ static int type_from_buffer_copy (lua_State *L) {
     p = src->ptr;
     len = src->size;
   }
-  off = checkoffset(L, 3);
+  off = checkoffset(L, 3, "from_buffer_copy");
   if (len < t->size || (size_t)off > len - t->size)
-    return toosmall(L, len, t->size, off);
+    return toosmall(L, "from_buffer_copy", len, t->size, off);
   cd = ct_newcdata(L, 1);
   memcpy(cd->ptr, (const char *)p + off, t->size);
   return 1;

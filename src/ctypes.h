@@ -80,10 +80,7 @@ typedef enum {
 /* ct_Type.flags */
 #define CT_INCOMPLETE 0x01  /* struct/union declared without _fields_ yet */
 #define CT_FINAL      0x02  /* _fields_ assigned: layout can no longer change */
-#define CT_PACKED     0x04  /* _pack_ given */
 #define CT_SWAPPED    0x08  /* fields stored in the non-native byte order */
-#define CT_HASBITS    0x10  /* has bit fields */
-#define CT_UNIONLIKE  0x20  /* contains a union or bit fields (libffi needs help) */
 
 /* Arrays and structures nest at most this deep: initialising, copying and
 ** classifying a value recurse once per level on the C stack (pointers and
@@ -213,18 +210,30 @@ int ct_argerror (lua_State *L, int argn, const char *fmt, ...);
 int ct_pushexpected (lua_State *L, int tidx, int idx);
 /* pushes (and returns) a short description of the Lua value at idx for
 ** "got ...": "nil", "string", "integer", "number", "table",
-** "c_int instance", "type c_int", ... */
+** "c_int instance", "type c_int", "byref(c_int)", "CDLL 'libm.so.6'",
+** "Field 'x'", ...: ctypes objects by their ctypes names, never
+** "userdata" */
 const char *ct_describe (lua_State *L, int idx);
+/* for ct_describe: each pushes the name of the object at idx and returns 1
+** if it is of its kind, else returns 0 (module.c, library.c, struct.c) */
+int ct_describebyref (lua_State *L, int idx);   /* "byref(c_int[, off])" */
+int ct_describelib (lua_State *L, int idx);     /* "CDLL 'name'" */
+int ct_describefield (lua_State *L, int idx);   /* "Field 'name'" */
 
 /* type.c */
 ct_Type *ct_newtype (lua_State *L, ct_Kind kind, const char *name);
 ct_Type *ct_totype (lua_State *L, int idx);
+/* the type at idx or "TypeError: argument <idx> must be a ctypes type, got
+** ..." (type methods: T is always there, bound) */
 ct_Type *ct_checktype (lua_State *L, int idx);
 const char *ct_typename (lua_State *L, int tidx);
 void ct_pointertype (lua_State *L, int tidx);            /* pushes POINTER(T) */
 void ct_arraytype (lua_State *L, int tidx, lua_Integer n); /* pushes T * n */
 void ct_pushscalartype (lua_State *L, int code);         /* pushes c_int, ... */
 void ct_checkcomplete (lua_State *L, int tidx);   /* TypeError if incomplete */
+/* the same from the function fname: "TypeError: <fname>: T is an
+** incomplete type (_fields_ not set)" */
+void ct_checkcompletefor (lua_State *L, int tidx, const char *fname);
 int ct_ispointerlike (const ct_Type *t);  /* holds one address: pointers,
                                    c_void_p, c_char_p, c_wchar_p, functions */
 void ct_settypemethod (lua_State *L, const char *name, lua_CFunction f);
@@ -253,7 +262,9 @@ ct_CData *ct_newcdata_sized (lua_State *L, int tidx, size_t size, int nuv);
 void *ct_newudata (lua_State *L, size_t size, int nuv, size_t want);
 ct_CData *ct_newview (lua_State *L, int tidx, void *ptr, int baseidx);
 ct_CData *ct_tocdata (lua_State *L, int idx);
-ct_CData *ct_checkcdata (lua_State *L, int idx);
+/* the instance at idx or "TypeError: <fname>: argument <idx> must be a
+** ctypes instance, got ..." */
+ct_CData *ct_checkinstance (lua_State *L, int idx, const char *fname);
 void ct_keep (lua_State *L, int cdidx, const void *addr, int validx);
 /* ct_keep for CT_CONV_KEEPARG stores: a pointer value copied from a
 ** pointer-like instance keeps what keeps that instance's target alive */
@@ -272,14 +283,39 @@ void *ct_pointervalue (const ct_CData *cd);   /* pointer-like: the address */
 const char *ct_cdname (lua_State *L, int idx);   /* name of its type */
 void ct_open_cdata (lua_State *L);
 
-/* array.c: arrays, pointers, byref and the memory functions */
+/* array.c: arrays and pointers */
 int ct_array_index (lua_State *L);      /* __index/__newindex by kind */
 int ct_array_newindex (lua_State *L);
 int ct_array_new (lua_State *L);        /* T(...) for arrays and pointers */
 int ct_array_init (lua_State *L, int tidx, void *p, int idx, int cdidx);
 int ct_array_pairs (lua_State *L);      /* __pairs: 0-based (i, v) */
+/* a string stored into a character array (c_char * n, c_wchar * n) of
+** type t at p, as ctypes' setters do; the rest of the array is kept. A
+** value that is not a string is a TypeError. */
+#define CT_STR_VALUE   0   /* .value, c_wchar members: the text, a NUL if
+                              there is room */
+#define CT_STR_RAW     1   /* .raw: all bytes, no NUL added */
+#define CT_STR_MEMBER  2   /* c_char members: up to and including the
+                              first NUL */
+#define CT_STR_INIT    3   /* initialisers: the text, the rest zeroed */
+void ct_array_setstring (lua_State *L, const ct_Type *t, void *p, int idx,
+                         int how);
+/* CT_CHAR or CT_WCHAR if t is a character array type, else 0 */
+int ct_chararray (const ct_Type *t);
+/* pushes the text of the character array of type t at p: up to the first
+** NUL, at most its length */
+void ct_array_pushstring (lua_State *L, const ct_Type *t, const void *p);
+
+/* module.c: luaopen, sizeof/alignment/addressof/byref/pointer/POINTER/
+** cast/is_null */
 void *ct_tobyref (lua_State *L, int idx);  /* byref() object -> address */
-void ct_open_array (lua_State *L);
+/* the same, and the bytes of the referenced object from there on in
+** *avail (untouched when idx is not a byref() object) */
+void *ct_tobyrefsized (lua_State *L, int idx, size_t *avail);
+
+/* memory.c: memmove, memset, string_at, wstring_at, resize,
+** create_string_buffer, create_unicode_buffer */
+void ct_open_memory (lua_State *L);
 
 /* struct.c: structures, unions, field descriptors.
 ** A Field is a userdata "ctypes.Field" (uservalue 1: its type, 2: its name).
@@ -289,6 +325,7 @@ void ct_open_array (lua_State *L);
 #define CT_F_BITS     0x01  /* bit field (bit_size may be 0: zero width) */
 #define CT_F_UNNAMED  0x02  /* unnamed bit field: padding, no access */
 #define CT_F_SWAPPED  0x04  /* stored in the non-native byte order */
+#define CT_F_ANON     0x08  /* listed in _anonymous_ (is_anonymous) */
 typedef struct ct_Field {
   ct_Type *type;       /* the field's type (kept by uservalue 1) */
   size_t offset;       /* byte offset (bit fields: of the storage unit) */

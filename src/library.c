@@ -50,6 +50,20 @@ static const char *libname (lua_State *L, int idx) {
 }
 
 
+int ct_describelib (lua_State *L, int idx) {
+  if (luaL_testudata(L, idx, LIB_MT) == NULL) return 0;
+  if (lua_getiuservalue(L, idx, LIB_UV_NAME) == LUA_TSTRING) {
+    lua_pushfstring(L, "CDLL '%s'", lua_tostring(L, -1));
+    lua_remove(L, -2);
+  }
+  else {
+    lua_pop(L, 1);
+    lua_pushliteral(L, "CDLL(nil)");
+  }
+  return 1;
+}
+
+
 /* the library at idx, open; errors name the function (what) */
 static Lib *checklib (lua_State *L, int idx, const char *what) {
   Lib *lib = (Lib *)luaL_testudata(L, idx, LIB_MT);
@@ -328,7 +342,7 @@ static int lib_in_dll (lua_State *L) {
   ct_checktype(L, 1);
   lib = checklib(L, 2, "in_dll");
   name = checksymname(L, 3, "in_dll: ");
-  ct_checkcomplete(L, 1);
+  ct_checkcompletefor(L, 1, "in_dll");
   addr = libsym(L, 2, lib, name, "ValueError");  /* as ctypes' in_dll */
   ct_newview(L, 1, addr, 2);                     /* keeps the library alive */
   /* The view's base is the library, not a CData, so the view is a root for

@@ -33,16 +33,6 @@ static int hostbig (void) {
 }
 
 
-/* an integer-valued number at idx (no string coercion) */
-static int tointeger (lua_State *L, int idx, lua_Integer *out) {
-  int isnum;
-  *out = 0;
-  if (lua_type(L, idx) != LUA_TNUMBER) return 0;
-  *out = lua_tointegerx(L, idx, &isnum);
-  return isnum;
-}
-
-
 static uint64_t roundup (uint64_t n, uint64_t m) {
   return m <= 1 ? n : (n + m - 1) / m * m;
 }
@@ -68,6 +58,20 @@ ct_Field *ct_tofield (lua_State *L, int idx) {
 }
 
 
+int ct_describefield (lua_State *L, int idx) {
+  if (ct_tofield(L, idx) == NULL) return 0;
+  lua_pushfstring(L, "Field '%s'", fieldname(L, idx));
+  return 1;
+}
+
+
+/* a member read and written as text: a character array, but not one of
+** byte-swapped c_wchar (a swapped structure's), which stays an array */
+static int textmember (const ct_Type *ft) {
+  return ct_chararray(ft) && !(ft->proto->flags & CT_SWAPPED);
+}
+
+
 /* scalar codes a bit field may have (ctypes: the integer types and bool) */
 static int bitscalar (const ct_Type *t) {
   if (t->kind != CT_SIMPLE) return 0;
@@ -84,22 +88,6 @@ static int bitscalar (const ct_Type *t) {
 static int signedscalar (int code) {
   return code == CT_BYTE || code == CT_SHORT || code == CT_INT ||
          code == CT_LONG || code == CT_LONGLONG;
-}
-
-
-/* does the type contain a union or bit fields (through arrays too)? */
-static int unionlike (lua_State *L, int tidx) {
-  ct_Type *t = (ct_Type *)lua_touserdata(L, tidx);
-  int r;
-  lua_pushvalue(L, tidx);
-  while (t->kind == CT_ARRAY) {            /* down to the element type */
-    lua_getiuservalue(L, -1, CT_TUV_PROTO);
-    lua_remove(L, -2);
-    t = (ct_Type *)lua_touserdata(L, -1);
-  }
-  r = t->kind == CT_UNION || (ISAGG(t) && (t->flags & CT_UNIONLIKE));
-  lua_pop(L, 1);
-  return r;
 }
 
 /* } ====================================================================== */
@@ -315,7 +303,8 @@ static void place (Layout *ly, ct_Field *f, const ct_Type *ft, int bits,
 ** that is 0 or a power of two */
 static uint64_t powoption (lua_State *L, int bodyidx, const char *key,
                            int baseidx) {
-  lua_Integer n = 0;
+  lua_Integer n;
+  int isint;
   int ty = lua_getfield(L, bodyidx, key);
   if (ty == LUA_TNIL && baseidx != 0) {
     lua_pop(L, 1);
@@ -325,7 +314,8 @@ static uint64_t powoption (lua_State *L, int bodyidx, const char *key,
     ty = lua_type(L, -1);
   }
   if (ty == LUA_TNIL) { lua_pop(L, 1); return 0; }
-  if (!tointeger(L, -1, &n)) {
+  n = ct_tointegerx(L, -1, &isint);
+  if (!isint) {
     const char *got = ct_describe(L, -1);
     ct_error(L, "TypeError", "%s must be an integer, got %s", key, got);
   }
@@ -376,6 +366,27 @@ static void promote1 (lua_State *L, int tidx, int fieldsidx,
 }
 
 
+/* is the name at nameidx in the _anonymous_ list of the type at tidx? */
+static int listedanonymous (lua_State *L, int tidx, int nameidx) {
+  int found = 0;
+  nameidx = lua_absindex(L, nameidx);
+  if (lua_getiuservalue(L, tidx, CT_TUV_BODY) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    return 0;
+  }
+  if (lua_getfield(L, -1, "_anonymous_") == LUA_TTABLE) {  /* body, anon */
+    lua_Integer k, n = (lua_Integer)lua_rawlen(L, -1);
+    for (k = 1; k <= n && !found; k++) {
+      lua_rawgeti(L, -1, k);
+      found = lua_rawequal(L, -1, nameidx);
+      lua_pop(L, 1);
+    }
+  }
+  lua_pop(L, 2);
+  return found;
+}
+
+
 /* _anonymous_: the fields of the listed members become reachable by name,
 ** with offsets relative to this type. fieldsidx: the new field table. */
 static void promote (lua_State *L, int tidx, int bodyidx, int fieldsidx) {
@@ -414,6 +425,7 @@ static void promote (lua_State *L, int tidx, int bodyidx, int fieldsidx) {
     if (!ISAGG(af->type) || (af->flags & CT_F_BITS))
       ct_error(L, "TypeError", "_anonymous_ field '%s' must be a structure "
                "or union, got %s", aname, ct_typename(L, itidx));
+    af->flags |= CT_F_ANON;
     lua_getiuservalue(L, itidx, CT_TUV_FIELDS);  /* ..., inner fields */
     lua_newtable(L);                             /* ..., inner, seen */
     /* the inner type's own fields in order first, so that messages do not
@@ -424,7 +436,9 @@ static void promote (lua_State *L, int tidx, int bodyidx, int fieldsidx) {
       lua_pushboolean(L, 1);
       lua_rawset(L, -4);
       lua_getiuservalue(L, -1, 2);               /* ..., f, name */
-      if (lua_rawlen(L, -1) > 0) {
+      /* an anonymous member of the inner type itself gives its fields (it
+      ** promoted them: they come below), not its name, as in ctypes */
+      if (lua_rawlen(L, -1) > 0 && !listedanonymous(L, itidx, -1)) {
         lua_insert(L, -2);                       /* ..., name, f */
         promote1(L, tidx, fieldsidx, af, aname);
       }
@@ -453,7 +467,7 @@ static void promote (lua_State *L, int tidx, int bodyidx, int fieldsidx) {
 static void setfields (lua_State *L, int tidx, int fidx) {
   ct_Type *t = (ct_Type *)lua_touserdata(L, tidx);
   Layout ly;
-  unsigned flags = 0, depth = 0;
+  unsigned depth = 0;
   lua_Integer i, n;
   int bodyidx, baseidx = 0, newidx, top = lua_gettop(L);
   uint64_t alignopt, size;
@@ -493,7 +507,6 @@ static void setfields (lua_State *L, int tidx, int fidx) {
     if (ly.isunion) ly.size = base->size;
     else ly.bitpos = (uint64_t)base->size * 8;
     ly.align = base->align > 0 ? base->align : 1;
-    flags |= base->flags & (CT_HASBITS | CT_UNIONLIKE);
     depth = base->depth - 1;        /* its fields are ours: not a level */
   }
   else lua_pop(L, 1);
@@ -552,8 +565,9 @@ static void setfields (lua_State *L, int tidx, int fidx) {
                "than %d levels of arrays and structures)", name, CT_MAXDEPTH);
     if (ft->depth > depth) depth = ft->depth;
     if (lua_rawgeti(L, eidx, 3) != LUA_TNIL) {  /* eidx + 3 */
-      lua_Integer b = 0;
-      if (!tointeger(L, -1, &b)) {
+      int isint;
+      lua_Integer b = ct_tointegerx(L, -1, &isint);
+      if (!isint) {
         const char *got = ct_describe(L, -1);
         ct_error(L, "TypeError", "field '%s': number of bits must be an "
                  "integer, got %s", name, got);
@@ -592,8 +606,6 @@ static void setfields (lua_State *L, int tidx, int fidx) {
     if ((bits > 0 && (t->flags & CT_SWAPPED)) ||
         (bits < 0 && ft->kind == CT_SIMPLE && (ft->flags & CT_SWAPPED)))
       f->flags |= CT_F_SWAPPED;
-    if (bits >= 0) flags |= CT_HASBITS | CT_UNIONLIKE;
-    if (unionlike(L, ftidx)) flags |= CT_UNIONLIKE;
     if (ly.bitpos > MAXSIZE * 8 || ly.size > MAXSIZE)
       ct_error(L, "OverflowError", "structure too large");
     lua_pushvalue(L, ftidx);
@@ -617,9 +629,7 @@ static void setfields (lua_State *L, int tidx, int fidx) {
   t->size = (size_t)size;
   t->align = (size_t)ly.align;
   t->depth = depth + 1;
-  t->flags = (t->flags & ~CT_INCOMPLETE) | CT_FINAL | flags |
-             (ly.pack != 0 ? CT_PACKED : 0) |
-             (ly.isunion ? CT_UNIONLIKE : 0);
+  t->flags = (t->flags & ~CT_INCOMPLETE) | CT_FINAL;
   lua_pushvalue(L, newidx);
   lua_setiuservalue(L, tidx, CT_TUV_FIELDS);
   if (baseidx != 0) {
@@ -660,6 +670,10 @@ static void getfield (lua_State *L, int fidx, const ct_Field *f, char *base,
   }
   if (ft->kind == CT_SIMPLE && !(ft->flags & CT_SWAPPED)) {
     ct_scalar_push(L, ft->scalar, base + f->offset);   /* the common case */
+    return;
+  }
+  if (textmember(ft)) {          /* text, as ctypes reads bytes/str members */
+    ct_array_pushstring(L, ft, base + f->offset);
     return;
   }
   /* byte-swapped twins, pointers and views of aggregates */
@@ -771,6 +785,15 @@ static void setfield (lua_State *L, int fidx, const ct_Field *f, char *base,
       return;
     }
   }
+  if (lua_type(L, vidx) == LUA_TSTRING && textmember(ft)) {
+    /* as ctypes' member setters: c_char members up to and including the
+    ** first NUL, c_wchar ones the text and a NUL if there is room; the rest
+    ** is kept */
+    ct_array_setstring(L, ft, p, vidx, ct_chararray(ft) == CT_CHAR ?
+                       CT_STR_MEMBER : CT_STR_VALUE);
+    lua_settop(L, ftidx - 1);
+    return;
+  }
   r = ct_tocvalue(L, ftidx, p, vidx);
   switch (r) {
     case CT_CONV_FAIL: convfail(L, fidx, up); break;
@@ -849,9 +872,10 @@ static void inittable (lua_State *L, int tidx, char *p, int idx, int cdidx,
   last = initpos(L, tidx, p, fieldsidx, idx, n, cdidx, 1, up);
   lua_pushnil(L);
   while (lua_next(L, idx)) {                     /* k, v */
-    lua_Integer k;
+    int isint;
+    lua_Integer k = ct_tointegerx(L, -2, &isint);
     ct_Field *f;
-    if (tointeger(L, -2, &k) && k >= 1 && k <= n) {
+    if (isint && k >= 1 && k <= n) {
       lua_pop(L, 1);
       continue;
     }
@@ -960,15 +984,6 @@ static int bodyattr (lua_State *L, int tidx, int kidx) {
 }
 
 
-static const char *cdtypename (lua_State *L, int idx) {
-  const char *s;
-  lua_getiuservalue(L, idx, CT_UV_TYPE);
-  s = ct_typename(L, -1);
-  lua_pop(L, 1);
-  return s;
-}
-
-
 /* (obj, key) */
 int ct_struct_index (lua_State *L) {
   ct_CData *cd = (ct_CData *)lua_touserdata(L, 1);
@@ -1013,7 +1028,7 @@ int ct_struct_newindex (lua_State *L) {
                       "read-only", ct_typename(L, 4), lua_tostring(L, 2));
   }
   return ct_error(L, "AttributeError", "'%s' object has no attribute '%s'",
-                  cdtypename(L, 1), luaL_tolstring(L, 2, NULL));
+                  ct_cdname(L, 1), luaL_tolstring(L, 2, NULL));
 }
 
 /* } ====================================================================== */
@@ -1085,13 +1100,28 @@ int ct_struct_typenewindex (lua_State *L) {
 }
 
 
-/* core._struct_define(name, body, ctor): ctor is "Structure", "Union",
-** "BigEndianStructure", ... (names the caller in messages too) */
+/* the structure and union constructors: flags of each variant */
+#define CTOR_UNION   0x01   /* a union, not a structure */
+#define CTOR_BIG     0x02   /* fields in big-endian byte order */
+#define CTOR_LITTLE  0x04   /* fields in little-endian byte order */
+
+static const struct { const char *name; unsigned flags; } ctors[] = {
+  {"Structure", 0},
+  {"Union", CTOR_UNION},
+  {"BigEndianStructure", CTOR_BIG},
+  {"LittleEndianStructure", CTOR_LITTLE},
+  {"BigEndianUnion", CTOR_UNION | CTOR_BIG},
+  {"LittleEndianUnion", CTOR_UNION | CTOR_LITTLE},
+};
+
+
+/* ctypes.Structure(name[, body]) and the other variants: upvalue 1 is the
+** variant's index in ctors[] */
 static int struct_define (lua_State *L) {
-  const char *ctor = luaL_checkstring(L, 3);
-  int isunion = strstr(ctor, "Union") != NULL;
-  int swapped = (strncmp(ctor, "BigEndian", 9) == 0 && !hostbig()) ||
-                (strncmp(ctor, "LittleEndian", 12) == 0 && hostbig());
+  int v = (int)lua_tointeger(L, lua_upvalueindex(1));
+  const char *ctor = ctors[v].name;
+  unsigned flags = ctors[v].flags;
+  int swapped = (flags & (hostbig() ? CTOR_LITTLE : CTOR_BIG)) != 0;
   ct_Type *t;
   if (lua_type(L, 1) != LUA_TSTRING) {
     const char *got = ct_describe(L, 1);
@@ -1103,11 +1133,12 @@ static int struct_define (lua_State *L) {
     return ct_error(L, "TypeError", "%s: body must be a table, got %s",
                     ctor, got);
   }
-  lua_settop(L, 3);
-  t = ct_newtype(L, isunion ? CT_UNION : CT_STRUCT, lua_tostring(L, 1));
+  lua_settop(L, 2);
+  t = ct_newtype(L, (flags & CTOR_UNION) ? CT_UNION : CT_STRUCT,
+                 lua_tostring(L, 1));
   t->flags = CT_INCOMPLETE | (swapped ? CT_SWAPPED : 0);
-  t->align = 1;                                  /* 4: T */
-  lua_newtable(L);                               /* 5: its own body copy */
+  t->align = 1;                                  /* 3: T */
+  lua_newtable(L);                               /* 4: its own body copy */
   if (lua_istable(L, 2)) {
     lua_pushnil(L);
     while (lua_next(L, 2)) {
@@ -1118,13 +1149,13 @@ static int struct_define (lua_State *L) {
       }
       lua_pushvalue(L, -2);
       lua_insert(L, -2);
-      lua_rawset(L, 5);
+      lua_rawset(L, 4);
     }
   }
-  lua_setiuservalue(L, 4, CT_TUV_BODY);
+  lua_setiuservalue(L, 3, CT_TUV_BODY);
   if (lua_istable(L, 2) && lua_getfield(L, 2, "_fields_") != LUA_TNIL)
-    setfields(L, 4, -1);
-  lua_settop(L, 4);
+    setfields(L, 3, -1);
+  lua_settop(L, 3);
   return 1;
 }
 
@@ -1151,6 +1182,8 @@ static int field_index (lua_State *L) {
   else if (strcmp(k, "bit_offset") == 0)
     lua_pushinteger(L, bits ? (lua_Integer)f->bit_offset : 0);
   else if (strcmp(k, "is_bitfield") == 0) lua_pushboolean(L, bits);
+  else if (strcmp(k, "is_anonymous") == 0)
+    lua_pushboolean(L, (f->flags & CT_F_ANON) != 0);
   else {
     lua_settop(L, 2);
     return ct_error(L, "AttributeError", "'Field' object has no attribute "
@@ -1191,9 +1224,13 @@ void ct_open_struct (lua_State *L) {
     {"__tostring", field_tostring},
     {NULL, NULL}
   };
+  size_t i;
   ct_newmetatable(L, FIELD_MT, meta);
   lua_newtable(L);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &twins_key);
-  lua_pushcfunction(L, struct_define);
-  lua_setfield(L, -2, "_struct_define");
+  for (i = 0; i < sizeof ctors / sizeof ctors[0]; i++) {
+    lua_pushinteger(L, (lua_Integer)i);
+    lua_pushcclosure(L, struct_define, 1);
+    lua_setfield(L, -2, ctors[i].name);
+  }
 }

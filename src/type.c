@@ -38,8 +38,8 @@ ct_Type *ct_checktype (lua_State *L, int idx) {
   ct_Type *t = ct_totype(L, idx);
   if (t == NULL) {
     const char *got = ct_describe(L, idx);
-    luaL_argerror(L, idx, lua_pushfstring(L, "ctypes type expected, got %s",
-                                          got));
+    ct_error(L, "TypeError", "argument %d must be a ctypes type, got %s", idx,
+             got);
   }
   return t;
 }
@@ -54,11 +54,17 @@ const char *ct_typename (lua_State *L, int tidx) {
 }
 
 
-void ct_checkcomplete (lua_State *L, int tidx) {
+void ct_checkcompletefor (lua_State *L, int tidx, const char *fname) {
   ct_Type *t = (ct_Type *)lua_touserdata(L, tidx);
   if (t->flags & CT_INCOMPLETE)
-    ct_error(L, "TypeError", "%s is an incomplete type (_fields_ not set)",
+    ct_error(L, "TypeError", "%s%s%s is an incomplete type (_fields_ not set)",
+             fname != NULL ? fname : "", fname != NULL ? ": " : "",
              ct_typename(L, tidx));
+}
+
+
+void ct_checkcomplete (lua_State *L, int tidx) {
+  ct_checkcompletefor(L, tidx, NULL);
 }
 
 

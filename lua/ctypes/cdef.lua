@@ -8,13 +8,13 @@
 -- A hand-written lexer and recursive-descent parser (nothing here is on a
 -- hot path). Every error is "CDefError: <line>:<col>: <what>, near
 -- '<token>'"; a failed call adds nothing to the namespace.
-local type, error, pcall, select, tostring, setmetatable, getmetatable,
-      rawget, rawset, pairs, ipairs, next =
-      type, error, pcall, select, tostring, setmetatable, getmetatable,
-      rawget, rawset, pairs, ipairs, next
+local type, error, pcall, tostring, setmetatable, getmetatable,
+      rawset, pairs, ipairs, next =
+      type, error, pcall, tostring, setmetatable, getmetatable,
+      rawset, pairs, ipairs, next
 local string_byte, string_char, string_sub, string_find, string_format =
       string.byte, string.char, string.sub, string.find, string.format
-local tointeger, math_type, math_ult = math.tointeger, math.type, math.ult
+local math_type, math_ult = math.type, math.ult
 local concat = table.concat
 
 local M = {}
@@ -141,7 +141,7 @@ local function lex(src)
       i = j or n + 1
     elseif c == 35 and atline and not pp then              -- # directive
       local col = i - linestart + 1
-      local s, e, name = string_find(src, "^#[ \t]*([%a_][%w_]*)", i)
+      local _, e, name = string_find(src, "^#[ \t]*([%a_][%w_]*)", i)
       local tok = { t = "pp", v = name or "", line = line, col = col,
                     text = name and string_sub(src, i, e) or "#" }
       toks[#toks + 1] = tok
@@ -555,8 +555,9 @@ function P:pointer(T, tok)
 end
 
 -- CFUNCTYPE for a function type (a variadic one has no ctypes prototype:
--- it is a plain c_void_p)
-function P:functype(F, tok)
+-- it is a plain c_void_p). Like the other parser methods that need no
+-- parser state, it is called as self:functype(...) and ignores self (`_`).
+function P.functype(_, F, tok)
   local c = ctypes()
   if F.variadic then return c.c_void_p end
   local args = {}
@@ -567,7 +568,7 @@ function P:functype(F, tok)
   return guard(tok, function() return c.CFUNCTYPE(ret, table.unpack(args, 1, n)) end)
 end
 
-function P:array(T, n, tok)
+function P.array(_, T, n, tok)
   if T == VOID then fail(tok, "array of void") end
   if isfunc(T) then fail(tok, "array of functions") end
   return guard(tok, function() return T * n end)
@@ -610,7 +611,7 @@ local BINPREC = {
   ["%"] = 10,
 }
 
-function P:binop(op, a, b, tok)
+function P.binop(_, op, a, b, tok)
   if op == "&&" then return int((a.v ~= 0 and b.v ~= 0) and 1 or 0) end
   if op == "||" then return int((a.v ~= 0 or b.v ~= 0) and 1 or 0) end
   if op == "<<" or op == ">>" then
@@ -965,7 +966,7 @@ function P:specifiers(allow_storage)
   return spec
 end
 
-function P:basic(count, tok)
+function P.basic(_, count, tok)
   local c = ctypes()
   local function only(allowed)
     for k in pairs(count) do
@@ -1044,16 +1045,16 @@ end
 -- ===================================================================
 
 -- pointers with their qualifiers and attributes
-function P:pointers(d)
+function P:pointers()
   local n = 0
   while self:isop("*") do
     local t = self:next()
     n = n + 1
     if n > MAXDEPTH then fail(t, "too many levels of pointers") end
     while true do
-      local t = self:peek()
-      if t.t == "id" and QUALIFIERS[t.v] then self:next()
-      elseif t.t == "id" and (t.v == "__attribute__" or t.v == "__attribute") then
+      local q = self:peek()
+      if q.t == "id" and QUALIFIERS[q.v] then self:next()
+      elseif q.t == "id" and (q.v == "__attribute__" or q.v == "__attribute") then
         local list = self:attributes({})
         plain_attrs(list, "a pointer")
       else break end
@@ -1148,9 +1149,9 @@ function P:declarator(abstract)
 end
 
 -- applies the declarator's operations to the base type
-function P:apply(base, d, isparam)
+function P:apply(base, d)
   local T = base
-  for k, op in ipairs(d.ops) do
+  for _, op in ipairs(d.ops) do
     local kind, tok = op[1], op.tok or d.tok
     if kind == "ptr" then
       T = self:pointer(T, tok)
@@ -1180,7 +1181,7 @@ end
 
 -- the parameter list after '(' : argument types, variadic, names
 function P:parameters()
-  local args, names, variadic = {}, {}, false
+  local args, names = {}, {}
   if self:isop(")") then self:next(); return args, false, names end
   if self:isid("void") and self:isop(")", 1) then
     self:next(); self:next()
@@ -1190,16 +1191,15 @@ function P:parameters()
     if self:isop("...") then
       local t = self:next()
       if #args == 0 then fail(t, "a variadic function needs a named parameter before '...'") end
-      variadic = true
       self:expect(")")
-      return args, variadic, names
+      return args, true, names
     end
     local spec = self:specifiers(false)
     if spec.storage then fail(spec.tok, "storage class in a parameter") end
     if spec.alignas_tok then fail(spec.alignas_tok, "_Alignas is only supported on members") end
     local d = self:declarator("maybe")
     plain_attrs(self:attributes({}), "a parameter")
-    local T = self:apply(spec.T, d, true)
+    local T = self:apply(spec.T, d)
     T = self:param_adjust(T, d.tok)
     if T == VOID then
       fail(d.tok, "parameter of type void")
@@ -1247,7 +1247,7 @@ local function signature(fields, opts)
   return concat(parts, ";")
 end
 
-function P:newrecord(kind, name, tok)
+function P.newrecord(_, kind, name, tok)
   local c = ctypes()
   return guard(tok, kind == "struct" and c.Structure or c.Union, name)
 end
@@ -1472,7 +1472,7 @@ end
 
 -- an empty record aligned to n (n-aligned zero-length arrays of it)
 local aligners = {}
-function P:aligner(n, tok)
+function P.aligner(_, n, tok)
   if not aligners[n] then
     aligners[n] = guard(tok, ctypes().Structure, "_aligned_" .. n,
                         { _fields_ = {}, _align_ = n })
@@ -1480,7 +1480,7 @@ function P:aligner(n, tok)
   return aligners[n]
 end
 
-function P:complete_type(T)
+function P.complete_type(_, T)
   if type(T) ~= "userdata" then return true end
   local ok = pcall(ctypes().sizeof, T)
   return ok
@@ -1494,7 +1494,7 @@ end
 -- ===================================================================
 
 function P:enum()
-  local kw = self:next()
+  self:next()                                    -- enum
   local attrs = self:attributes({})
   local tagtok, tag = nil, nil
   if self:peek().t == "id" and not KEYWORDS[self:peek().v] then
@@ -1805,12 +1805,6 @@ end
 local State = setmetatable({}, { __mode = "k" })   -- ns -> its state
 local NS = {}                                       -- the metatable
 
-local function libname(lib)
-  local ok, n = pcall(function() return lib._name end)
-  if ok and n ~= nil then return "'" .. tostring(n) .. "'" end
-  return "nil"
-end
-
 local function checklib(lib, fname)
   if lib == nil then return end
   local ok = type(lib) == "userdata" and pcall(function() return lib._handle end)
@@ -1825,7 +1819,7 @@ local function checklib(lib, fname)
 end
 
 -- a function object for a declaration
-local function makefunc(st, name, e)
+local function makefunc(name, e)
   local c = ctypes()
   local lib = e.lib
   if lib == nil then
@@ -1859,7 +1853,7 @@ local function makefunc(st, name, e)
   return f
 end
 
-local function makevar(st, name, e)
+local function makevar(name, e)
   if e.lib == nil then
     error("AttributeError: cdef: variable '" .. name .. "' was declared " ..
           "without a library", 3)
@@ -1891,23 +1885,23 @@ NS.__index = function(ns, key)
   if e.kind == "typedef" then
     if e.T == VOID then return nil end
     if isfunc(e.T) then                 -- a function type: its CFUNCTYPE
-      return setmetatable({}, P):functype(e.T, { line = 0, col = 0, t = "eof" })
+      return P.functype(nil, e.T, { line = 0, col = 0, t = "eof" })
     end
     return e.T
   elseif e.kind == "const" then return e.value
   elseif e.kind == "macro" then return nil
   elseif e.kind == "func" then
-    local f = makefunc(st, key, e)
+    local f = makefunc(key, e)
     rawset(ns, key, f)
     return f
   else
-    local v = makevar(st, key, e)
+    local v = makevar(key, e)
     rawset(ns, key, v)
     return v
   end
 end
 
-NS.__newindex = function(ns, key)
+NS.__newindex = function(_, key)
   error("AttributeError: cdef namespace: cannot set '" .. tostring(key) ..
         "' (declare it with ns:cdef)", 2)
 end

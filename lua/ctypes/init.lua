@@ -1,17 +1,16 @@
 -- ctypes: the public module. The C core (ctypes.core) does the work; the
--- sugar modules below add what is clearer in Lua. Nothing here is on a hot
--- path.
-local core = require("ctypes.core")
-
-local pairs = pairs
+-- Lua modules below add what is clearer in Lua. Each returns a table of
+-- public names, merged here. Nothing here is on a hot path.
+local pairs, ipairs = pairs, ipairs
 
 local M = {}
-for k, v in pairs(core) do M[k] = v end
-
-require("ctypes.memory")(M, core)
-require("ctypes.struct")(M, core)
-require("ctypes.library")(M, core)
-for k, v in pairs(require("ctypes.handle")) do M[k] = v end
-M.cdef = require("ctypes.cdef").cdef
+for _, part in ipairs({
+  (require("ctypes.core")),
+  (require("ctypes.library")),
+  (require("ctypes.handle")),
+  { cdef = require("ctypes.cdef").cdef },
+}) do
+  for k, v in pairs(part) do M[k] = v end
+end
 
 return M

@@ -275,9 +275,9 @@ end
 function M.find_library(name)
   if type(name) ~= "string" then
     local got = math_type(name) or type(name)
-    if got == "float" then got = "number" end
+    if got == "userdata" then got = tostring(name) end
     error("TypeError: find_library: name must be a string, got " ..
-          tostring(got), 2)
+          (got == "float" and "number" or got), 2)
   end
   if name == "" or name:find("[/%z]") then return nil end
   local found = from_ldconfig(name)

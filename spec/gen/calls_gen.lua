@@ -320,14 +320,26 @@ local function maketypes(ctypes, lib, gen)
   return bad
 end
 
-local function getpath(obj, path)
-  for _, k in ipairs(path) do obj = obj[k] end
+-- steps n keys along path from obj, an instance of aggregate type T; an
+-- array member through a view of it (c_char members read as text)
+local function walk(obj, T, path, n)
+  for i = 1, n do
+    local k = path[i]
+    if type(k) == "number" then obj = obj[k]
+    else
+      local F = T[k]
+      if type(path[i + 1]) == "number" then obj = F.type.from_buffer(obj, F.offset)
+      else obj = obj[k] end
+      T = F.type
+    end
+  end
   return obj
 end
 
-local function setpath(obj, path, v)
-  for i = 1, #path - 1 do obj = obj[path[i]] end
-  obj[path[#path]] = v
+local function getpath(obj, T, path) return walk(obj, T, path, #path) end
+
+local function setpath(obj, T, path, v)
+  walk(obj, T, path, #path - 1)[path[#path]] = v
 end
 
 -- a random instance of aggregate a and its checksum words appended to hs
@@ -342,7 +354,7 @@ local function randagg(rnd, a, hs)
       v, w = randvalue(rnd, lf.s)
       if lf.s.char then v = v & 0xFF; w = wrap(v, 8, true) end
     end
-    setpath(obj, lf.path, v)
+    setpath(obj, a.T, lf.path, v)
     hs[#hs + 1] = w
   end
   return obj
@@ -359,7 +371,7 @@ local function checkagg(a, r, h)
   for j, lf in ipairs(leaves(a)) do
     local d = derive(h, j)
     local want = lf.bits and wrap(d, lf.bits, lf.s.signed) or fromderived(lf.s, d)
-    local got = getpath(r, lf.path)
+    local got = getpath(r, a.T, lf.path)
     if lf.s.char and type(got) == "number" then got = string.char(got & 0xFF) end
     if not same(got, want) then
       return fmt("field %s: got %s, want %s", lf.c, tostring(got), tostring(want))

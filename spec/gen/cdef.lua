@@ -71,8 +71,8 @@ local function body(r, st, depth, out, reach, indent, packed)
       local attr = ""
       if r.chance(0.12) then
         -- an aligned member: up to 8 anywhere, 16 and 32 outside packing
-        local n = 1 << r.int(0, packed and 3 or 5)
-        attr = format(" __attribute__((aligned(%d)))", n)
+        local al = 1 << r.int(0, packed and 3 or 5)
+        attr = format(" __attribute__((aligned(%d)))", al)
       end
       out[#out + 1] = format("%s%s%s%s%s%s;", indent, s.c, sp, name, dims, attr)
       reach[#reach + 1] = { name }

@@ -301,7 +301,8 @@ function M.report(ctypes, decls, types)
         if f.scalar and not f.scalar.pointer and not zerolength(f) then
           local v = T()
           if f.dims then
-            local a = v[f.name]
+            -- (a view of the member: c_char arrays read as text)
+            local a = T[f.name].type.from_buffer(v, T[f.name].offset)
             for k = 1, #f.dims - 1 do a = a[f.dims[k] - 1] end
             a[f.dims[#f.dims] - 1] = value(f.scalar)[2]
           else

@@ -8,7 +8,9 @@
 -- zero bytes, tables, functions, coroutines, type objects, instances of
 -- every kind, byref objects, function objects, callbacks, libraries). Each
 -- call runs under pcall; an error must be a string naming a ctypes
--- exception (M.EXCEPTIONS) or Lua's "bad argument #n to 'name' (...)".
+-- exception (M.EXCEPTIONS), in the form "<ExceptionName>: <function or
+-- argument>: <what>" (Lua's "bad argument #n to 'name' (...)" only from
+-- the few functions listed in M.ARGERROR_FUNCS).
 -- Garbage collections are interleaved, and lifetime probes (objects reached
 -- only through pointers, fields, views, keep tables) are checked after them.
 --
@@ -66,15 +68,10 @@ M.FORBIDDEN = { "NotImplementedError", "(null)", "to '?'", "%s", "%d" }
 M.USER_MARK = "misuse-user-error"
 M.USER_TABLE = setmetatable({}, { __tostring = function() return M.USER_MARK end })
 
--- function names that "bad argument ... to 'name'" may carry: ctypes'
-local FUNCNAMES = {}
-for k, v in pairs(ctypes) do
-  if type(v) == "function" then FUNCNAMES[k] = true end
-end
-FUNCNAMES.find_library = true
-for k, v in pairs(require("ctypes.core")) do
-  if type(v) == "function" then FUNCNAMES[k] = true end
-end
+-- the functions that still raise Lua's "bad argument #n to 'name' (...)"
+-- (src/callback.c's release and callback_config); every other one names its
+-- ctypes exception
+M.ARGERROR_FUNCS = { release = true, callback_config = true }
 
 function M.check(err)
   if rawequal(err, M.USER_TABLE) then return nil end
@@ -97,6 +94,8 @@ function M.check(err)
       return "ArgumentError without an argument number"
     end
     if #msg < #exc + 4 then return "empty message" end
+    -- ctypes objects are named by their ctypes names
+    if msg:find("userdata", 1, true) then return "message says userdata" end
     return nil
   end
   local n, name = msg:match("^bad argument #(%d+) to '([^']+)' %(.+%)")
@@ -106,7 +105,9 @@ function M.check(err)
     return "no exception name"
   end
   name = name:gsub("^ctypes%.core%.", ""):gsub("^ctypes%.", "")
-  if not FUNCNAMES[name] then return "bad argument to unknown function '" .. name .. "'" end
+  if not M.ARGERROR_FUNCS[name] then
+    return "bad argument to '" .. name .. "' (not <ExceptionName>: ...)"
+  end
   if tonumber(n) < 1 or tonumber(n) > 8 then return "argument number #" .. n end
   return nil
 end
@@ -1284,17 +1285,19 @@ end
 WEIGHTS.rawmeta = 3
 
 -- the core module's own functions (ctypes.core is a public module too),
--- _struct_define among them
+-- the structure and union constructors among them
+local STRUCT_CTORS = { Structure = true, Union = true, BigEndianStructure = true,
+                       LittleEndianStructure = true, BigEndianUnion = true,
+                       LittleEndianUnion = true }
 A.core = function(w)
   local names = {}
   for k, v in pairs(core) do if type(v) == "function" then names[#names + 1] = k end end
   table.sort(names)
   local name = w.r.pick(names)
   local args = w:anyargs(3)
-  if name == "_struct_define" and w.r.chance(0.7) then
+  if STRUCT_CTORS[name] and w.r.chance(0.7) then
     args = pack(w.r.chance(0.8) and "MCore" or w:any(),
-                w.r.chance(0.7) and { _fields_ = w:fieldsbody() } or w:any(),
-                w.r.pick({ "Structure", "Union", "BigEndianUnion", "", "x", 1, w:any() }))
+                w.r.chance(0.7) and { _fields_ = w:fieldsbody() } or w:any())
   end
   if name == "CFUNCTYPE" or name == "release" or name == "_calls_direct" or
      name == "callback_config" then
