@@ -180,9 +180,25 @@ void ct_array_setstring (lua_State *L, const ct_Type *t, void *p, int idx,
 
 int ct_array_newindex (lua_State *L) {
   ct_CData *cd = (ct_CData *)lua_touserdata(L, 1);
-  ct_Type *e = pushproto(L, 1);                       /* 4: element type */
+  ct_Type *e = cd->type->proto;
   int isint;
-  lua_Integer i = toindex(L, 2, &isint);
+  lua_Integer i;
+  /* the hot case, p[i] = n / a[i] = n of a number scalar, touches no stack
+  ** slot; anything else (and every error) takes the general path below */
+  if (lua_isinteger(L, 2) && e->kind == CT_SIMPLE && !(e->flags & CT_SWAPPED)) {
+    char *base;
+    i = lua_tointeger(L, 2);
+    if (cd->type->kind == CT_ARRAY) {
+      if (i >= 0 && (lua_Unsigned)i < cd->type->length &&
+          ct_fastset(L, e->scalar, (char *)cd->ptr + (size_t)i * e->size, 3))
+        return 0;
+    }
+    else if ((base = (char *)ct_pointervalue(cd)) != NULL &&
+             ct_fastset(L, e->scalar, base + i * (ptrdiff_t)e->size, 3))
+      return 0;
+  }
+  e = pushproto(L, 1);                                /* 4: element type */
+  i = toindex(L, 2, &isint);
   if (isint) {
     void *p = elemaddr(L, cd, e, i);
     ct_setvalue(L, 1, 4, p, 3, NULL);

@@ -101,6 +101,9 @@ typedef struct ct_Type {
   void *ext;           /* kind-specific C data, owned by the CT_TUV_EXT value */
   struct ct_Type *proto;  /* CT_POINTER/CT_ARRAY: the element type (the one
                              in CT_TUV_PROTO, which keeps it alive) */
+  const struct ct_FieldMap *fmap;  /* CT_STRUCT/CT_UNION with _fields_: name
+                             -> Field for instance access (struct.c; owned
+                             by the CT_TUV_FIELDS table); NULL otherwise */
 } ct_Type;
 
 /* uservalue slots of a type userdata */
@@ -201,6 +204,44 @@ static inline void *ct_testudata (lua_State *L, int idx, const void *key) {
     if (same) return p;
   }
   return NULL;
+}
+
+/* The hot half of ct_scalar_set: stores the Lua number at idx into the
+** integer or floating scalar `code` at p exactly as ct_scalar_set would
+** (integers wrap modulo 2^N, floats are rounded) and returns 1; returns 0,
+** storing nothing, for every other value or code (the caller then takes
+** the general path, which converts or raises the error). */
+static inline int ct_fastset (lua_State *L, int code, void *p, int idx) {
+  if (lua_isinteger(L, idx)) {
+    uint64_t u = (uint64_t)lua_tointeger(L, idx);
+    switch (code) {
+#define CT_FS_INT(CODE, T) \
+      case CT_##CODE: { T v = (T)u; memcpy(p, &v, sizeof v); return 1; }
+      CT_FS_INT(BYTE, signed char) CT_FS_INT(UBYTE, unsigned char)
+      CT_FS_INT(SHORT, short) CT_FS_INT(USHORT, unsigned short)
+      CT_FS_INT(INT, int) CT_FS_INT(UINT, unsigned int)
+      CT_FS_INT(LONG, long) CT_FS_INT(ULONG, unsigned long)
+      CT_FS_INT(LONGLONG, long long) CT_FS_INT(ULONGLONG, unsigned long long)
+#undef CT_FS_INT
+      case CT_FLOAT: {
+        float v = (float)(lua_Integer)u;
+        memcpy(p, &v, sizeof v);
+        return 1;
+      }
+      case CT_DOUBLE: {
+        double v = (double)(lua_Integer)u;
+        memcpy(p, &v, sizeof v);
+        return 1;
+      }
+      default: return 0;
+    }
+  }
+  if (lua_type(L, idx) == LUA_TNUMBER) {
+    lua_Number n = lua_tonumber(L, idx);
+    if (code == CT_FLOAT) { float v = (float)n; memcpy(p, &v, sizeof v); return 1; }
+    if (code == CT_DOUBLE) { double v = n; memcpy(p, &v, sizeof v); return 1; }
+  }
+  return 0;
 }
 
 /* error.c: every error goes through these. They never return. */

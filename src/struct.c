@@ -462,6 +462,88 @@ static void promote (lua_State *L, int tidx, int bodyidx, int fieldsidx) {
 }
 
 
+/* {======================================================================
+** The field map: p.x finds its Field without the Lua API. Field names are
+** short strings (interned, so one name is one address while the field
+** table holds it as a key); the map is an open-addressing table from those
+** addresses to the Fields, made when _fields_ is committed and owned by the
+** field table (under fmap_key). A name that is not found (a long string, a
+** method, a typo) takes the table path, which decides as before.
+** ======================================================================= */
+
+typedef struct FieldSlot {
+  const char *key;     /* the name's address (lua_tostring), NULL = free */
+  const ct_Field *f;
+} FieldSlot;
+
+struct ct_FieldMap {
+  size_t mask;         /* slots - 1 (a power of two, at least twice the
+                          names) */
+  FieldSlot slot[1];
+};
+
+static const char fmap_key = 'm';
+
+static size_t fmaphash (const char *k, size_t mask) {
+  return (size_t)(((uint64_t)(uintptr_t)k * 0x9E3779B97F4A7C15u) >> 32) & mask;
+}
+
+/* the Field named by the string at top: string keys of the field table */
+static void fmapput (struct ct_FieldMap *m, const char *k, const ct_Field *f) {
+  size_t i = fmaphash(k, m->mask);
+  while (m->slot[i].key != NULL) i = (i + 1) & m->mask;
+  m->slot[i].key = k;
+  m->slot[i].f = f;
+}
+
+/* builds the map of the field table at fidx, stores it there and returns
+** it (the caller sets the type's fmap once the table is the type's) */
+static const struct ct_FieldMap *buildfmap (lua_State *L, int fidx) {
+  size_t n = 0, cap = 4;
+  struct ct_FieldMap *m;
+  fidx = lua_absindex(L, fidx);
+  lua_pushnil(L);
+  lua_rawsetp(L, fidx, &fmap_key);     /* a base's map copied along: not ours */
+  lua_pushnil(L);
+  while (lua_next(L, fidx)) {
+    if (lua_type(L, -2) == LUA_TSTRING && ct_tofield(L, -1) != NULL) n++;
+    lua_pop(L, 1);
+  }
+  while (cap < 2 * n) cap *= 2;
+  m = (struct ct_FieldMap *)lua_newuserdatauv(L, offsetof(struct ct_FieldMap,
+                                              slot) + cap * sizeof(FieldSlot), 0);
+  m->mask = cap - 1;
+  memset(m->slot, 0, cap * sizeof(FieldSlot));
+  lua_pushnil(L);
+  while (lua_next(L, fidx)) {
+    ct_Field *f;
+    if (lua_type(L, -2) == LUA_TSTRING && (f = ct_tofield(L, -1)) != NULL)
+      fmapput(m, lua_tostring(L, -2), f);
+    lua_pop(L, 1);
+  }
+  lua_rawsetp(L, fidx, &fmap_key);
+  return m;
+}
+
+/* the Field named by the string k, or NULL (then ask the field table) */
+static const ct_Field *fmapget (const struct ct_FieldMap *m, const char *k) {
+  size_t i;
+  if (m == NULL) return NULL;
+  for (i = fmaphash(k, m->mask); m->slot[i].key != NULL; i = (i + 1) & m->mask)
+    if (m->slot[i].key == k) return m->slot[i].f;
+  return NULL;
+}
+
+/* a field read and written here without the table: a plain scalar in the
+** native byte order (no bit field), as getfield's common case */
+static int plainfield (const ct_Field *f) {
+  return f != NULL && !(f->flags & (CT_F_BITS | CT_F_SWAPPED)) &&
+         f->type->kind == CT_SIMPLE && !(f->type->flags & CT_SWAPPED);
+}
+
+/* } ====================================================================== */
+
+
 /* T._fields_ = fields (at fidx): checks everything, lays the type out and
 ** only then commits, so a failed assignment leaves T as it was */
 static void setfields (lua_State *L, int tidx, int fidx) {
@@ -472,6 +554,7 @@ static void setfields (lua_State *L, int tidx, int fidx) {
   int bodyidx, baseidx = 0, newidx, top = lua_gettop(L);
   uint64_t alignopt, size;
   const ct_Type *base = NULL;
+  const struct ct_FieldMap *fmap;
   tidx = lua_absindex(L, tidx);
   fidx = lua_absindex(L, fidx);
   luaL_checkstack(L, 20, NULL);
@@ -630,6 +713,8 @@ static void setfields (lua_State *L, int tidx, int fidx) {
   t->align = (size_t)ly.align;
   t->depth = depth + 1;
   t->flags = (t->flags & ~CT_INCOMPLETE) | CT_FINAL;
+  fmap = buildfmap(L, newidx);
+  t->fmap = fmap;
   lua_pushvalue(L, newidx);
   lua_setiuservalue(L, tidx, CT_TUV_FIELDS);
   if (baseidx != 0) {
@@ -987,6 +1072,13 @@ static int bodyattr (lua_State *L, int tidx, int kidx) {
 /* (obj, key) */
 int ct_struct_index (lua_State *L) {
   ct_CData *cd = (ct_CData *)lua_touserdata(L, 1);
+  if (lua_type(L, 2) == LUA_TSTRING) {           /* the hot case: p.x */
+    const ct_Field *f = fmapget(cd->type->fmap, lua_tostring(L, 2));
+    if (plainfield(f)) {
+      ct_scalar_push(L, f->type->scalar, (char *)cd->ptr + f->offset);
+      return 1;
+    }
+  }
   lua_settop(L, 2);
   lua_getiuservalue(L, 1, CT_UV_TYPE);           /* 3: T */
   if (lua_type(L, 2) == LUA_TSTRING) {
@@ -1011,6 +1103,12 @@ int ct_struct_index (lua_State *L) {
 /* (obj, key, value) */
 int ct_struct_newindex (lua_State *L) {
   ct_CData *cd = (ct_CData *)lua_touserdata(L, 1);
+  if (lua_type(L, 2) == LUA_TSTRING) {           /* the hot case: p.x = n */
+    const ct_Field *f = fmapget(cd->type->fmap, lua_tostring(L, 2));
+    if (plainfield(f) &&
+        ct_fastset(L, f->type->scalar, (char *)cd->ptr + f->offset, 3))
+      return 0;
+  }
   lua_settop(L, 3);
   lua_getiuservalue(L, 1, CT_UV_TYPE);           /* 4: T */
   if (lua_type(L, 2) == LUA_TSTRING) {
