@@ -244,8 +244,19 @@ static int lib_CDLL (lua_State *L) {
 
 static int lib_index (lua_State *L) {
   Lib *lib = (Lib *)lua_touserdata(L, 1);
-  const char *k = checksymname(L, 2, "");
+  const char *k;
   void *addr;
+  /* the hot case, lib.f for a function already made: one lookup in the
+  ** symbol cache (its names passed every check below when they were
+  ** cached; closing empties it) */
+  if (!(lib->flags & LIB_CLOSED) && lib->handle != NULL &&
+      lua_getiuservalue(L, 1, LIB_UV_SYMS) == LUA_TTABLE) {
+    lua_pushvalue(L, 2);
+    if (lua_rawget(L, -2) != LUA_TNIL)          /* cache, f */
+      return 1;
+  }
+  lua_settop(L, 2);
+  k = checksymname(L, 2, "");
   if (k[0] == '_') {
     size_t n = lua_rawlen(L, 2);
     if (strcmp(k, "_name") == 0) {
