@@ -26,8 +26,15 @@ static void setcdatamt (lua_State *L) {
 ** Allocation
 ** ======================================================================= */
 
-static int nuvfor (const ct_Type *t) {
-  return t->kind == CT_FUNC ? CT_NUV_FUNC : CT_UV_N;
+/* the user values of an instance: function objects their own; views all
+** three; owners the type, and the keep slot unless they are scalars that
+** cannot hold a pointer (those keep anything in the side table) */
+static int nuvfor (const ct_Type *t, int view) {
+  if (t->kind == CT_FUNC) return CT_NUV_FUNC;
+  if (view) return CT_UV_N;
+  return t->kind == CT_SIMPLE && t->scalar != CT_CHAR_P &&
+         t->scalar != CT_WCHAR_P && t->scalar != CT_VOID_P ?
+         CT_UV_TYPE : CT_UV_KEEP;
 }
 
 
@@ -55,13 +62,12 @@ void *ct_newudata (lua_State *L, size_t size, int nuv, size_t want) {
 }
 
 
-ct_CData *ct_newcdata_sized (lua_State *L, int tidx, size_t size, int nuv) {
-  ct_Type *t;
+/* an owning instance of the type t (at tidx, absolute) */
+static ct_CData *newcdata (lua_State *L, int tidx, ct_Type *t, size_t size,
+                           int nuv) {
   ct_CData *cd;
   size_t align, extra;
   uintptr_t a;
-  tidx = lua_absindex(L, tidx);
-  t = (ct_Type *)lua_touserdata(L, tidx);
   align = t->align > 0 ? t->align : 1;
   /* Lua aligns userdata memory for LUAI_MAXALIGN (8 here); the header keeps
   ** that alignment, so only stricter types (long double) need slack. */
@@ -75,7 +81,15 @@ ct_CData *ct_newcdata_sized (lua_State *L, int tidx, size_t size, int nuv) {
   cd->ptr = (void *)a;
   cd->size = size;
   cd->flags = CT_CD_OWNS;
-  memset(cd->ptr, 0, size);
+  /* scalars: one store instead of a call to memset (ptr is 8-aligned at
+  ** least: the header keeps Lua's alignment) */
+  switch (size) {
+    case 1: *(uint8_t *)cd->ptr = 0; break;
+    case 2: *(uint16_t *)cd->ptr = 0; break;
+    case 4: *(uint32_t *)cd->ptr = 0; break;
+    case 8: *(uint64_t *)cd->ptr = 0; break;
+    default: memset(cd->ptr, 0, size); break;
+  }
   setcdatamt(L);
   lua_pushvalue(L, tidx);
   lua_setiuservalue(L, -2, CT_UV_TYPE);
@@ -83,10 +97,19 @@ ct_CData *ct_newcdata_sized (lua_State *L, int tidx, size_t size, int nuv) {
 }
 
 
+ct_CData *ct_newcdata_sized (lua_State *L, int tidx, size_t size, int nuv) {
+  ct_Type *t;
+  tidx = lua_absindex(L, tidx);
+  t = (ct_Type *)lua_touserdata(L, tidx);
+  if (nuv == CT_UV_N) nuv = nuvfor(t, 0);
+  return newcdata(L, tidx, t, size, nuv);
+}
+
+
 ct_CData *ct_newcdata (lua_State *L, int tidx) {
   ct_Type *t = (ct_Type *)lua_touserdata(L, tidx);
-  ct_checkcomplete(L, tidx);
-  return ct_newcdata_sized(L, tidx, t->size, nuvfor(t));
+  if (t->flags & CT_INCOMPLETE) ct_checkcomplete(L, tidx);
+  return newcdata(L, lua_absindex(L, tidx), t, t->size, nuvfor(t, 0));
 }
 
 
@@ -97,7 +120,7 @@ ct_CData *ct_newview (lua_State *L, int tidx, void *ptr, int baseidx) {
   if (baseidx != 0) baseidx = lua_absindex(L, baseidx);
   t = (ct_Type *)lua_touserdata(L, tidx);
   ct_checkcomplete(L, tidx);
-  cd = (ct_CData *)lua_newuserdatauv(L, sizeof(ct_CData), nuvfor(t));
+  cd = (ct_CData *)lua_newuserdatauv(L, sizeof(ct_CData), nuvfor(t, 1));
   cd->type = t;
   cd->ptr = ptr;
   cd->size = t->size;
@@ -157,15 +180,48 @@ static void pushroot (lua_State *L, int idx) {
 }
 
 
+/* the side table: object -> keep table for objects made without the keep
+** slot (weak keys: an entry lives as long as its object) */
+static const char sidekeep_key = 'k';
+
+int ct_pushkeep (lua_State *L, int idx, int create) {
+  int t;
+  idx = lua_absindex(L, idx);
+  t = lua_getiuservalue(L, idx, CT_UV_KEEP);
+  if (t == LUA_TTABLE) return 1;
+  lua_pop(L, 1);
+  if (t == LUA_TNONE) {                             /* no slot */
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &sidekeep_key);
+    lua_pushvalue(L, idx);
+    if (lua_rawget(L, -2) == LUA_TTABLE) {          /* side, keep */
+      lua_remove(L, -2);
+      return 1;
+    }
+    lua_pop(L, 2);
+    if (!create) { lua_pushnil(L); return 0; }
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &sidekeep_key);
+    lua_pushvalue(L, idx);
+    lua_createtable(L, 0, 1);
+    lua_pushvalue(L, -1);
+    lua_insert(L, -4);                              /* keep, side, obj, keep */
+    lua_rawset(L, -3);
+    lua_pop(L, 1);                                  /* keep */
+    return 1;
+  }
+  if (!create) { lua_pushnil(L); return 0; }
+  lua_createtable(L, 0, 1);
+  lua_pushvalue(L, -1);
+  lua_setiuservalue(L, idx, CT_UV_KEEP);
+  return 1;
+}
+
+
 void ct_keep (lua_State *L, int cdidx, const void *addr, int validx) {
   validx = validx != 0 ? lua_absindex(L, validx) : 0;
   pushroot(L, cdidx);
-  if (lua_getiuservalue(L, -1, CT_UV_KEEP) != LUA_TTABLE) {
-    lua_pop(L, 1);
-    if (validx == 0) { lua_pop(L, 1); return; }     /* nothing to clear */
-    lua_createtable(L, 0, 1);
-    lua_pushvalue(L, -1);
-    lua_setiuservalue(L, -3, CT_UV_KEEP);
+  if (!ct_pushkeep(L, -1, validx != 0)) {           /* root, nil */
+    lua_pop(L, 2);                                  /* nothing to clear */
+    return;
   }                                                 /* root, keep */
   lua_pushinteger(L, (lua_Integer)(uintptr_t)addr);
   if (validx != 0) lua_pushvalue(L, validx); else lua_pushnil(L);
@@ -191,7 +247,7 @@ void ct_keepvalue (lua_State *L, int cdidx, const void *addr, int validx) {
       ct_loadptr(addr) != src->ptr) {
     luaL_checkstack(L, 4, NULL);
     pushroot(L, validx);                             /* root */
-    if (lua_getiuservalue(L, -1, CT_UV_KEEP) == LUA_TTABLE) {
+    if (ct_pushkeep(L, -1, 0)) {
       if (lua_rawgeti(L, -1, (lua_Integer)(uintptr_t)src->ptr) != LUA_TNIL) {
         ct_keep(L, cdidx, addr, -1);                 /* root, keep, kept */
         lua_pop(L, 3);
@@ -215,7 +271,7 @@ void ct_rebasekeeps (lua_State *L, int srcidx, const void *sp, size_t size,
   cdidx = lua_absindex(L, cdidx);
   luaL_checkstack(L, 6, NULL);
   pushroot(L, srcidx);
-  if (lua_getiuservalue(L, -1, CT_UV_KEEP) == LUA_TTABLE) {
+  if (ct_pushkeep(L, -1, 0)) {
     /* collect first: source and copy may share their root (a[1] = a[0]),
     ** and a table must not get new keys while lua_next walks it */
     lua_newtable(L);                             /* root, keep, moved */
@@ -558,7 +614,7 @@ static int pushowntext (lua_State *L, int idx, const ct_CData *cd) {
   int found = 0;
   if (a == NULL) return 0;
   pushroot(L, idx);
-  if (lua_getiuservalue(L, -1, CT_UV_KEEP) == LUA_TTABLE) {   /* root, keep */
+  if (ct_pushkeep(L, -1, 0)) {   /* root, keep */
     int ty = lua_rawgeti(L, -1, (lua_Integer)(uintptr_t)cd->ptr);
     size_t n = lua_rawlen(L, -1);
     if (cd->type->scalar == CT_CHAR_P && ty == LUA_TSTRING &&
@@ -627,6 +683,10 @@ int ct_simple_new (lua_State *L) {
     return ct_error(L, "TypeError", "%s() takes at most 1 argument (%d given)",
                     ct_typename(L, 1), n);
   cd = ct_newcdata(L, 1);
+  /* the hot case, a number into a native integer or floating type */
+  if (n == 1 && !(cd->type->flags & CT_SWAPPED) &&
+      ct_fastset(L, cd->type->scalar, cd->ptr, 2))
+    return 1;
   if (n == 1)
     ct_setvalue(L, -1, 1, cd->ptr, 2, NULL);
   return 1;
@@ -766,6 +826,12 @@ void ct_open_cdata (lua_State *L) {
     {NULL, NULL}
   };
   ct_newmetatable(L, CDATA_MT, meta);
+  lua_newtable(L);                                  /* the side keep table */
+  lua_createtable(L, 0, 1);
+  lua_pushliteral(L, "k");
+  lua_setfield(L, -2, "__mode");
+  lua_setmetatable(L, -2);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &sidekeep_key);
   luaL_getmetatable(L, CDATA_MT);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &cdata_mt_key);
   ct_settypemethod(L, "from_address", type_from_address);

@@ -139,13 +139,18 @@ typedef struct ct_CData {
   unsigned flags;
 } ct_CData;
 
-/* uservalue slots of a CData */
+/* uservalue slots of a CData. Views have all three; objects that own their
+** memory only what they can need: the type, and the keep slot unless they
+** are scalars that cannot hold a pointer (c_int(5) has one user value).
+** Keep tables of objects without the slot (rare: resize, a pointer stored
+** through a view of a scalar) live in a weak-keyed side table: always use
+** ct_pushkeep, never the slot directly. */
 enum {
   CT_UV_TYPE = 1,   /* the type userdata */
-  CT_UV_BASE,       /* views: what keeps the memory alive (base object) */
   CT_UV_KEEP,       /* roots: table of objects kept alive by stores into
                        this object (ctypes' _objects); created lazily */
-  CT_UV_N = CT_UV_KEEP
+  CT_UV_BASE,       /* views: what keeps the memory alive (base object) */
+  CT_UV_N = CT_UV_BASE
 };
 /* CT_FUNC instances (function objects and callbacks) have more */
 enum {
@@ -297,6 +302,8 @@ void ct_open_scalar (lua_State *L);
 
 /* cdata.c */
 ct_CData *ct_newcdata (lua_State *L, int tidx);   /* owning, zeroed, pushed */
+/* nuv: the instance's user values; CT_UV_N gives an owning object what
+** its type needs (fewer for scalars, see the slots above) */
 ct_CData *ct_newcdata_sized (lua_State *L, int tidx, size_t size, int nuv);
 /* lua_newuserdatauv(L, size, nuv), but a failed allocation is
 ** "MemoryError: cannot allocate <want> bytes" */
@@ -306,6 +313,9 @@ ct_CData *ct_tocdata (lua_State *L, int idx);
 /* the instance at idx or "TypeError: <fname>: argument <idx> must be a
 ** ctypes instance, got ..." */
 ct_CData *ct_checkinstance (lua_State *L, int idx, const char *fname);
+/* pushes the keep table of the object at idx itself (not its root's) and
+** returns 1; when it has none, a new one if create, else nil and 0 */
+int ct_pushkeep (lua_State *L, int idx, int create);
 void ct_keep (lua_State *L, int cdidx, const void *addr, int validx);
 /* ct_keep for CT_CONV_KEEPARG stores: a pointer value copied from a
 ** pointer-like instance keeps what keeps that instance's target alive */

@@ -157,12 +157,7 @@ static int ct_resize (lua_State *L) {
   a = ((uintptr_t)buf + align - 1) & ~(uintptr_t)(align - 1);
   memset((void *)a, 0, n);
   memcpy((void *)a, old, copied);
-  if (lua_getiuservalue(L, 1, CT_UV_KEEP) != LUA_TTABLE) {   /* 4: keep */
-    lua_pop(L, 1);
-    lua_newtable(L);
-    lua_pushvalue(L, -1);
-    lua_setiuservalue(L, 1, CT_UV_KEEP);
-  }
+  ct_pushkeep(L, 1, 1);                                     /* 4: keep */
   /* the old memory stays alive with the object (views may point into it),
   ** keyed by the buffer itself: integer keys are the addresses of pointer
   ** slots, and the old buffer's address is its first slot's (keeping the
