@@ -3,9 +3,14 @@
 ** per-library cache of function objects, T.in_dll for global variables and
 ** the RTLD_* constants.
 **
-** A library is a "ctypes.Library" userdata:
+** A library is a userdata with a metatable of its own: a copy of
+** "ctypes.Library" (marked under libmt_key) whose __index is the library's
+** symbol cache, so that lib.f for a function already made is one table
+** lookup by the Lua VM, no metamethod call; the cache's own __index
+** (lib_miss, the library as upvalue) makes the others.
 **   uservalue 1  its name (string), or nil for the process itself
-**   uservalue 2  symbol cache { [name] = function object }
+**   uservalue 2  symbol cache { [name] = function object } (emptied when
+**                the library is closed or finalized)
 **   uservalue 3  keep-alive table shared by every in_dll view (created
 **                lazily): what is stored into a global variable lives as
 **                long as the library, not only as long as one view of it
@@ -30,6 +35,8 @@ typedef struct Lib {
 
 enum { LIB_UV_NAME = 1, LIB_UV_SYMS, LIB_UV_KEEP, LIB_NUV = LIB_UV_KEEP };
 
+/* key marking a library's metatable */
+static const char libmt_key = 'l';
 /* registry: the newest "closing detector" (see lib_detector) */
 static const char detector_key = 'd';
 /* registry: true once lua_close has started finalizing */
@@ -50,8 +57,20 @@ static const char *libname (lua_State *L, int idx) {
 }
 
 
+/* the library at idx, or NULL */
+static Lib *tolib (lua_State *L, int idx) {
+  Lib *lib = (Lib *)lua_touserdata(L, idx);
+  if (lib != NULL && lua_getmetatable(L, idx)) {
+    int is = lua_rawgetp(L, -1, &libmt_key) == LUA_TBOOLEAN;
+    lua_pop(L, 2);
+    if (is) return lib;
+  }
+  return NULL;
+}
+
+
 int ct_describelib (lua_State *L, int idx) {
-  if (luaL_testudata(L, idx, LIB_MT) == NULL) return 0;
+  if (tolib(L, idx) == NULL) return 0;
   if (lua_getiuservalue(L, idx, LIB_UV_NAME) == LUA_TSTRING) {
     lua_pushfstring(L, "CDLL '%s'", lua_tostring(L, -1));
     lua_remove(L, -2);
@@ -66,7 +85,7 @@ int ct_describelib (lua_State *L, int idx) {
 
 /* the library at idx, open; errors name the function (what) */
 static Lib *checklib (lua_State *L, int idx, const char *what) {
-  Lib *lib = (Lib *)luaL_testudata(L, idx, LIB_MT);
+  Lib *lib = tolib(L, idx);
   if (lib == NULL) {
     const char *got = ct_describe(L, idx);
     ct_error(L, "TypeError", "%s: expected a library (CDLL), got %s",
@@ -182,6 +201,58 @@ static void getoptions (lua_State *L, int idx, int *mode, unsigned *flags) {
 }
 
 
+static int lib_index (lua_State *L);
+
+/* a miss in the symbol cache (cache, key): lib_index with the library */
+static int lib_miss (lua_State *L) {
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_replace(L, 1);
+  return lib_index(L);
+}
+
+
+/* gives the new library at top its metatable and symbol cache */
+static void setlibmt (lua_State *L) {
+  lua_createtable(L, 0, 8);                      /* lib, mt */
+  luaL_getmetatable(L, LIB_MT);                  /* lib, mt, template */
+  lua_pushnil(L);
+  while (lua_next(L, -2)) {                      /* ..., template, k, v */
+    lua_pushvalue(L, -2);
+    lua_insert(L, -2);
+    lua_rawset(L, -5);
+  }
+  lua_pop(L, 1);                                 /* lib, mt */
+  lua_pushboolean(L, 1);
+  lua_rawsetp(L, -2, &libmt_key);
+  lua_newtable(L);                               /* lib, mt, cache */
+  lua_createtable(L, 0, 1);                      /* lib, mt, cache, cmt */
+  lua_pushvalue(L, -4);
+  lua_pushcclosure(L, lib_miss, 1);
+  lua_setfield(L, -2, "__index");
+  lua_setmetatable(L, -2);                       /* lib, mt, cache */
+  lua_pushvalue(L, -1);
+  lua_setiuservalue(L, -4, LIB_UV_SYMS);
+  lua_setfield(L, -2, "__index");                /* lib, mt */
+  lua_setmetatable(L, -2);                       /* lib */
+}
+
+
+/* empties the symbol cache of the library at idx (closed or finalized:
+** no function is found there any more) */
+static void clearsyms (lua_State *L, int idx) {
+  if (lua_getiuservalue(L, idx, LIB_UV_SYMS) == LUA_TTABLE) {
+    lua_pushnil(L);
+    while (lua_next(L, -2)) {                    /* cache, k, v */
+      lua_pop(L, 1);
+      lua_pushvalue(L, -1);
+      lua_pushnil(L);
+      lua_rawset(L, -4);                         /* an existing field: allowed */
+    }
+  }
+  lua_pop(L, 1);
+}
+
+
 static int lib_CDLL (lua_State *L) {
   const char *name = NULL;
   int mode = RTLD_LOCAL;
@@ -213,11 +284,9 @@ static int lib_CDLL (lua_State *L) {
   lib = (Lib *)lua_newuserdatauv(L, sizeof(Lib), LIB_NUV);
   lib->handle = NULL;
   lib->flags = flags;
-  luaL_setmetatable(L, LIB_MT);
+  setlibmt(L);
   lua_pushvalue(L, 1);
   lua_setiuservalue(L, -2, LIB_UV_NAME);
-  lua_newtable(L);
-  lua_setiuservalue(L, -2, LIB_UV_SYMS);
   newdetector(L);
   /* as ctypes: symbols are bound now, so a library with unresolved symbols
   ** fails here rather than at some later call */
@@ -242,19 +311,12 @@ static int lib_CDLL (lua_State *L) {
 ** Metamethods of libraries
 ** ======================================================================= */
 
+/* (lib, key): what the symbol cache does not have (the VM looked there
+** first) */
 static int lib_index (lua_State *L) {
   Lib *lib = (Lib *)lua_touserdata(L, 1);
   const char *k;
   void *addr;
-  /* the hot case, lib.f for a function already made: one lookup in the
-  ** symbol cache (its names passed every check below when they were
-  ** cached; closing empties it) */
-  if (!(lib->flags & LIB_CLOSED) && lib->handle != NULL &&
-      lua_getiuservalue(L, 1, LIB_UV_SYMS) == LUA_TTABLE) {
-    lua_pushvalue(L, 2);
-    if (lua_rawget(L, -2) != LUA_TNIL)          /* cache, f */
-      return 1;
-  }
   lua_settop(L, 2);
   k = checksymname(L, 2, "");
   if (k[0] == '_') {
@@ -314,10 +376,10 @@ static int lib_tostring (lua_State *L) {
 ** object or an in_dll view still needs the code or data (they keep the
 ** library alive): unmapping under them could only crash. */
 static int lib_close (lua_State *L) {
-  Lib *lib = (Lib *)luaL_checkudata(L, 1, LIB_MT);
+  Lib *lib = tolib(L, 1);
+  if (lib == NULL) return luaL_typeerror(L, 1, LIB_MT);
   lib->flags |= LIB_CLOSED;
-  lua_pushnil(L);
-  lua_setiuservalue(L, 1, LIB_UV_SYMS);   /* let the cached functions go */
+  clearsyms(L, 1);                        /* let the cached functions go */
   return 0;
 }
 
@@ -332,6 +394,9 @@ static int lib_gc (lua_State *L) {
   int closing;
   lib->handle = NULL;
   lib->flags |= LIB_CLOSED;
+  /* a library that comes back through another object's __gc finds no
+  ** function of the unmapped code in its cache */
+  clearsyms(L, 1);
   if (h == NULL) return 0;
   closing = lua_rawgetp(L, LUA_REGISTRYINDEX, &closing_key) != LUA_TNIL;
   lua_pop(L, 1);
