@@ -194,4 +194,19 @@ describe("lib.f from the symbol cache", function()
     assert.has_error(function() return saved.fx_lib_get_int end,
                      "ValueError: " .. helper.fixture .. ": library is closed")
   end)
+
+  it("finds nothing in the cache of a finalized library that comes back", function()
+    local back
+    do
+      local lib = ctypes.CDLL(helper.fixture)
+      assert.are.equal(42, lib.fx_lib_get_int())       -- cached
+      setmetatable({}, { __gc = function() back = lib end })
+    end
+    helper.gc()
+    assert.is_not_nil(back)
+    assert.has_error(function() return back.fx_lib_get_int end,
+                     "ValueError: " .. helper.fixture .. ": library is closed")
+    assert.has_error(function() return back[1] end,
+                     "TypeError: symbol name must be a string, got integer")
+  end)
 end)
