@@ -678,11 +678,12 @@ static int cdata_tostring (lua_State *L) {
 
 int ct_simple_new (lua_State *L) {
   int n = lua_gettop(L) - 1;
+  ct_Type *t = (ct_Type *)lua_touserdata(L, 1);   /* scalars are complete */
   ct_CData *cd;
   if (n > 1)
     return ct_error(L, "TypeError", "%s() takes at most 1 argument (%d given)",
                     ct_typename(L, 1), n);
-  cd = ct_newcdata(L, 1);
+  cd = newcdata(L, 1, t, t->size, nuvfor(t, 0));
   /* the hot case, a number into a native integer or floating type */
   if (n == 1 && !(cd->type->flags & CT_SWAPPED) &&
       ct_fastset(L, cd->type->scalar, cd->ptr, 2))
