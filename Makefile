@@ -75,6 +75,40 @@ ASAN_ENV     = LD_PRELOAD="$(ASAN_RT) $(CURDIR)/$(ASAN_SHIM)" CTYPES_ASAN_PRELOA
 # rockspec spec).
 DEB_PKGS = lua5.4 liblua5.4-dev libffi-dev pkg-config lua-busted luarocks gcc libc6-dev make
 
+# ------------------------------------------ other Lua, other targets ----
+# `make test LUA=lua5.3` builds against Lua 5.3 into build-lua5.3/ (build/
+# stays the 5.4 build) and runs the suite under lua5.3 without the specs that
+# need 5.4 syntax (spec/*_54_spec.lua).  `make test-cross ARCH=...` (below)
+# builds for another architecture into build-<arch>/.  BUILD_DIR, when set,
+# receives ctypes/core.so, fxmod.so, obj/ and the test counts; a cross build
+# also puts its fixture there (CROSS=1).
+LUA_VERSION := $(patsubst lua%,%,$(notdir $(LUA)))
+ifeq ($(LUA_VERSION),5.3)
+BUILD_DIR   ?= build-lua5.3
+LUA_CFLAGS   = $(shell $(PKG_CONFIG) --cflags lua5.3 2>/dev/null || echo -I/usr/include/lua5.3)
+DEB_PKGS    += lua5.3 liblua5.3-dev
+BUSTED_ARGS += --exclude-pattern=_54_spec
+endif
+ifneq ($(BUILD_DIR),)
+CORE  := $(BUILD_DIR)/ctypes/core.so
+OBJ   := $(patsubst src/%.c,$(BUILD_DIR)/obj/%.o,$(SRC))
+FXMOD := $(BUILD_DIR)/fxmod.so
+ifneq ($(CROSS),)
+FIXTURE := $(BUILD_DIR)/libfixture.so
+$(FIXTURE): | $(BUILD_DIR)/obj
+$(BUILD_DIR)/obj:
+	@mkdir -p $@
+endif
+# what the specs' child processes and helper.lua use
+TEST_ENV     = CTYPES_LUA='$(LUA)' CTYPES_BUILD_DIR='$(CURDIR)/$(BUILD_DIR)' \
+               CTYPES_FIXTURE='$(abspath $(FIXTURE))'
+BUSTED_ARGS += --cpath='$(BUILD_DIR)/?.so'
+$(BUILD_DIR)/obj/%.o: src/%.c $(HDR) | deps
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(CORE_CFLAGS) -c -o $@ $<
+endif
+TEST_OUT = $(or $(BUILD_DIR),build)
+
 .PHONY: all build deps test demo asan asan-build bench clean
 
 all: deps build
@@ -86,13 +120,13 @@ build: $(CORE) $(FIXTURE) $(FXMOD)
 # missing; otherwise prints the exact command and fails.
 deps:
 	@missing=""; \
-	command -v $(LUA) >/dev/null 2>&1 || missing="$$missing lua5.4"; \
+	command -v $(LUA) >/dev/null 2>&1 || missing="$$missing $(LUA)"; \
 	command -v $(BUSTED) >/dev/null 2>&1 || missing="$$missing busted"; \
 	command -v $(PKG_CONFIG) >/dev/null 2>&1 || missing="$$missing pkg-config"; \
 	command -v luarocks >/dev/null 2>&1 || missing="$$missing luarocks"; \
 	if command -v $(CC) >/dev/null 2>&1; then \
-	  printf '#include <lua.h>\n#include <lauxlib.h>\n' | $(CC) -E -I/usr/include/lua5.4 -x c - >/dev/null 2>&1 \
-	    || missing="$$missing lua5.4-headers"; \
+	  printf '#include <lua.h>\n#include <lauxlib.h>\n' | $(CC) -E $(LUA_CFLAGS) -x c - >/dev/null 2>&1 \
+	    || missing="$$missing lua$(LUA_VERSION)-headers"; \
 	  printf '#include <ffi.h>\n' | $(CC) -E -x c - >/dev/null 2>&1 || missing="$$missing ffi.h"; \
 	else missing="$$missing gcc"; fi; \
 	if [ -n "$$missing" ]; then \
@@ -132,9 +166,9 @@ $(FXMOD): $(FXMOD_SRC) | deps
 # spec/support/output.lua prints busted's usual output and writes the counts
 # to $CTYPES_COUNTS; spec/support/summary.lua turns them into the last line.
 test: deps build
-	@rm -f build/counts build/summary
-	@status=0; CTYPES_COUNTS=build/counts $(BUSTED) --lua=$(LUA) || status=$$?; \
-	$(LUA) spec/support/summary.lua --label test --status $$status --out build/summary build/counts
+	@rm -f $(TEST_OUT)/counts $(TEST_OUT)/summary
+	@status=0; $(TEST_ENV) CTYPES_COUNTS=$(TEST_OUT)/counts $(BUSTED) --lua=$(LUA) $(BUSTED_ARGS) || status=$$?; \
+	$(LUA) spec/support/summary.lua --label test --status $$status --out $(TEST_OUT)/summary $(TEST_OUT)/counts
 
 demo: deps build
 	$(RUN_ENV) $(LUA) examples/quickstart.lua
@@ -189,6 +223,41 @@ bench: deps build $(BENCH_SO)
 	  [ -e "$$f" ] || continue; found=1; \
 	  echo "== $$f"; $(RUN_ENV) $(LUA) "$$f"; \
 	done; [ $$found = 1 ] || echo "bench: no bench/*.lua yet"
+
+# --------------------------------------------------------- test-cross ----
+# make test-cross ARCH=aarch64|s390x|i386 [SMOKE=1] [SPECS="spec/a_spec.lua ..."]
+# .ci/cross-setup.sh installs what is missing (root; fast when done): the
+# cross gcc, qemu-user, the target's libffi/Lua (build-cross/sysroot/<arch>),
+# binfmt_misc; then core, fixture and fxmod are built with the cross gcc into
+# build-<arch>/ and each spec file runs in its own busted under the target's
+# lua5.4 (qemu-user): a crash ends that file only, and counts as a failure.
+# SMOKE=1 runs only SMOKE_SPECS.
+CROSS_DIR   = build-cross
+SMOKE_SPECS = spec/scalars_spec.lua spec/structures_spec.lua spec/bitfields_spec.lua \
+              spec/arrays_spec.lua spec/pointers_spec.lua spec/errno_spec.lua
+SPECS      ?= $(if $(SMOKE),$(SMOKE_SPECS),$(sort $(wildcard spec/*_spec.lua)))
+
+.PHONY: test-cross cross-run
+test-cross:
+	@case "$(ARCH)" in aarch64|s390x|i386) ;; \
+	  *) echo "usage: make test-cross ARCH=aarch64|s390x|i386 [SMOKE=1]" >&2; exit 2;; esac
+	@bash .ci/cross-setup.sh $(ARCH) $(CROSS_DIR)
+	@set -a; . $(CROSS_DIR)/$(ARCH).env; set +a; \
+	$(MAKE) --no-print-directory cross-run ARCH=$(ARCH) CROSS=1 BUILD_DIR=build-$(ARCH) \
+	  CC=gcc PKG_CONFIG=false LUA="$$CTYPES_LUA" FFI_LIBS=-lffi \
+	  LUA_CFLAGS=-I/usr/include/lua5.4 SPECS="$(SPECS)" \
+	  LABEL=test-cross-$(ARCH)$(if $(SMOKE),-smoke)
+
+# (run by test-cross, with the target's environment)
+cross-run: deps build
+	@rm -f $(BUILD_DIR)/counts.* $(BUILD_DIR)/summary
+	@status=0; for f in $(SPECS); do \
+	  n=$$(basename $$f .lua); echo "== $(ARCH): $$f"; \
+	  $(TEST_ENV) CTYPES_COUNTS=$(BUILD_DIR)/counts.$$n $(BUSTED) --lua=$(LUA) $(BUSTED_ARGS) $$f \
+	    || status=$$?; \
+	done; \
+	lua5.4 spec/support/summary.lua --label $(LABEL) --status $$status \
+	  --out $(BUILD_DIR)/summary $(addprefix $(BUILD_DIR)/counts.,$(basename $(notdir $(SPECS))))
 
 clean:
 	rm -rf build build-asan $(FIXTURE) spec/fixtures/*.o

@@ -6,7 +6,10 @@
 --   helper.build_dir   build/ or build-asan/ (absolute), holds ctypes/core.so
 --   helper.fxmod()     the fixture's Lua C module (spec/fixtures/lua/fxmod.c)
 --   helper.asan        true under `make asan`
---   helper.lua_command(args)   shell command running lua5.4 with the same
+--   helper.lua         the interpreter under test, for child processes:
+--                      $CTYPES_LUA (make test LUA=lua5.3, make test-cross) or
+--                      lua5.4
+--   helper.lua_command(args)   shell command running helper.lua with the same
 --                      module paths (and, under ASan, the sanitizer runtimes)
 --   helper.preload     LD_PRELOAD for such a child ("" outside ASan)
 --   helper.run(cmd)    runs a shell command: ok, output (stdout+stderr), code
@@ -50,7 +53,8 @@ function M.fxmod()
   return assert(package.loadlib(M.build_dir .. "/fxmod.so", "luaopen_fxmod"))()
 end
 
-M.lua = "lua5.4"
+M.lua = getenv("CTYPES_LUA")
+if M.lua == nil or M.lua == "" then M.lua = "lua5.4" end
 M.lua_path = M.root .. "/lua/?.lua;" .. M.root .. "/lua/?/init.lua;;"
 M.lua_cpath = M.build_dir .. "/?.so;;"
 
