@@ -22,7 +22,7 @@ callbacks, with no C compiler and no binding code.
 }
 
 dependencies = {
-  "lua >= 5.4, < 5.5",
+  "lua >= 5.3, < 5.5",
 }
 
 -- Debian installs ffi.h in the multiarch directory

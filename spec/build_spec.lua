@@ -2,6 +2,8 @@
 -- the installed module works and does not link liblua.
 local helper = require("spec.helper")
 local q = helper.quote
+-- the Lua version under test (the rock is built and the core compiled for it)
+local V = _VERSION:match("%d+%.%d+")
 
 -- the names a shared object exports (defined dynamic symbols)
 local function exported(path)
@@ -39,7 +41,7 @@ describe("the ctypes rock", function()
       q(root .. "/src") .. " " .. q(root .. "/lua") .. " " ..
       q(root .. "/rockspec") .. " " .. q(tmp .. "/src")))
     ok_make, make_out = helper.run("cd " .. q(tmp .. "/src") ..
-      " && luarocks --lua-version 5.4 make rockspec/ctypes-scm-1.rockspec" ..
+      " && luarocks --lua-version " .. V .. " make rockspec/ctypes-scm-1.rockspec" ..
       " --tree " .. q(tree))
   end)
 
@@ -53,12 +55,12 @@ describe("the ctypes rock", function()
     assert.is_true(ok_make, make_out)
     assert.matches("ctypes scm%-1 is now installed", make_out)
     for _, f in ipairs({
-      "/lib/lua/5.4/ctypes/core.so",
-      "/share/lua/5.4/ctypes/init.lua",
-      "/share/lua/5.4/ctypes/memory.lua",
-      "/share/lua/5.4/ctypes/struct.lua",
-      "/share/lua/5.4/ctypes/library.lua",
-      "/share/lua/5.4/ctypes/util.lua",
+      "/lib/lua/" .. V .. "/ctypes/core.so",
+      "/share/lua/" .. V .. "/ctypes/init.lua",
+      "/share/lua/" .. V .. "/ctypes/memory.lua",
+      "/share/lua/" .. V .. "/ctypes/struct.lua",
+      "/share/lua/" .. V .. "/ctypes/library.lua",
+      "/share/lua/" .. V .. "/ctypes/util.lua",
     }) do
       local fh = io.open(tree .. f, "rb")
       assert.is_truthy(fh, "not installed: " .. f)
@@ -70,8 +72,9 @@ describe("the ctypes rock", function()
     assert.is_true(ok_make, make_out)
     -- Only the tree on the paths, and run outside the repository, so
     -- nothing from the work tree can be picked up.
-    local lpath = tree .. "/share/lua/5.4/?.lua;" .. tree .. "/share/lua/5.4/?/init.lua"
-    local cpath = tree .. "/lib/lua/5.4/?.so"
+    local lpath = tree .. "/share/lua/" .. V .. "/?.lua;" ..
+                  tree .. "/share/lua/" .. V .. "/?/init.lua"
+    local cpath = tree .. "/lib/lua/" .. V .. "/?.so"
     local code = [[
       local ctypes = require("ctypes")
       local util = require("ctypes.util")
@@ -82,12 +85,12 @@ describe("the ctypes rock", function()
     local ok, out = helper.run("cd " .. q(tmp) .. " && LUA_PATH=" .. q(lpath) ..
       " LUA_CPATH=" .. q(cpath) .. " " .. helper.lua .. " -e " .. q(code))
     assert.is_true(ok, out)
-    assert.equal(tree .. "/lib/lua/5.4/ctypes/core.so 4 42 function", out)
+    assert.equal(tree .. "/lib/lua/" .. V .. "/ctypes/core.so 4 42 function", out)
   end)
 
   it("builds a core.so that links libffi and not liblua", function()
     assert.is_true(ok_make, make_out)
-    local ok, out = needed(tree .. "/lib/lua/5.4/ctypes/core.so")
+    local ok, out = needed(tree .. "/lib/lua/" .. V .. "/ctypes/core.so")
     assert.is_true(ok, out)
     assert.matches("libffi%.so", out)
     assert.is_nil(out:find("liblua", 1, true), out)
@@ -98,7 +101,7 @@ describe("the ctypes rock", function()
     -- header's visibility pragma keeps the ct_* functions internal.
     assert.is_true(ok_make, make_out)
     assert.same({ "luaopen_ctypes_core" },
-                exported(tree .. "/lib/lua/5.4/ctypes/core.so"))
+                exported(tree .. "/lib/lua/" .. V .. "/ctypes/core.so"))
   end)
 end)
 
@@ -145,7 +148,7 @@ describe("the C core", function()
     -- The same flags as the Makefile; every file in parallel, into /dev/null.
     local ok, out = helper.run("cd " .. q(helper.root) .. " && " ..
       "flags=\"-std=c11 -O2 -fPIC -Wall -Wextra -fvisibility=hidden " ..
-      "$(pkg-config --cflags lua5.4 libffi)\"; " ..
+      "$(pkg-config --cflags lua" .. V .. " libffi)\"; " ..
       "for f in src/*.c; do gcc $flags -c \"$f\" -o /dev/null & done; wait")
     assert.is_true(ok, out)
     assert.equal("", out)

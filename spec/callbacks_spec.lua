@@ -678,20 +678,7 @@ describe("callbacks", function()
       end
     end)
 
-    it("releases at the end of a <close> block", function()
-      do
-        local cb <close> = IntCB(function(x) return x * 2 end)
-        store(cb)
-        assert.equal(8, call_stored(4))
-      end
-      assert.has_error(function() call_stored(4) end, "ValueError: callback called after release")
-      store(nil)
-    end)
-
-    it("release does nothing to foreign functions closed by <close>", function()
-      do local f <close> = lib.fx_cb_call_stored end
-      assert.equal(-999, call_stored(1))
-    end)
+    -- `<close>` (Lua 5.4 syntax): spec/close_54_spec.lua
 
     it("reports a callback collected without release in debug mode", function()
       helper.gc()  -- earlier specs' callbacks go first, unreported

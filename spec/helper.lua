@@ -15,6 +15,9 @@
 --   helper.run(cmd)    runs a shell command: ok, output (stdout+stderr), code
 --   helper.quote(s)    a string quoted for the shell
 --   helper.gc()        two full collections
+--   helper.fixture_copy(dir)   a private copy of the fixture in dir (its own
+--                      dlopen reference count)
+--   helper.mapped(path)  whether this process has path mapped
 --   helper.oracle(kind, name)  the fixture's fx_<kind>_<name>() (gcc's
 --                      sizeof/alignof/offsetof numbers)
 local M = {}
@@ -91,6 +94,24 @@ end
 function M.gc()
   collectgarbage("collect")
   collectgarbage("collect")
+end
+
+-- A private copy of the fixture: its own dlopen reference count, so that a
+-- spec can watch it being mapped and unmapped.
+local copies = 0
+function M.fixture_copy(dir)
+  copies = copies + 1
+  local path = dir .. "/libfxcopy" .. copies .. ".so"
+  local ok, out = M.run("cp " .. M.quote(M.fixture) .. " " .. M.quote(path))
+  assert(ok, out)
+  return path
+end
+
+function M.mapped(path)
+  local f = assert(io.open("/proc/self/maps", "r"))
+  local maps = f:read("a")
+  f:close()
+  return maps:find(path, 1, true) ~= nil
 end
 
 -- The C compiler's number for a fixture declaration: the fixture exports

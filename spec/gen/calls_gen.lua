@@ -216,10 +216,23 @@ local function pickarg(rnd, aggs)
   return { s = BYNAME[PICK[rnd(1, #PICK)]] }
 end
 
+-- math.random(a, b), also for ranges wider than math.maxinteger, which Lua
+-- 5.3 refuses ("interval too large"): there a 64-bit value is built from
+-- 16-bit draws until one falls in the range (more than half do).  Lua 5.4
+-- draws exactly as math.random does.
+local function draw(a, b)
+  local ok, v = pcall(math.random, a, b)
+  if ok then return v end
+  while true do
+    local x = 0
+    for _ = 1, 4 do x = (x << 16) | math.random(0, 0xffff) end
+    if x >= a and x <= b then return x end
+  end
+end
+
 function M.generate(seed, nsig, nvar)
-  local rng = math.random
   math.randomseed(seed)
-  local rnd = function(a, b) return rng(a, b) end
+  local rnd = draw
   local aggs = {}
   for i = 1, 40 do aggs[i] = genagg(rnd, i, aggs) end
   local sigs = {}
@@ -380,7 +393,7 @@ end
 function M.run(ctypes, lib, gen, seed, untyped)
   local fails = maketypes(ctypes, lib, gen)
   math.randomseed(seed)
-  local rnd = function(a, b) return math.random(a, b) end
+  local rnd = draw
   local hashf = lib.diff_hash
   hashf.restype = ctypes.c_uint64
   for _, sig in ipairs(gen.sigs) do
