@@ -20,6 +20,11 @@
 --   helper.mapped(path)  whether this process has path mapped
 --   helper.oracle(kind, name)  the fixture's fx_<kind>_<name>() (gcc's
 --                      sizeof/alignof/offsetof numbers)
+--   helper.platform    platform facts from the fixture (spec/fixtures/
+--                      fx_platform.c), never hard-coded: big_endian,
+--                      bits_msb_first, char_signed (booleans), long_size,
+--                      pointer_size, longlong_align, double_align,
+--                      longdouble_size (numbers)
 local M = {}
 
 local getenv = os.getenv
@@ -125,5 +130,24 @@ function M.oracle(kind, name)
   f.argtypes = {}
   return f()
 end
+
+local facts = {
+  big_endian = { "platform", "big_endian", true },
+  bits_msb_first = { "platform", "bits_msb_first", true },
+  char_signed = { "platform", "char_signed", true },
+  long_size = { "sizeof", "c_long" },
+  pointer_size = { "sizeof", "c_void_p" },
+  longlong_align = { "alignof", "c_longlong" },
+  double_align = { "alignof", "c_double" },
+  longdouble_size = { "sizeof", "c_longdouble" },
+}
+M.platform = setmetatable({}, { __index = function(t, k)
+  local f = facts[k]
+  if not f then error("helper.platform: no fact " .. tostring(k), 2) end
+  local v = M.oracle(f[1], f[2])
+  if f[3] then v = v ~= 0 end
+  rawset(t, k, v)
+  return v
+end })
 
 return M
