@@ -50,8 +50,6 @@ describe("structures", function()
       for _, f in ipairs({ "d", "s", "i", "tail" }) do
         assert.are.equal(oracle("offsetof", "Mixed_" .. f), Mixed[f].offset)
       end
-      assert.are.same({ 32, 8, 16, 20, 24 }, { sizeof(Mixed), Mixed.d.offset,
-        Mixed.s.offset, Mixed.i.offset, Mixed.tail.offset })
     end)
 
     it("follows _pack_ as #pragma pack(n)", function()
@@ -412,9 +410,15 @@ describe("structures", function()
         ctypes.Structure("S", { _fields_ = { { "", c_int } } })
       end, "ValueError: _fields_[1]: empty field name (only bit fields may " ..
            "be unnamed)")
-      assert.has_error(function()
-        ctypes.Structure("S", { _fields_ = { { "big", c_char * 2^40 * 2^20 } } })
-      end, "OverflowError: field 'big': type too large")
+      -- a field type above 2^56 bytes; a 32-bit machine cannot make the array
+      if helper.platform.pointer_size == 8 then
+        assert.has_error(function()
+          ctypes.Structure("S", { _fields_ = { { "big", c_char * 2^40 * 2^20 } } })
+        end, "OverflowError: field 'big': type too large")
+      else
+        assert.has_error(function() return c_char * 2^40 * 2^20 end,
+                         "OverflowError: array too large")
+      end
       assert.has_error(function()
         ctypes.Structure("S", { _anonymous_ = "u", _fields_ = {} })
       end, "TypeError: _anonymous_ must be a table of field names, got string")
@@ -538,8 +542,8 @@ describe("structures", function()
       local U1 = ctypes.Union("U1", { _fields_ = { { "i", c_int } } })
       local U2 = ctypes.Union("U2", { _base_ = U1, _fields_ = {
         { "d", c_double }, { "c", c_char } } })
-      assert.are.same({ 8, 8, 0, 0 }, { sizeof(U2), alignment(U2), U2.i.offset,
-                                        U2.d.offset })
+      assert.are.same({ 8, helper.platform.double_align, 0, 0 },
+                      { sizeof(U2), alignment(U2), U2.i.offset, U2.d.offset })
       local u = U2{ i = 0x41 }
       assert.are.equal(BIG and "\0" or "A", u.c)   -- i's first byte
       assert.has_error(function()
