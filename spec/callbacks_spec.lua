@@ -23,12 +23,10 @@ local function quietly(fn)
   if not ok then error(err, 0) end
 end
 
--- long's limits, from the fixture's sizeof(long) (ULONG_MAX as Lua sees it:
--- -1 where long has 64 bits)
+-- long's size and limits (the fixture's sizeof(long))
 local LONG8 = helper.platform.long_size == 8
-local LONG_MAX = LONG8 and math.maxinteger or 0x7fffffff
-local LONG_MIN = -LONG_MAX - 1
-local ULONG_MAX = LONG8 and -1 or 0xffffffff
+local LONG_MAX, LONG_MIN = helper.platform.long_max, helper.platform.long_min
+local ULONG_MAX = helper.platform.ulong_max
 
 local IntCB = CFUNCTYPE(c_int, c_int)
 local call_n = cfunc("fx_cb_call_n", c_int, { IntCB, c_int })

@@ -24,7 +24,9 @@
 --                      fx_platform.c), never hard-coded: big_endian,
 --                      bits_msb_first, char_signed (booleans), long_size,
 --                      pointer_size, longlong_align, double_align,
---                      longdouble_size (numbers)
+--                      longdouble_size (numbers); long_max, long_min,
+--                      ulong_max (ULONG_MAX as Lua sees it: -1 where long has
+--                      64 bits) from long_size
 local M = {}
 
 local getenv = os.getenv
@@ -141,7 +143,17 @@ local facts = {
   double_align = { "alignof", "c_double" },
   longdouble_size = { "sizeof", "c_longdouble" },
 }
+local derived = {
+  long_max = function(p) return (1 << (8 * p.long_size - 1)) - 1 end,
+  long_min = function(p) return -p.long_max - 1 end,
+  ulong_max = function(p) return p.long_size == 8 and -1 or (1 << (8 * p.long_size)) - 1 end,
+}
 M.platform = setmetatable({}, { __index = function(t, k)
+  if derived[k] then
+    local v = derived[k](t)
+    rawset(t, k, v)
+    return v
+  end
   local f = facts[k]
   if not f then error("helper.platform: no fact " .. tostring(k), 2) end
   local v = M.oracle(f[1], f[2])

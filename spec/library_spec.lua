@@ -195,7 +195,7 @@ describe("symbols", function()
     local with = strtol(CDLL(nil, { use_errno = true }))
     local without = strtol(CDLL(nil))
     ctypes.set_errno(0)
-    local LONG_MAX = (1 << (8 * helper.platform.long_size - 1)) - 1
+    local LONG_MAX = helper.platform.long_max
     assert.are.equal(LONG_MAX, with("99999999999999999999", nil, 10))
     assert.are.equal(34, ctypes.get_errno())          -- ERANGE
     ctypes.set_errno(0)

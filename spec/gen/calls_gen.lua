@@ -12,18 +12,23 @@ local M = {}
 local concat, fmt, unpack = table.concat, string.format, table.unpack
 local spack, sunpack = string.pack, string.unpack
 
+-- the target's facts, from the fixture (gcc): long's width, char's sign
+local PLATFORM = require("spec.helper").platform
+local LONGBITS = 8 * PLATFORM.long_size
+
 -- scalar kinds: ctypes name, C type, class, bits, signed
 local SCALARS = {
   { ct = "c_bool",       c = "_Bool",              k = "bool" },
-  { ct = "c_char",       c = "char",               k = "int", bits = 8,  signed = true, char = true },
+  { ct = "c_char",       c = "char",               k = "int", bits = 8,
+    signed = PLATFORM.char_signed, char = true },
   { ct = "c_byte",       c = "signed char",        k = "int", bits = 8,  signed = true },
   { ct = "c_ubyte",      c = "unsigned char",      k = "int", bits = 8 },
   { ct = "c_short",      c = "short",              k = "int", bits = 16, signed = true },
   { ct = "c_ushort",     c = "unsigned short",     k = "int", bits = 16 },
   { ct = "c_int",        c = "int",                k = "int", bits = 32, signed = true },
   { ct = "c_uint",       c = "unsigned int",       k = "int", bits = 32 },
-  { ct = "c_long",       c = "long",               k = "int", bits = 64, signed = true },
-  { ct = "c_ulong",      c = "unsigned long",      k = "int", bits = 64 },
+  { ct = "c_long",       c = "long",               k = "int", bits = LONGBITS, signed = true },
+  { ct = "c_ulong",      c = "unsigned long",      k = "int", bits = LONGBITS },
   { ct = "c_longlong",   c = "long long",          k = "int", bits = 64, signed = true },
   { ct = "c_ulonglong",  c = "unsigned long long", k = "int", bits = 64 },
   { ct = "c_float",      c = "float",              k = "float" },
@@ -353,7 +358,7 @@ local function randagg(rnd, a, hs)
       w = v
     else
       v, w = randvalue(rnd, lf.s)
-      if lf.s.char then v = v & 0xFF; w = wrap(v, 8, true) end
+      if lf.s.char then v = v & 0xFF; w = wrap(v, 8, lf.s.signed) end
     end
     setpath(obj, lf.path, v)
     hs[#hs + 1] = w
