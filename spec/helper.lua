@@ -22,7 +22,8 @@
 --                      sizeof/alignof/offsetof numbers)
 --   helper.platform    platform facts from the fixture (spec/fixtures/
 --                      fx_platform.c), never hard-coded: big_endian,
---                      bits_msb_first, char_signed (booleans), long_size,
+--                      bits_msb_first, char_signed, s16d_by_reference,
+--                      s16d_result_in_memory (booleans), long_size,
 --                      pointer_size, longlong_align, double_align,
 --                      longdouble_size (numbers); long_max, long_min,
 --                      ulong_max (ULONG_MAX as Lua sees it: -1 where long has
@@ -137,6 +138,8 @@ local facts = {
   big_endian = { "platform", "big_endian", true },
   bits_msb_first = { "platform", "bits_msb_first", true },
   char_signed = { "platform", "char_signed", true },
+  s16d_by_reference = { "platform", "s16d_by_reference", true },
+  s16d_result_in_memory = { "platform", "s16d_result_in_memory", true },
   long_size = { "sizeof", "c_long" },
   pointer_size = { "sizeof", "c_void_p" },
   longlong_align = { "alignof", "c_longlong" },
