@@ -240,7 +240,8 @@ SMOKE_BASE    = spec/scalars_spec.lua spec/types_spec.lua spec/bitfields_spec.lu
 SMOKE_aarch64 = $(SMOKE_BASE) spec/structures_spec.lua spec/errno_spec.lua \
                 spec/callbacks_diff_spec.lua
 SMOKE_s390x   = $(SMOKE_BASE)
-SMOKE_i386    = $(SMOKE_BASE) spec/structures_spec.lua spec/errno_spec.lua
+SMOKE_i386    = spec/bitfields_spec.lua spec/arrays_spec.lua spec/pointers_spec.lua \
+                spec/layout_diff_spec.lua spec/structures_spec.lua spec/errno_spec.lua
 SPECS        ?= $(if $(SMOKE),$(SMOKE_$(ARCH)),$(sort $(wildcard spec/*_spec.lua)))
 
 .PHONY: test-cross cross-run
