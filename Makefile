@@ -2,6 +2,9 @@
 #   make          check/install system packages, build build/ctypes/core.so
 #                 and spec/fixtures/libfixture.so
 #   make test     the whole busted suite under lua5.4
+#   make test LUA=lua5.3   the same against Lua 5.3 (build-lua5.3/)
+#   make test-cross ARCH=aarch64|s390x|i386 [SMOKE=1]   cross-built, under
+#                 qemu-user (doc/platforms.md)
 #   make demo     run examples/quickstart.lua against the fresh build
 #   make asan     core + fixture under ASan/UBSan, whole suite, leaks checked
 #   make bench    every bench/*.lua (bench/*.c are built as Lua C modules)
@@ -244,7 +247,11 @@ SMOKE_i386    = spec/bitfields_spec.lua spec/arrays_spec.lua spec/pointers_spec.
                 spec/layout_diff_spec.lua spec/structures_spec.lua spec/errno_spec.lua
 SPECS        ?= $(if $(SMOKE),$(SMOKE_$(ARCH)),$(sort $(wildcard spec/*_spec.lua)))
 
-.PHONY: test-cross cross-run
+.PHONY: test-cross cross-run clean-cross
+# the Lua 5.3 and cross builds, and the cross setup (sysroots, downloads)
+clean-cross:
+	rm -rf build-lua5.3 build-aarch64 build-s390x build-i386 $(CROSS_DIR)
+
 test-cross:
 	@case "$(ARCH)" in aarch64|s390x|i386) ;; \
 	  *) echo "usage: make test-cross ARCH=aarch64|s390x|i386 [SMOKE=1]" >&2; exit 2;; esac
