@@ -23,6 +23,11 @@ local function quietly(fn)
   if not ok then error(err, 0) end
 end
 
+-- long's size and limits (the fixture's sizeof(long))
+local LONG8 = helper.platform.long_size == 8
+local LONG_MAX, LONG_MIN = helper.platform.long_max, helper.platform.long_min
+local ULONG_MAX = helper.platform.ulong_max
+
 local IntCB = CFUNCTYPE(c_int, c_int)
 local call_n = cfunc("fx_cb_call_n", c_int, { IntCB, c_int })
 local store = cfunc("fx_cb_store", nil, { IntCB })
@@ -87,8 +92,8 @@ describe("callbacks", function()
       { "ushort", ctypes.c_ushort, 65535, 2, 2 },
       { "int", ctypes.c_int, -2147483648, 2147483647, 2147483647 },
       { "uint", ctypes.c_uint, 4294967295, 3, 3 },
-      { "long", ctypes.c_long, math.mininteger, math.maxinteger, math.maxinteger },
-      { "ulong", ctypes.c_ulong, -1, 4, 4 },
+      { "long", ctypes.c_long, LONG_MIN, LONG_MAX, LONG_MAX },
+      { "ulong", ctypes.c_ulong, ULONG_MAX, 4, 4 },
       { "longlong", ctypes.c_longlong, math.maxinteger, math.mininteger, math.mininteger },
       { "ulonglong", ctypes.c_ulonglong, math.mininteger, -2, -2 },
       { "float", ctypes.c_float, 1.5, -2.25, -2.25 },
@@ -228,12 +233,14 @@ describe("callbacks", function()
     end)
 
     it("passes structures that live in memory and in SSE registers", function()
+      -- the fixture's (long)3000000000: wrapped where long has 32 bits
+      local C3 = LONG8 and 3000000000 or 3000000000 - (1 << 32)
       local BCB = CFUNCTYPE(Big, Big)
       local b = cfunc("fx_cb_big", Big, { BCB })(BCB(function(v)
-        assert.same({ 1, -2, 3000000000, 0.5 }, { v.a, v.b, v.c, v.d })
+        assert.same({ 1, -2, C3, 0.5 }, { v.a, v.b, v.c, v.d })
         return Big(v.d * 2, v.c, v.b, v.a + 0.25)
       end))
-      assert.same({ 1, 3000000000, -2, 1.25 }, { b.a, b.b, b.c, b.d })
+      assert.same({ 1, C3, -2, 1.25 }, { b.a, b.b, b.c, b.d })
       local MCB = CFUNCTYPE(Mixed, Mixed, Mixed)
       local m = cfunc("fx_cb_mixed", Mixed, { MCB })(MCB(function(x, y)
         return Mixed(x.f + y.f, x.d * y.d)
@@ -679,20 +686,7 @@ describe("callbacks", function()
       end
     end)
 
-    it("releases at the end of a <close> block", function()
-      do
-        local cb <close> = IntCB(function(x) return x * 2 end)
-        store(cb)
-        assert.equal(8, call_stored(4))
-      end
-      assert.has_error(function() call_stored(4) end, "ValueError: callback called after release")
-      store(nil)
-    end)
-
-    it("release does nothing to foreign functions closed by <close>", function()
-      do local _ <close> = lib.fx_cb_call_stored end
-      assert.equal(-999, call_stored(1))
-    end)
+    -- `<close>` (Lua 5.4 syntax): spec/close_54_spec.lua
 
     it("reports a callback collected without release in debug mode", function()
       helper.gc()  -- earlier specs' callbacks go first, unreported

@@ -290,7 +290,9 @@ describe("conversions with argtypes", function()
     assert.are.equal(1.5 + 5.0, vd(2, ctypes.c_float(1.5), 2.5))  -- float -> double
     local vl = lib.fxc_vlsum
     vl.argtypes, vl.restype = { c_int }, c_long
-    assert.are.equal((1 << 40) + 2 * 7, vl(2, c_long(1 << 40), c_long(7)))
+    -- a long beyond 32 bits where long has 64
+    local big = 1 << (8 * helper.platform.long_size - 2)
+    assert.are.equal(big + 2 * 7, vl(2, c_long(big), c_long(7)))
     -- short, char and bool promote to int
     assert.are.equal(-3 + 65 + 1, vsum(3, ctypes.c_short(-3), ctypes.c_char("A"),
                                        ctypes.c_bool(true)))
@@ -300,9 +302,10 @@ describe("conversions with argtypes", function()
     local snprintf = libc.snprintf
     snprintf.argtypes = { c_void_p, ctypes.c_size_t, c_char_p }
     local buf = ctypes.create_string_buffer(64)
+    local big = 1 << (8 * helper.platform.long_size - 2)   -- 2^62, 2^30 on i386
     local n = snprintf(buf, 64, "%d|%s|%.3f|%ld|%c", 42, "hi", 3.14159,
-                       c_long(1 << 40), 65)
-    assert.are.equal("42|hi|3.142|1099511627776|A", buf.value)
+                       c_long(big), 65)
+    assert.are.equal("42|hi|3.142|" .. big .. "|A", buf.value)
     assert.are.equal(#buf.value, n)
   end)
 
@@ -335,6 +338,8 @@ describe("conversions with argtypes", function()
 end)
 
 describe("every scalar type in and out", function()
+  -- long's limits: the fixture's sizeof(long)
+  local LONG_MAX, LONG_MIN = helper.platform.long_max, helper.platform.long_min
   local cases = {
     { "bool", { true, false }, { true, true } },   -- (_Bool)(x + 1)
     { "char", { "A", "\0", "\255" }, { "B", "\1", "\0" } },
@@ -345,8 +350,8 @@ describe("every scalar type in and out", function()
     { "ushort", { 0, 65535 }, { 1, 0 } },
     { "int", { -2147483648, 2147483647 }, { -2147483647, -2147483648 } },
     { "uint", { 0, 4294967295 }, { 1, 0 } },
-    { "long", { math.mininteger, math.maxinteger }, { math.mininteger + 1, math.mininteger } },
-    { "ulong", { 0, -1 }, { 1, 0 } },
+    { "long", { LONG_MIN, LONG_MAX }, { LONG_MIN + 1, LONG_MIN } },
+    { "ulong", { 0, helper.platform.ulong_max }, { 1, 0 } },
     { "longlong", { -5, math.maxinteger }, { -4, math.mininteger } },
     { "ulonglong", { 7, -1 }, { 8, 0 } },
     { "float", { 1.5, -0.25, 16777216.0 }, { 2.5, 0.75, 16777216.0 } },
@@ -591,14 +596,14 @@ describe("structures and unions by value", function()
       assert.are.equal(2.5, rf.f)
       assert.are.equal(4, rf.a)
       -- built and checked through bytes: the int field is unaligned
-      local rp = p5(P5.from_buffer_copy("a" .. string.pack("<i4", 40)), 2)
-      assert.are.equal("b" .. string.pack("<i4", 42),
+      local rp = p5(P5.from_buffer_copy("a" .. string.pack("=i4", 40)), 2)
+      assert.are.equal("b" .. string.pack("=i4", 42),
                        ctypes.string_at(ctypes.addressof(rp), 5))
       assert.are.equal("b", rp.c)
       assert.are.equal(42, rp.i)
       local mk = lib.fxc_p5_make
       mk.argtypes, mk.restype = { ctypes.c_char, c_int }, P5
-      assert.are.equal("z" .. string.pack("<i4", -7),
+      assert.are.equal("z" .. string.pack("=i4", -7),
                        ctypes.string_at(ctypes.addressof(mk("z", -7)), 5))
       assert.are.equal(2.5, sld(SLD(1.25)).x)
     end)

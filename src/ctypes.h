@@ -13,6 +13,7 @@
 #include <ffi.h>
 #include <lua.h>
 #include <lauxlib.h>
+#include "compat53.h"   /* the 5.4 API used here, for Lua 5.3 */
 
 #define CT_EXPORT __attribute__((visibility("default")))
 

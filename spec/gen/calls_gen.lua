@@ -12,18 +12,23 @@ local M = {}
 local concat, fmt, unpack = table.concat, string.format, table.unpack
 local spack, sunpack = string.pack, string.unpack
 
+-- the target's facts, from the fixture (gcc): long's width, char's sign
+local PLATFORM = require("spec.helper").platform
+local LONGBITS = 8 * PLATFORM.long_size
+
 -- scalar kinds: ctypes name, C type, class, bits, signed
 local SCALARS = {
   { ct = "c_bool",       c = "_Bool",              k = "bool" },
-  { ct = "c_char",       c = "char",               k = "int", bits = 8,  signed = true, char = true },
+  { ct = "c_char",       c = "char",               k = "int", bits = 8,
+    signed = PLATFORM.char_signed, char = true },
   { ct = "c_byte",       c = "signed char",        k = "int", bits = 8,  signed = true },
   { ct = "c_ubyte",      c = "unsigned char",      k = "int", bits = 8 },
   { ct = "c_short",      c = "short",              k = "int", bits = 16, signed = true },
   { ct = "c_ushort",     c = "unsigned short",     k = "int", bits = 16 },
   { ct = "c_int",        c = "int",                k = "int", bits = 32, signed = true },
   { ct = "c_uint",       c = "unsigned int",       k = "int", bits = 32 },
-  { ct = "c_long",       c = "long",               k = "int", bits = 64, signed = true },
-  { ct = "c_ulong",      c = "unsigned long",      k = "int", bits = 64 },
+  { ct = "c_long",       c = "long",               k = "int", bits = LONGBITS, signed = true },
+  { ct = "c_ulong",      c = "unsigned long",      k = "int", bits = LONGBITS },
   { ct = "c_longlong",   c = "long long",          k = "int", bits = 64, signed = true },
   { ct = "c_ulonglong",  c = "unsigned long long", k = "int", bits = 64 },
   { ct = "c_float",      c = "float",              k = "float" },
@@ -216,10 +221,23 @@ local function pickarg(rnd, aggs)
   return { s = BYNAME[PICK[rnd(1, #PICK)]] }
 end
 
+-- math.random(a, b), also for ranges wider than math.maxinteger, which Lua
+-- 5.3 refuses ("interval too large"): there a 64-bit value is built from
+-- 16-bit draws until one falls in the range (more than half do).  Lua 5.4
+-- draws exactly as math.random does.
+local function draw(a, b)
+  local ok, v = pcall(math.random, a, b)
+  if ok then return v end
+  while true do
+    local x = 0
+    for _ = 1, 4 do x = (x << 16) | math.random(0, 0xffff) end
+    if x >= a and x <= b then return x end
+  end
+end
+
 function M.generate(seed, nsig, nvar)
-  local rng = math.random
   math.randomseed(seed)
-  local rnd = function(a, b) return rng(a, b) end
+  local rnd = draw
   local aggs = {}
   for i = 1, 40 do aggs[i] = genagg(rnd, i, aggs) end
   local sigs = {}
@@ -352,7 +370,7 @@ local function randagg(rnd, a, hs)
       w = v
     else
       v, w = randvalue(rnd, lf.s)
-      if lf.s.char then v = v & 0xFF; w = wrap(v, 8, true) end
+      if lf.s.char then v = v & 0xFF; w = wrap(v, 8, lf.s.signed) end
     end
     setpath(obj, a.T, lf.path, v)
     hs[#hs + 1] = w
@@ -392,7 +410,7 @@ end
 function M.run(ctypes, lib, gen, seed, untyped)
   local fails = maketypes(ctypes, lib, gen)
   math.randomseed(seed)
-  local rnd = function(a, b) return math.random(a, b) end
+  local rnd = draw
   local hashf = lib.diff_hash
   hashf.restype = ctypes.c_uint64
   for _, sig in ipairs(gen.sigs) do
