@@ -366,7 +366,7 @@ dist: deps
 	cp $(DIST_SPEC) $(DIST)/
 	cd $(DIST) && zip -q -X $(DIST_NAME)-$(ROCKREV).src.rock \
 	  $(DIST_NAME)-$(ROCKREV).rockspec $(DIST_NAME).tar.gz
-	cd $(DIST) && $(LUAROCKS) --lua-version 5.4 build --pack-binary-rock \
+	cd $(DIST) && $(LUAROCKS) --lua-version $(LUA_VERSION) build --pack-binary-rock \
 	  $(DIST_NAME)-$(ROCKREV).src.rock
 	@ls -l $(DIST)
 

@@ -7,10 +7,10 @@ local helper = require("spec.helper")
 local CDLL, CFUNCTYPE, c_int = ctypes.CDLL, ctypes.CFUNCTYPE, ctypes.c_int
 local mapped = helper.mapped
 
-local lib = CDLL(helper.fixture)
+local fixlib = CDLL(helper.fixture)
 local IntCB = CFUNCTYPE(c_int, c_int)
 local function cfunc(name, restype, argtypes)
-  local addr = ctypes.cast(lib[name], ctypes.c_void_p).value
+  local addr = ctypes.cast(fixlib[name], ctypes.c_void_p).value
   return CFUNCTYPE(restype, table.unpack(argtypes))(addr)
 end
 local store = cfunc("fx_cb_store", nil, { IntCB })
@@ -43,7 +43,7 @@ describe("callbacks and <close>", function()
   end)
 
   it("release does nothing to foreign functions closed by <close>", function()
-    do local f <close> = lib.fx_cb_call_stored end
+    do local _ <close> = fixlib.fx_cb_call_stored end
     assert.equal(-999, call_stored(1))
   end)
 end)

@@ -411,12 +411,12 @@ local function new_world(r, fixture)
   -- process reads NaN)
   -- (fxc_norm2 and fxc_twice_S16d take and return a struct of two doubles:
   -- only where the ABI moves it without a pointer, see fx_platform.c)
-  local P = require("spec.helper").platform
+  local PF = require("spec.helper").platform
   for _, f in ipairs({ "fxc_add", "fxc_mid_float", "fxc_sum14d",
                        "fxc_is_null", "fxc_norm2", "fxc_null_ptr",
                        "fxc_twice_S16d", "fxc_get_errno", "fxc_set_errno" }) do
-    if not ((f == "fxc_norm2" or f == "fxc_twice_S16d") and P.s16d_by_reference) and
-       not (f == "fxc_twice_S16d" and P.s16d_result_in_memory) then
+    if not ((f == "fxc_norm2" or f == "fxc_twice_S16d") and PF.s16d_by_reference) and
+       not (f == "fxc_twice_S16d" and PF.s16d_result_in_memory) then
       safe(w.lib, f)
     end
   end
@@ -1266,7 +1266,7 @@ A.meta = function(w)
       local l = S.CDLL(w.fixture)
       local f = l.fxc_add
       close(l)
-      l = nil
+      l = nil  -- luacheck: ignore (drops the reference for the collector)
       collectgarbage()
       if f(3, 4) ~= 7 then error("function of a closed library broken") end
       local l2 = S.CDLL(w.fixture)
