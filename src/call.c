@@ -24,98 +24,68 @@ static CT_TLS int ct_errno;
 static CT_TLS int ct_nodirect;
 
 /* registry keys */
-static const char ffistore_key = 'f';  /* ephemeron: type -> AggFFI storage */
 static const char protocache_key = 'p';/* weak values: signature -> F */
 static const char deffunc_key = 'd';   /* flags -> default function type */
 
-#define MAXGPR 6
-#define MAXSSE 8
-
-/* the direct call path (register images, no libffi): x86-64 System V */
-#if defined(__x86_64__) && !defined(_WIN32)
-#define HAVE_DIRECT 1
-#else
-#define HAVE_DIRECT 0
-#endif
 
 
+#if !CT_ABI_X64
 /* {======================================================================
-** Classification of by-value types (x86-64 System V psABI, 3.2.3)
+** By-value libffi types of aggregates (portable): built from the fields,
+** classified by libffi
 ** ======================================================================= */
 
-enum { CL_NONE, CL_INT, CL_SSE, CL_X87, CL_X87UP, CL_MEM };
+/* Every member of a struct or union (nested aggregates and arrays
+** flattened) marks the bytes it covers in a byte map: integer, or a
+** floating type with its first byte flagged. Where members of a union
+** disagree (a float over an int, a float over a double) the bytes are
+** integer: no target passes such a union in floating registers except
+** x86-64, which has its own description (abi_x64.c). The map then becomes
+** libffi elements in order: each complete floating leaf as itself, the
+** integer runs as the widest unsigned integers that fit, so that libffi's
+** own layout reproduces every offset; size and alignment are the type's.
+** Aggregates larger than AGG_BIG bytes travel in memory everywhere: one
+** element stands for their bytes. */
+enum { B_PAD, B_INT, B_FLOAT, B_DOUBLE, B_LDOUBLE };
+#define B_START 0x80
+#define AGG_BIG 256
 
-/* the lowering of one argument or result: n eightbytes in registers of the
-** classes c[0..n-1]; n == 0: memory (stack, or hidden pointer for returns);
-** x87: a lone long double (st0 when returned, memory as an argument) */
-typedef struct Low {
-  unsigned char n, x87, agg, split;
-  unsigned char c[2];
-} Low;
+static ffi_type *const bytekind[] = {
+  NULL, NULL, &ffi_type_float, &ffi_type_double, &ffi_type_longdouble
+};
 
-/* the storage of an aggregate's libffi type, kept alive with its type */
-typedef struct AggFFI {
-  ffi_type ft;
-  ffi_type *el[3];
-  ffi_type fake;       /* a long double aligned to 1: makes libffi classify
-                          the aggregate as MEMORY, as the ABI does */
-  Low low;
-} AggFFI;
-
-
-static unsigned char merge (unsigned char a, unsigned char b) {
-  if (a == b) return a;
-  if (a == CL_NONE) return b;
-  if (b == CL_NONE) return a;
-  if (a == CL_MEM || b == CL_MEM) return CL_MEM;
-  if (a == CL_INT || b == CL_INT) return CL_INT;
-  if (a == CL_X87 || a == CL_X87UP || b == CL_X87 || b == CL_X87UP)
-    return CL_MEM;
-  return CL_SSE;
+static void markint (unsigned char *map, size_t off, size_t n) {
+  memset(map + off, B_INT, n);
 }
 
-
-static void mergeat (unsigned char cls[2], size_t off, unsigned char c) {
-  if (off / 8 < 2) cls[off / 8] = merge(cls[off / 8], c);
-}
-
-
-static unsigned char scalarclass (int code) {
-  switch (code) {
-    case CT_FLOAT: case CT_DOUBLE: return CL_SSE;
-    case CT_LONGDOUBLE: return CL_X87;
-    default: return CL_INT;
+static void markfloat (unsigned char *map, size_t off, int k) {
+  size_t i, n = bytekind[k]->size;
+  for (i = 0; i < n; i++) {
+    unsigned char want = (unsigned char)(k | (i == 0 ? B_START : 0));
+    if (map[off + i] == B_PAD) map[off + i] = want;
+    else if (map[off + i] != want) map[off + i] = B_INT;
   }
 }
 
-
-/* merges the classes of the type at tidx placed at byte offset off of an
-** aggregate of at most 16 bytes into cls */
-static void classify (lua_State *L, int tidx, size_t off, unsigned char cls[2]) {
+/* marks the bytes of the type at tidx placed at byte offset off */
+static void markbytes (lua_State *L, int tidx, size_t off, unsigned char *map) {
   ct_Type *t = (ct_Type *)lua_touserdata(L, tidx);
   tidx = lua_absindex(L, tidx);
   luaL_checkstack(L, 4, NULL);             /* recursive for nested types */
-  if (t->align > 1 && off % t->align != 0) {   /* unaligned: MEMORY */
-    cls[0] = CL_MEM;
-    return;
-  }
   switch (t->kind) {
-    case CT_SIMPLE: {
-      unsigned char c = scalarclass(t->scalar);
-      mergeat(cls, off, c);
-      if (c == CL_X87) mergeat(cls, off + 8, CL_X87UP);
-      break;
-    }
-    case CT_POINTER: case CT_FUNC:
-      mergeat(cls, off, CL_INT);
+    case CT_SIMPLE:
+      switch (t->scalar) {
+        case CT_FLOAT: markfloat(map, off, B_FLOAT); break;
+        case CT_DOUBLE: markfloat(map, off, B_DOUBLE); break;
+        case CT_LONGDOUBLE: markfloat(map, off, B_LDOUBLE); break;
+        default: markint(map, off, t->size); break;
+      }
       break;
     case CT_ARRAY: {
       size_t i;
-      ct_Type *e;
       lua_getiuservalue(L, tidx, CT_TUV_PROTO);
-      e = (ct_Type *)lua_touserdata(L, -1);
-      for (i = 0; i < t->length && e->size > 0; i++)
-        classify(L, -1, off + i * e->size, cls);
+      for (i = 0; i < t->length && t->proto->size > 0; i++)
+        markbytes(L, -1, off + i * t->proto->size, map);
       lua_pop(L, 1);
       break;
     }
@@ -127,122 +97,137 @@ static void classify (lua_State *L, int tidx, size_t off, unsigned char cls[2]) 
         ct_Field *f;
         lua_rawgeti(L, -1, i);
         f = ct_tofield(L, -1);
-        if (f != NULL) {
-          if (f->flags & CT_F_BITS) {
-            /* bit fields are INTEGER over the bytes their bits occupy */
-            if (f->bit_size > 0) {
-              size_t first, last;
-              if (f->flags & CT_F_SWAPPED) {
-                first = off + f->offset;
-                last = first + f->size - 1;
-              }
-              else {
-                first = off + f->bitpos / 8;
-                last = off + (f->bitpos + f->bit_size - 1) / 8;
-              }
-              mergeat(cls, first, CL_INT);
-              mergeat(cls, last, CL_INT);
+        if (f != NULL && (f->flags & CT_F_BITS)) {
+          /* bit fields are integer bytes over the storage they occupy */
+          if (f->bit_size > 0) {
+            size_t first, last;
+            if (f->flags & CT_F_SWAPPED) {
+              first = off + f->offset;
+              last = first + f->size - 1;
             }
+            else {
+              first = off + f->bitpos / 8;
+              last = off + (f->bitpos + f->bit_size - 1) / 8;
+            }
+            markint(map, first, last - first + 1);
           }
-          else {
-            lua_getiuservalue(L, -1, 1);          /* the field's type */
-            classify(L, -1, off + f->offset, cls);
-            lua_pop(L, 1);
-          }
+        }
+        else if (f != NULL) {
+          lua_getiuservalue(L, -1, 1);          /* the field's type */
+          markbytes(L, -1, off + f->offset, map);
+          lua_pop(L, 1);
         }
         lua_pop(L, 1);
       }
       lua_pop(L, 1);
       break;
     }
+    default:                                  /* pointers, functions */
+      markint(map, off, t->size);
+      break;
   }
 }
 
+/* floating leaves that are incomplete (overlapped) or misaligned become
+** integer bytes */
+static void settlemap (unsigned char *map, size_t size) {
+  size_t i = 0;
+  while (i < size) {
+    int k = map[i] & ~B_START;
+    if (k >= B_FLOAT) {
+      size_t n = bytekind[k]->size, j;
+      int ok = (map[i] & B_START) && i + n <= size &&
+               i % bytekind[k]->alignment == 0;
+      for (j = 1; ok && j < n; j++) ok = map[i + j] == k;
+      if (ok) { i += n; continue; }
+      map[i] = B_INT;
+      for (j = i + 1; j < size && (map[j] & ~B_START) == k &&
+                      !(map[j] & B_START); j++)
+        map[j] = B_INT;
+    }
+    i++;
+  }
+}
 
-/* the lowering of an aggregate type (struct/union) at tidx */
-static Low aggregatelow (lua_State *L, int tidx) {
+#define ALIGNUP(x, a) (((x) + (a) - 1) / (a) * (a))
+
+/* the elements for the byte map (el NULL: count only) */
+static size_t mapelements (const unsigned char *map, size_t size,
+                           ffi_type **el) {
+  static ffi_type *const ints[] = {
+    &ffi_type_uint64, &ffi_type_uint32, &ffi_type_uint16, &ffi_type_uint8
+  };
+  size_t i = 0, pos = 0, n = 0;
+  while (i < size) {
+    ffi_type *ft = NULL;
+    int k = map[i] & ~B_START;
+    if (k == B_PAD) { i++; continue; }
+    if (k >= B_FLOAT) {
+      ft = bytekind[k];
+      if (ALIGNUP(pos, ft->alignment) != i) ft = NULL;
+    }
+    else {
+      size_t c, j;
+      for (c = 0; c < 4 && ft == NULL; c++) {
+        int fits = i + ints[c]->size <= size && i % ints[c]->alignment == 0 &&
+                   ALIGNUP(pos, ints[c]->alignment) == i;
+        for (j = 0; fits && j < ints[c]->size; j++)
+          fits = map[i + j] == B_INT || map[i + j] == B_PAD;
+        if (fits) ft = ints[c];
+      }
+    }
+    if (ft == NULL) {             /* a byte of its own: padding or packed */
+      if (pos < i) { if (el) el[n] = &ffi_type_uint8; n++; pos++; continue; }
+      ft = &ffi_type_uint8;
+    }
+    if (el) el[n] = ft;
+    n++;
+    pos = i + ft->size;
+    i = pos;
+  }
+  return n;
+}
+
+
+/* the libffi type of the struct/union type at tidx, kept alive by the
+** type (CT_TUV_EXT: nothing else uses an aggregate's) */
+static ffi_type *aggtype (lua_State *L, int tidx) {
   ct_Type *t = (ct_Type *)lua_touserdata(L, tidx);
-  Low low;
-  unsigned char cls[2] = {CL_NONE, CL_NONE};
-  size_t i, nw = (t->size + 7) / 8;
-  memset(&low, 0, sizeof low);
-  low.agg = 1;
-  if (t->size == 0 || t->size > 16) return low;   /* MEMORY */
-  classify(L, tidx, 0, cls);
-  for (i = 0; i < nw; i++) {
-    if (cls[i] == CL_MEM) return low;
-    if (cls[i] == CL_X87UP && (i == 0 || cls[i - 1] != CL_X87)) return low;
-    if (cls[i] == CL_NONE) cls[i] = CL_SSE;   /* padding only */
-  }
-  if (cls[0] == CL_X87) {
-    if (nw == 2 && cls[1] == CL_X87UP) low.x87 = 1;
-    return low;
-  }
-  low.n = (unsigned char)nw;
-  low.c[0] = cls[0];
-  low.c[1] = nw > 1 ? cls[1] : CL_NONE;
-  return low;
-}
-
-
-static ffi_type *eightbytetype (unsigned char c, size_t bytes) {
-  if (c == CL_SSE) return bytes <= 4 ? &ffi_type_float : &ffi_type_double;
-  if (bytes <= 1) return &ffi_type_uint8;
-  if (bytes <= 2) return &ffi_type_uint16;
-  if (bytes <= 4) return &ffi_type_uint32;
-  return &ffi_type_uint64;
-}
-
-
-/* Builds the libffi type of an aggregate from the classification of its
-** eightbytes rather than from its fields: libffi has no notion of unions or
-** bit fields, and this way what libffi does is what the ABI says. */
-static AggFFI *buildagg (lua_State *L, int tidx) {
-  ct_Type *t = (ct_Type *)lua_touserdata(L, tidx);
-  AggFFI *a;
+  ffi_type *ft;
+  ffi_type **el;
+  size_t n;
   tidx = lua_absindex(L, tidx);
-  a = (AggFFI *)lua_newuserdatauv(L, sizeof(AggFFI), 0);
-  memset(a, 0, sizeof *a);
-  a->low = aggregatelow(L, tidx);
-  a->ft.size = t->size;
-  a->ft.alignment = (unsigned short)(t->align > 0 ? t->align : 1);
-  a->ft.type = FFI_TYPE_STRUCT;
-  a->ft.elements = a->el;
-  if (a->low.x87)
-    a->el[0] = &ffi_type_longdouble;
-  else if (a->low.n > 0) {
-    int i;
-    for (i = 0; i < a->low.n; i++)
-      a->el[i] = eightbytetype(a->low.c[i], t->size - 8 * (size_t)i);
-  }
-  else if (t->size > 16)
-    a->el[0] = &ffi_type_uint64;   /* libffi: > 2 words, not SSE: MEMORY */
+  if (t->size == 0 || t->size > AGG_BIG) n = t->size > 0;
   else {
-    /* a float merged with an x87 word gives MEMORY in libffi too */
-    a->fake.size = 16;
-    a->fake.alignment = 1;
-    a->fake.type = FFI_TYPE_LONGDOUBLE;
-    a->el[0] = &ffi_type_float;
-    a->el[1] = &a->fake;
+    unsigned char *map = (unsigned char *)lua_newuserdatauv(L, t->size, 0);
+    memset(map, B_PAD, t->size);
+    markbytes(L, tidx, 0, map);
+    settlemap(map, t->size);
+    n = mapelements(map, t->size, NULL);
+    ft = (ffi_type *)lua_newuserdatauv(L, sizeof(ffi_type) +
+                                       (n + 1) * sizeof(ffi_type *), 0);
+    el = (ffi_type **)(ft + 1);
+    mapelements(map, t->size, el);
+    lua_remove(L, -2);                                  /* the map */
+    goto done;
   }
-  /* the type holds the storage in CT_TUV_EXT (the header's contract); if
-  ** that slot is taken, an ephemeron table keyed by the type does */
-  if (lua_getiuservalue(L, tidx, CT_TUV_EXT) == LUA_TNIL) {
-    lua_pop(L, 1);
-    lua_setiuservalue(L, tidx, CT_TUV_EXT);
-  }
-  else {
-    lua_pop(L, 1);
-    lua_rawgetp(L, LUA_REGISTRYINDEX, &ffistore_key);
-    lua_pushvalue(L, tidx);
-    lua_pushvalue(L, -3);
-    lua_rawset(L, -3);
-    lua_pop(L, 2);
-  }
-  t->ffi = &a->ft;
-  return a;
+  ft = (ffi_type *)lua_newuserdatauv(L, sizeof(ffi_type) + 2 *
+                                     sizeof(ffi_type *), 0);
+  el = (ffi_type **)(ft + 1);
+  el[0] = &ffi_type_uint8;
+ done:
+  el[n] = NULL;
+  ft->size = t->size;
+  ft->alignment = (unsigned short)(t->align > 0 ? t->align : 1);
+  ft->type = FFI_TYPE_STRUCT;
+  ft->elements = el;
+  lua_setiuservalue(L, tidx, CT_TUV_EXT);
+  t->ffi = ft;
+  return ft;
 }
 
+/* } ====================================================================== */
+#endif
 
 ffi_type *ct_ffitype (lua_State *L, int tidx) {
   ct_Type *t = (ct_Type *)lua_touserdata(L, tidx);
@@ -250,8 +235,11 @@ ffi_type *ct_ffitype (lua_State *L, int tidx) {
   switch (t->kind) {
     case CT_STRUCT: case CT_UNION:
       ct_checkcomplete(L, tidx);
-      buildagg(L, tidx);
-      return t->ffi;
+#if CT_ABI_X64
+      return ct_x64_aggtype(L, tidx);
+#else
+      return aggtype(L, tidx);
+#endif
     case CT_SIMPLE:   /* set by scalar.c; not reached */
       return &ffi_type_sint;
     default:          /* pointers, functions; arrays decay to pointers */
@@ -259,24 +247,6 @@ ffi_type *ct_ffitype (lua_State *L, int tidx) {
   }
 }
 
-
-/* the lowering of any type used as an argument or result */
-static Low typelow (lua_State *L, int tidx) {
-  ct_Type *t = (ct_Type *)lua_touserdata(L, tidx);
-  Low low;
-  memset(&low, 0, sizeof low);
-  if (t->kind == CT_STRUCT || t->kind == CT_UNION) {
-    ct_ffitype(L, tidx);
-    return ((AggFFI *)t->ffi)->low;
-  }
-  if (t->kind == CT_SIMPLE && t->scalar == CT_LONGDOUBLE) {
-    low.x87 = 1;
-    return low;
-  }
-  low.n = 1;
-  low.c[0] = t->kind == CT_SIMPLE ? scalarclass(t->scalar) : CL_INT;
-  return low;
-}
 
 /* } ====================================================================== */
 
@@ -297,14 +267,11 @@ enum {
   RK_VOID, RK_SCALAR, RK_OBJ, RK_BIG, RK_CALLABLE
 };
 
-/* where the direct path finds the result */
-enum {
-  RD_VOID, RD_INT, RD_SSE, RD_X87, RD_II, RD_SS, RD_IS, RD_SI, RD_MEM
-};
-
 typedef struct Arg {
   ct_Type *t;
-  Low low;
+#if CT_ABI_X64
+  ct_Low low;
+#endif
   unsigned char fc;     /* FC_* */
   unsigned char hasfp;  /* the type's body defines from_param */
 } Arg;
@@ -312,74 +279,25 @@ typedef struct Arg {
 typedef struct Sig {
   ct_Sig s;             /* first: ct_Sig * and Sig * are the same pointer */
   unsigned char untyped;/* no argtypes: arguments convert by Lua type */
-  unsigned char direct; /* all fixed arguments in registers (x86-64) */
+  unsigned char rk;     /* RK_* */
+  unsigned char rscalar;/* RK_SCALAR: the scalar code */
+  size_t rsize;
+  Arg *a;
+#if CT_ABI_X64
+  unsigned char direct; /* all fixed arguments in registers */
   unsigned char fast;   /* direct, and a result the hot path can push */
   unsigned char hotint; /* fast, only int/long arguments, result in rax */
   unsigned char hotdbl; /* fast, only double arguments (at most 4) */
   const void *cdmt;     /* the "ctypes.CData" metatable (identity only) */
   unsigned char split;  /* some argument needs the libffi bug workaround */
-  unsigned char rk;     /* RK_* */
-  unsigned char rd;     /* RD_* */
-  unsigned char rscalar;/* RK_SCALAR: the scalar code */
-  Low rlow;
-  int ngpr, nsse;       /* registers taken by the fixed arguments */
-  size_t rsize;
+  unsigned char rd;     /* CT_RD_* */
+  ct_Low rlow;
   ffi_cif *callcif;     /* &s.cif, or &scif when split */
   ffi_cif scif;
   int nsplit;           /* libffi arguments of scif */
   ffi_type **satypes;
-  Arg *a;
+#endif
 } Sig;
-
-
-/* Decides which arguments travel in registers, as the ABI assigns them in
-** order (an aggregate that does not fit whole goes to the stack and later
-** ones may still take registers). Marks the arguments that hit libffi
-** 3.4.4's bug: an aggregate larger than 8 bytes whose first eightbyte is
-** INTEGER and lands in the last integer register is copied whole into
-** that register's slot, overwriting the first SSE register (fixed upstream
-** in libffi PR #848). Those are handed to libffi as one scalar per
-** eightbyte, which the ABI passes in exactly the same registers.
-** Returns 1 if every argument is in registers. */
-static int place (Low *lw, int n, int hidden, int *gpr, int *sse, int *split) {
-  int gi = hidden, xi = 0, allreg = 1, i;
-  *split = 0;
-  for (i = 0; i < n; i++) {
-    int ng = 0, nx = 0, j;
-    lw[i].split = 0;
-    if (lw[i].n == 0) { allreg = 0; continue; }
-    for (j = 0; j < lw[i].n; j++) {
-      if (lw[i].c[j] == CL_INT) ng++; else nx++;
-    }
-    if (gi + ng > MAXGPR || xi + nx > MAXSSE) { allreg = 0; continue; }
-    if (lw[i].agg && lw[i].n == 2 && lw[i].c[0] == CL_INT &&
-        gi == MAXGPR - 1) {
-      lw[i].split = 1;
-      *split = 1;
-    }
-    gi += ng;
-    xi += nx;
-  }
-  *gpr = gi;
-  *sse = xi;
-  return allreg;
-}
-
-
-/* the libffi types after the workaround: split arguments become one scalar
-** per eightbyte; returns the count */
-static int splittypes (const Low *lw, ffi_type *const *at, int n,
-                       ffi_type **out) {
-  int i, k = 0;
-  for (i = 0; i < n; i++) {
-    if (lw[i].split) {
-      out[k++] = lw[i].c[0] == CL_INT ? &ffi_type_uint64 : &ffi_type_double;
-      out[k++] = lw[i].c[1] == CL_INT ? &ffi_type_uint64 : &ffi_type_double;
-    }
-    else out[k++] = at[i];
-  }
-  return k;
-}
 
 
 static unsigned char fastconv (const ct_Type *t) {
@@ -465,8 +383,10 @@ ct_Sig *ct_newsig (lua_State *L, int retidx, int argsidx, unsigned flags) {
   size_t sz;
   char *mem;
   ffi_status st;
+#if CT_ABI_X64
   int gpr, sse, split, allreg, hidden;
-  Low *lw;
+  ct_Low *lw;
+#endif
   retidx = lua_absindex(L, retidx);
   if (argsidx != 0) {
     argsidx = lua_absindex(L, argsidx);
@@ -485,25 +405,31 @@ ct_Sig *ct_newsig (lua_State *L, int retidx, int argsidx, unsigned flags) {
     }
   }
   checkrestype(L, retidx);
-  /* Sig, then ct_Type *args[n], ffi_type *atypes[n], ffi_type
-  ** *satypes[2n], Arg a[n], Low lw[n] */
-  sz = sizeof(Sig) + (size_t)n * (2 * sizeof(void *) + sizeof(Arg) +
-                                  sizeof(Low) + 2 * sizeof(void *));
+  /* Sig, then ct_Type *args[n], ffi_type *atypes[n], Arg a[n], and on
+  ** x86-64 ffi_type *satypes[2n], ct_Low lw[n] */
+  sz = sizeof(Sig) + (size_t)n * (2 * sizeof(void *) + sizeof(Arg));
+#if CT_ABI_X64
+  sz += (size_t)n * (sizeof(ct_Low) + 2 * sizeof(void *));
+#endif
   s = (Sig *)lua_newuserdatauv(L, sz, 2);
   memset(s, 0, sz);
   mem = (char *)(s + 1);
   s->s.flags = flags;
   s->s.nargs = (int)n;
-  /* pointers first, the 6-byte Low records last: everything aligned */
+  /* pointers first, the byte-sized ct_Low records last: all aligned */
   s->s.args = (ct_Type **)mem; mem += (size_t)n * sizeof(void *);
   s->s.atypes = (ffi_type **)mem; mem += (size_t)n * sizeof(void *);
+#if CT_ABI_X64
   s->satypes = (ffi_type **)mem; mem += 2 * (size_t)n * sizeof(void *);
+#endif
   s->a = (Arg *)mem; mem += (size_t)n * sizeof(Arg);
-  lw = (Low *)mem;
-  s->untyped = argsidx == 0;
+#if CT_ABI_X64
+  lw = (ct_Low *)mem;
   luaL_getmetatable(L, "ctypes.CData");
   s->cdmt = lua_topointer(L, -1);
   lua_pop(L, 1);
+#endif
+  s->untyped = argsidx == 0;
   /* uservalues: 1 = restype (false = void), 2 = private argtypes copy */
   if (lua_isnoneornil(L, retidx)) lua_pushboolean(L, 0);
   else lua_pushvalue(L, retidx);
@@ -524,22 +450,21 @@ ct_Sig *ct_newsig (lua_State *L, int retidx, int argsidx, unsigned flags) {
     a->t = (ct_Type *)lua_touserdata(L, -1);
     s->s.args[i] = a->t;
     s->s.atypes[i] = ct_ffitype(L, -1);
-    a->low = typelow(L, -1);
     a->fc = fastconv(a->t);
     a->hasfp = (unsigned char)hasfromparam(L, -1);
     if (a->hasfp) a->fc = FC_GEN;
-    lw[i] = a->low;
+#if CT_ABI_X64
+    lw[i] = ct_x64_typelow(L, -1);
+#endif
     lua_pop(L, 1);
   }
   lua_pop(L, 1);
   /* result */
   s->rk = RK_VOID;
-  s->rd = RD_VOID;
   s->s.rtype = &ffi_type_void;
   if (lua_isfunction(L, retidx)) {
     /* ctypes' callable restype: called with the int result */
     s->rk = RK_CALLABLE;
-    s->rd = RD_INT;
     s->rscalar = CT_INT;
     s->s.rtype = &ffi_type_sint;
   }
@@ -547,7 +472,6 @@ ct_Sig *ct_newsig (lua_State *L, int retidx, int argsidx, unsigned flags) {
     ct_Type *rt = (ct_Type *)lua_touserdata(L, retidx);
     s->s.ret = rt;
     s->s.rtype = ct_ffitype(L, retidx);
-    s->rlow = typelow(L, retidx);
     s->rsize = rt->size;
     if (rt->kind == CT_SIMPLE) {
       s->rk = RK_SCALAR;
@@ -557,30 +481,36 @@ ct_Sig *ct_newsig (lua_State *L, int retidx, int argsidx, unsigned flags) {
       s->rk = RK_BIG;
     else
       s->rk = RK_OBJ;
-    /* libffi reads a one-long-double aggregate from rax:rdx; it comes back
-    ** in st0 exactly like a plain long double */
-    if (s->rlow.x87 && s->rlow.agg) s->s.rtype = &ffi_type_longdouble;
-    if (s->rlow.x87) s->rd = RD_X87;
-    else if (s->rlow.n == 0) s->rd = RD_MEM;
-    else if (s->rlow.n == 1) s->rd = s->rlow.c[0] == CL_INT ? RD_INT : RD_SSE;
-    else if (s->rlow.c[0] == CL_INT)
-      s->rd = s->rlow.c[1] == CL_INT ? RD_II : RD_IS;
-    else
-      s->rd = s->rlow.c[1] == CL_INT ? RD_SI : RD_SS;
+#if CT_ABI_X64
+    {
+      /* libffi reads a one-long-double aggregate from rax:rdx; it comes
+      ** back in st0 exactly like a plain long double */
+      ct_Low rlow = ct_x64_typelow(L, retidx);
+      if (rlow.x87 && rlow.agg) s->s.rtype = &ffi_type_longdouble;
+    }
+#endif
   }
-  hidden = s->rd == RD_MEM;
-  allreg = place(lw, (int)n, hidden, &gpr, &sse, &split);
+#if CT_ABI_X64
+  /* the registers: direct calls and the hot paths */
+  if (s->s.ret != NULL) s->rlow = ct_x64_typelow(L, retidx);
+  else {
+    memset(&s->rlow, 0, sizeof s->rlow);
+    s->rlow.n = 1;                     /* void, or the callable's int */
+    s->rlow.c[0] = CT_CL_INT;
+  }
+  s->rd = (unsigned char)(s->rk == RK_VOID ? CT_RD_VOID : ct_x64_rd(&s->rlow));
+  hidden = s->rd == CT_RD_MEM;
+  allreg = ct_x64_place(lw, (int)n, hidden, &gpr, &sse, &split);
+  (void)gpr; (void)sse;
   for (i = 0; i < n; i++) s->a[i].low = lw[i];
-  s->ngpr = gpr;
-  s->nsse = sse;
   s->split = (unsigned char)split;
-#if defined(__x86_64__) && !defined(_WIN32)
+#if CT_X64_DIRECT
   s->direct = (unsigned char)(allreg && !s->untyped);
   s->fast = (unsigned char)(s->direct && s->rk != RK_BIG &&
                             s->rk != RK_CALLABLE);
-  s->hotint = (unsigned char)(s->fast && n <= MAXGPR &&
+  s->hotint = (unsigned char)(s->fast && n <= CT_X64_NGPR &&
                               (s->rk == RK_VOID || (s->rk == RK_SCALAR &&
-                               s->rd == RD_INT)));
+                               s->rd == CT_RD_INT)));
   for (i = 0; i < n && s->hotint; i++) {
     unsigned char fc = s->a[i].fc;
     if (fc != FC_I32 && fc != FC_U32 && fc != FC_I64) s->hotint = 0;
@@ -588,22 +518,24 @@ ct_Sig *ct_newsig (lua_State *L, int retidx, int argsidx, unsigned flags) {
   /* and for up to four doubles, with a double, int-class or no result */
   s->hotdbl = (unsigned char)(s->fast && n <= 4 &&
                               (s->rk == RK_VOID || (s->rk == RK_SCALAR &&
-                               (s->rd == RD_INT || s->rscalar == CT_DOUBLE))));
+                               (s->rd == CT_RD_INT ||
+                                s->rscalar == CT_DOUBLE))));
   for (i = 0; i < n && s->hotdbl; i++)
     if (s->a[i].fc != FC_DOUBLE) s->hotdbl = 0;
   if (s->rk == RK_VOID) s->rscalar = CT_VOID_P;
 #else
-  s->direct = 0;
   (void)allreg;
+#endif
 #endif
   st = ffi_prep_cif(&s->s.cif, FFI_DEFAULT_ABI, (unsigned)n, s->s.rtype,
                     s->s.atypes);
   if (st != FFI_OK)
     ct_error(L, "TypeError", "libffi cannot prepare this signature (%d)",
              (int)st);
+#if CT_ABI_X64
   s->callcif = &s->s.cif;
   if (split) {
-    s->nsplit = splittypes(lw, s->s.atypes, (int)n, s->satypes);
+    s->nsplit = ct_x64_splittypes(lw, s->s.atypes, (int)n, s->satypes);
     st = ffi_prep_cif(&s->scif, FFI_DEFAULT_ABI, (unsigned)s->nsplit,
                       s->s.rtype, s->satypes);
     if (st != FFI_OK)
@@ -611,6 +543,7 @@ ct_Sig *ct_newsig (lua_State *L, int retidx, int argsidx, unsigned flags) {
                (int)st);
     s->callcif = &s->scif;
   }
+#endif
   return &s->s;
 }
 
@@ -633,6 +566,17 @@ typedef struct Call {
                     else -1 */
   int hotdn;     /* the same for the double-only hot path */
 } Call;
+
+
+/* the argument counts of the hot paths (after any change of the flags) */
+static void sethot (Call *ci) {
+#if CT_X64_DIRECT
+  ci->hotn = (ci->sig->hotint && ci->flags == 0) ? ci->sig->s.nargs : -1;
+  ci->hotdn = (ci->sig->hotdbl && ci->flags == 0) ? ci->sig->s.nargs : -1;
+#else
+  ci->hotn = ci->hotdn = -1;
+#endif
+}
 
 
 /* pushes the default type of library functions (restype c_int, arguments
@@ -672,8 +616,7 @@ static Call *setcallinfo (lua_State *L, int idx, unsigned cflags) {
   ci = (Call *)lua_newuserdatauv(L, sizeof(Call), 2);   /* sig, ci */
   ci->sig = (Sig *)lua_touserdata(L, -2);
   ci->flags = cflags;
-  ci->hotn = (ci->sig->hotint && cflags == 0) ? ci->sig->s.nargs : -1;
-  ci->hotdn = (ci->sig->hotdbl && cflags == 0) ? ci->sig->s.nargs : -1;
+  sethot(ci);
   if (cd->flags & CT_CD_CALLINFO) ((Call **)cd->ptr)[1] = ci;
   lua_insert(L, -2);                                    /* ci, sig */
   lua_setiuservalue(L, -2, 1);                          /* ci */
@@ -953,8 +896,7 @@ int ct_func_newindex (lua_State *L) {
       ci = getcallinfo(L, 1);
       if (lua_isnil(L, 3)) ci->flags &= ~(unsigned)CI_ERRCHECK;
       else ci->flags |= CI_ERRCHECK;
-      ci->hotn = (ci->sig->hotint && ci->flags == 0) ? ci->sig->s.nargs : -1;
-      ci->hotdn = (ci->sig->hotdbl && ci->flags == 0) ? ci->sig->s.nargs : -1;
+      sethot(ci);
       lua_setiuservalue(L, 1, CT_UV_ERRCHECK);
       return 0;
     }
@@ -982,13 +924,20 @@ typedef union Slot {
 } Slot;
 
 #define NLOCAL 16   /* arguments handled with storage on the C stack */
+#if CT_ABI_X64
+#define LOWSIZE sizeof(ct_Low)
+#else
+#define LOWSIZE 0
+#endif
 
 /* per-call arrays */
 typedef struct Frame {
   Slot *slot;
   void **av;
   ffi_type **at;
-  Low *lw;
+#if CT_ABI_X64
+  ct_Low *lw;
+#endif
 } Frame;
 
 
@@ -1109,10 +1058,7 @@ static void *convtyped (lua_State *L, int argn, int tidx, const Arg *a,
 /* Converts the Lua value at idx by its Lua type (no argtypes, or a variadic
 ** extra when promote is set: C's default argument promotions). */
 static void *convuntyped (lua_State *L, int argn, int idx, Slot *slot,
-                          ffi_type **ft, Low *lw, int promote) {
-  memset(lw, 0, sizeof *lw);
-  lw->n = 1;
-  lw->c[0] = CL_INT;
+                          ffi_type **ft, int promote) {
   *ft = &ffi_type_pointer;
   idx = asparam(L, idx);
   switch (lua_type(L, idx)) {
@@ -1129,7 +1075,6 @@ static void *convuntyped (lua_State *L, int argn, int idx, Slot *slot,
       else {
         slot->d = lua_tonumber(L, idx);
         *ft = &ffi_type_double;
-        lw->c[0] = CL_SSE;
       }
       return slot;
     case LUA_TSTRING:
@@ -1160,8 +1105,6 @@ static void *convuntyped (lua_State *L, int argn, int idx, Slot *slot,
             memcpy(slot, cd->ptr, t->size);
             if (t->scalar == CT_BOOL) slot->b[0] = slot->b[0] != 0;
             *ft = t->ffi;
-            lw->c[0] = scalarclass(t->scalar);
-            if (t->scalar == CT_LONGDOUBLE) { lw->n = 0; lw->x87 = 1; }
             if (promote) {
               if (t->scalar == CT_FLOAT) {
                 float f;
@@ -1190,7 +1133,6 @@ static void *convuntyped (lua_State *L, int argn, int idx, Slot *slot,
           case CT_STRUCT: case CT_UNION:
             lua_getiuservalue(L, idx, CT_UV_TYPE);
             *ft = ct_ffitype(L, -1);
-            *lw = typelow(L, -1);
             lua_pop(L, 1);
             return cd->ptr;
           case CT_ARRAY:
@@ -1213,15 +1155,6 @@ static void *convuntyped (lua_State *L, int argn, int idx, Slot *slot,
 }
 
 
-#if HAVE_DIRECT
-/* the register image of eightbyte j of an argument of size sz at p */
-static uint64_t eightbyte (const void *p, size_t sz, int j) {
-  uint64_t u = 0;
-  size_t n = sz - 8 * (size_t)j;
-  memcpy(&u, (const char *)p + 8 * j, n < 8 ? n : 8);
-  return u;
-}
-#endif
 
 /* } ====================================================================== */
 
@@ -1231,58 +1164,6 @@ static uint64_t eightbyte (const void *p, size_t sz, int j) {
 ** libffi
 ** ======================================================================= */
 
-#if HAVE_DIRECT
-
-typedef struct { uint64_t a, b; } R_II;   /* rax, rdx */
-typedef struct { double a, b; } R_SS;     /* xmm0, xmm1 */
-typedef struct { uint64_t a; double b; } R_IS;   /* rax, xmm0 */
-typedef struct { double a; uint64_t b; } R_SI;   /* xmm0, rax */
-
-/* Every register-only call is made through a variadic pointer type taking
-** six integer and eight double registers: the ABI assigns integer and SSE
-** registers independently and in order, so the callee finds its arguments
-** where it expects them, extra registers are ignored, and %al (the count of
-** vector registers a variadic callee reads) is set by the compiler. Floats
-** travel as the low half of a double's bit pattern. */
-#define DCALL(RT, fn, g, x, nsse) \
-  ((nsse) == 0 ? \
-   ((RT (*)(uint64_t, ...))(fn))(g[0], g[1], g[2], g[3], g[4], g[5]) : \
-   ((RT (*)(uint64_t, ...))(fn))(g[0], g[1], g[2], g[3], g[4], g[5], \
-                                 x[0], x[1], x[2], x[3], x[4], x[5], \
-                                 x[6], x[7]))
-
-static void directcall (void *fn, int rd, const uint64_t *g, const double *x,
-                        int nsse, void *ret) {
-  switch (rd) {
-    case RD_SSE: {
-      double r = DCALL(double, fn, g, x, nsse);
-      memcpy(ret, &r, sizeof r);
-      break;
-    }
-    case RD_X87: {
-      long double r = DCALL(long double, fn, g, x, nsse);
-      memcpy(ret, &r, sizeof r);
-      break;
-    }
-    /* two eightbytes back, in the register classes the type names */
-#define PAIR(RT) { RT r = DCALL(RT, fn, g, x, nsse); \
-                   memcpy(ret, &r.a, 8); memcpy((char *)ret + 8, &r.b, 8); }
-    case RD_II: PAIR(R_II) break;
-    case RD_SS: PAIR(R_SS) break;
-    case RD_IS: PAIR(R_IS) break;
-    case RD_SI: PAIR(R_SI) break;
-#undef PAIR
-    case RD_MEM:   /* written through the hidden pointer; rax is that */
-      (void)DCALL(uint64_t, fn, g, x, nsse);
-      break;
-    default: {   /* void, integer class */
-      uint64_t r = DCALL(uint64_t, fn, g, x, nsse);
-      memcpy(ret, &r, sizeof r);
-      break;
-    }
-  }
-}
-#endif
 
 
 /* pushes the result from the return buffer; the sig userdata is at sigidx,
@@ -1338,20 +1219,20 @@ static int general (lua_State *L, Call *ci, void *fn, int n)
   __attribute__((noinline));
 
 
-#if HAVE_DIRECT
+#if CT_X64_DIRECT
 /* the register-only path for any mix of arguments the quick checks accept;
 ** -1: start over in general() */
 static int directpath (lua_State *L, ct_CData *cd, Sig *s, int n)
   __attribute__((noinline));
 static int directpath (lua_State *L, ct_CData *cd, Sig *s, int n) {
     void *fn = *(void **)cd->ptr;
-    uint64_t g[MAXGPR];
-    double x[MAXSSE];
+    uint64_t g[CT_X64_NGPR];
+    double x[CT_X64_NSSE];
     alignas(16) unsigned char rbuf[16];
     int i, gi = 0, xi = 0;
     /* a MEMORY-class result (at most 16 bytes here: packed, unaligned):
     ** the callee writes it where the hidden first argument points */
-    if (s->rd == RD_MEM) g[gi++] = (uint64_t)(uintptr_t)rbuf;
+    if (s->rd == CT_RD_MEM) g[gi++] = (uint64_t)(uintptr_t)rbuf;
     for (i = 0; i < n; i++) {
       const Arg *a = &s->a[i];
       int idx = i + 2, ok;
@@ -1416,8 +1297,8 @@ static int directpath (lua_State *L, ct_CData *cd, Sig *s, int n) {
             break;
           }
           for (j = 0; j < a->low.n; j++) {
-            uint64_t u = eightbyte(p->ptr, a->t->size, j);
-            if (a->low.c[j] == CL_INT) g[gi++] = u;
+            uint64_t u = ct_x64_eightbyte(p->ptr, a->t->size, j);
+            if (a->low.c[j] == CT_CL_INT) g[gi++] = u;
             else memcpy(&x[xi++], &u, 8);
           }
           break;
@@ -1426,9 +1307,9 @@ static int directpath (lua_State *L, ct_CData *cd, Sig *s, int n) {
           return -1;
       }
     }
-    for (; gi < MAXGPR; gi++) g[gi] = 0;
+    for (; gi < CT_X64_NGPR; gi++) g[gi] = 0;
     if (fn == NULL) return nullfunc(L);
-    AROUND(L, s, directcall(fn, s->rd, g, x, xi, rbuf));
+    AROUND(L, s, ct_x64_call(fn, s->rd, g, x, xi, rbuf));
     checkpending(L);
     if (s->rk == RK_SCALAR) {
       if (s->rscalar == CT_INT) lua_pushinteger(L, *(int *)rbuf);
@@ -1468,7 +1349,7 @@ int ct_func_call (lua_State *L) {
   }
   s = ci->sig;
   n = lua_gettop(L) - 1;
-#if HAVE_DIRECT
+#if CT_X64_DIRECT
   /* hotter still: up to six int/long arguments, nothing but rax back. The
   ** callee reads only the low 32 bits of an int register, so the Lua
   ** integer goes as it is (narrower types are not on this path). */
@@ -1633,14 +1514,149 @@ static int applyparamflags (lua_State *L, Sig *s, int pfidx, int n,
 }
 
 
+#if CT_ABI_X64
+/* The foreign call of general() on x86-64: register-only calls go direct
+** (unless turned off for the differential tests, or PORTABLE), the rest
+** through libffi, with the workaround for libffi's register-copy bug where
+** it applies. */
+static void x64call (lua_State *L, Sig *s, Frame *fr, int na, void *fn,
+                     void *rvalue, void *rbuf) {
+  int nfixed = s->s.nargs, i, direct, split, gpr, sse;
+  int hidden = s->rd == CT_RD_MEM;
+  if (na == nfixed && !s->untyped) {
+    direct = s->direct;
+    split = s->split;
+    for (i = 0; i < na; i++) fr->lw[i] = s->a[i].low;
+  }
+  else {
+    for (i = 0; i < na; i++)
+      fr->lw[i] = i < nfixed && !s->untyped ? s->a[i].low
+                                            : ct_x64_ffilow(fr->at[i]);
+    direct = ct_x64_place(fr->lw, na, hidden, &gpr, &sse, &split);
+  }
+  (void)gpr; (void)sse;
+#if CT_X64_DIRECT
+  if (ct_nodirect) direct = 0;
+  if (direct) {
+    uint64_t g[CT_X64_NGPR] = {0, 0, 0, 0, 0, 0};
+    double x[CT_X64_NSSE];
+    int gi = 0, xi = 0, j;
+    if (hidden) g[gi++] = (uint64_t)(uintptr_t)rvalue;
+    for (i = 0; i < na; i++) {
+      const ct_Low *lw = &fr->lw[i];
+      ffi_type *ft = fr->at[i];
+      if (ft->type == FFI_TYPE_STRUCT) {
+        for (j = 0; j < lw->n; j++) {
+          uint64_t u = ct_x64_eightbyte(fr->av[i], ft->size, j);
+          if (lw->c[j] == CT_CL_INT) g[gi++] = u;
+          else memcpy(&x[xi++], &u, 8);
+        }
+      }
+      else {
+        uint64_t u;
+        switch (ft->type) {
+          case FFI_TYPE_SINT8: u = (uint64_t)(int64_t)*(int8_t *)fr->av[i]; break;
+          case FFI_TYPE_UINT8: u = *(uint8_t *)fr->av[i]; break;
+          case FFI_TYPE_SINT16: u = (uint64_t)(int64_t)*(int16_t *)fr->av[i]; break;
+          case FFI_TYPE_UINT16: u = *(uint16_t *)fr->av[i]; break;
+          case FFI_TYPE_SINT32: case FFI_TYPE_INT:
+            u = (uint64_t)(int64_t)*(int32_t *)fr->av[i]; break;
+          case FFI_TYPE_UINT32: u = *(uint32_t *)fr->av[i]; break;
+          case FFI_TYPE_FLOAT: u = 0; memcpy(&u, fr->av[i], 4); break;
+          default: memcpy(&u, fr->av[i], 8); break;
+        }
+        if (lw->c[0] == CT_CL_INT) g[gi++] = u;
+        else memcpy(&x[xi++], &u, 8);
+      }
+    }
+    AROUND(L, s, ct_x64_call(fn, s->rd, g, x, xi, rbuf));
+  }
+  else
+#else
+  (void)direct; (void)rbuf;
+#endif
+  {
+    ffi_cif cif, *cp;
+    void **av = fr->av;
+    void *sav[2 * NLOCAL];
+    ffi_type *sat[2 * NLOCAL];
+    Slot spad[NLOCAL];
+    if (split) {
+      /* libffi bug workaround: split arguments go as one scalar per
+      ** eightbyte, read from a zero-padded copy */
+      int k = 0, m = 0;
+      void **bav = sav;
+      ffi_type **bat = sat;
+      Slot *pad = spad;
+      if (na > NLOCAL) {
+        char *mm = (char *)lua_newuserdatauv(L, (size_t)na * (4 * sizeof(void *)
+                                             + sizeof(Slot)) + 16, 0);
+        mm = (char *)(((uintptr_t)mm + 15) & ~(uintptr_t)15);
+        pad = (Slot *)mm; mm += (size_t)na * sizeof(Slot);
+        bav = (void **)mm; mm += 2 * (size_t)na * sizeof(void *);
+        bat = (ffi_type **)mm;
+      }
+      for (i = 0; i < na; i++) {
+        if (fr->lw[i].split) {
+          memset(&pad[m], 0, sizeof(Slot));
+          memcpy(&pad[m], fr->av[i], fr->at[i]->size);
+          bav[k] = &pad[m];
+          bat[k++] = fr->lw[i].c[0] == CT_CL_INT ? &ffi_type_uint64 :
+                                              &ffi_type_double;
+          bav[k] = pad[m].b + 8;
+          bat[k++] = fr->lw[i].c[1] == CT_CL_INT ? &ffi_type_uint64 :
+                                              &ffi_type_double;
+          m++;
+        }
+        else {
+          bav[k] = fr->av[i];
+          bat[k++] = fr->at[i];
+        }
+      }
+      av = bav;
+      if (na == nfixed && !s->untyped) cp = s->callcif;
+      else {
+        int nf = k;   /* fixed libffi arguments, after splitting */
+        if (!s->untyped) {
+          int q;
+          nf = 0;
+          for (q = 0; q < nfixed; q++) nf += fr->lw[q].split ? 2 : 1;
+        }
+        if ((s->untyped ? ffi_prep_cif(&cif, FFI_DEFAULT_ABI, (unsigned)k,
+                                       s->s.rtype, bat)
+                        : ffi_prep_cif_var(&cif, FFI_DEFAULT_ABI, (unsigned)nf,
+                                           (unsigned)k, s->s.rtype, bat))
+            != FFI_OK)
+          ct_error(L, "TypeError", "libffi cannot prepare this call");
+        cp = &cif;
+      }
+    }
+    else if (na == nfixed && !s->untyped) cp = &s->s.cif;
+    else {
+      ffi_status st = s->untyped ?
+        ffi_prep_cif(&cif, FFI_DEFAULT_ABI, (unsigned)na, s->s.rtype, fr->at) :
+        ffi_prep_cif_var(&cif, FFI_DEFAULT_ABI, (unsigned)nfixed,
+                         (unsigned)na, s->s.rtype, fr->at);
+      if (st != FFI_OK)
+        ct_error(L, "TypeError", "libffi cannot prepare this call");
+      cp = &cif;
+    }
+    AROUND(L, s, ffi_call(cp, FFI_FN(fn), rvalue, av));
+  }
+}
+#endif
+
+
 static int general (lua_State *L, Call *ci, void *fn, int n) {
   Sig *s = ci->sig;
-  int nfixed = s->s.nargs, na, base, i, sigidx, bigidx = 0, direct, split;
-  int gpr, sse, hidden, argsidx = 0, pfidx = 0, calltop;
+  int nfixed = s->s.nargs, na, base, i, sigidx, bigidx = 0;
+  int argsidx = 0, pfidx = 0, calltop;
   Slot lslot[NLOCAL];
   void *lav[NLOCAL];
   ffi_type *lat[NLOCAL];
-  Low llw[NLOCAL];
+#if CT_ABI_X64
+  ct_Low llw[NLOCAL];
+#endif
   unsigned char louts[NLOCAL];
   unsigned char *outs = louts;
   Frame fr;
@@ -1694,17 +1710,22 @@ static int general (lua_State *L, Call *ci, void *fn, int n) {
   }
   /* per-argument storage: on the C stack, or one scratch userdata */
   if (na <= NLOCAL) {
-    fr.slot = lslot; fr.av = lav; fr.at = lat; fr.lw = llw;
+    fr.slot = lslot; fr.av = lav; fr.at = lat;
+#if CT_ABI_X64
+    fr.lw = llw;
+#endif
   }
   else {
     size_t sz = (size_t)na * (sizeof(Slot) + 2 * sizeof(void *) +
-                              sizeof(Low)) + 16;
+                              LOWSIZE) + 16;
     char *m = (char *)lua_newuserdatauv(L, sz, 0);
     m = (char *)(((uintptr_t)m + 15) & ~(uintptr_t)15);
     fr.slot = (Slot *)m; m += (size_t)na * sizeof(Slot);
     fr.av = (void **)m; m += (size_t)na * sizeof(void *);
     fr.at = (ffi_type **)m; m += (size_t)na * sizeof(void *);
-    fr.lw = (Low *)m;
+#if CT_ABI_X64
+    fr.lw = (ct_Low *)m;
+#endif
   }
   for (i = 0; i < na; i++) {
     int idx = base + i;
@@ -1713,130 +1734,26 @@ static int general (lua_State *L, Call *ci, void *fn, int n) {
       fr.av[i] = convtyped(L, i + 1, lua_gettop(L), &s->a[i], idx,
                            &fr.slot[i]);
       fr.at[i] = s->s.atypes[i];
-      fr.lw[i] = s->a[i].low;
     }
     else
       fr.av[i] = convuntyped(L, i + 1, idx, &fr.slot[i], &fr.at[i],
-                             &fr.lw[i], !s->untyped);
+                             !s->untyped);
   }
   if (s->rk == RK_BIG) {
     lua_getiuservalue(L, sigidx, 1);
     rvalue = ct_newcdata(L, -1)->ptr;
     bigidx = lua_gettop(L);
   }
-  hidden = s->rd == RD_MEM;
-  if (na == nfixed && !s->untyped) {
-    direct = s->direct;
-    split = s->split;
-    gpr = s->ngpr;
-    sse = s->nsse;
-  }
-  else {
-    direct = place(fr.lw, na, hidden, &gpr, &sse, &split);
-  }
-  (void)gpr; (void)sse;
   /* the room callbacks may use without asking (the window, ctypes.h); what
   ** they leave above calltop goes after the call */
   luaL_checkstack(L, CT_CB_SLACK, "too many arguments");
   calltop = lua_gettop(L);
-  if (!HAVE_DIRECT || ct_nodirect) direct = 0;
-  (void)direct;
-#if HAVE_DIRECT
-  if (direct) {
-    uint64_t g[MAXGPR] = {0, 0, 0, 0, 0, 0};
-    double x[MAXSSE];
-    int gi = 0, xi = 0, j;
-    if (hidden) g[gi++] = (uint64_t)(uintptr_t)rvalue;
-    for (i = 0; i < na; i++) {
-      const Low *lw = &fr.lw[i];
-      ffi_type *ft = fr.at[i];
-      if (ft->type == FFI_TYPE_STRUCT) {
-        for (j = 0; j < lw->n; j++) {
-          uint64_t u = eightbyte(fr.av[i], ft->size, j);
-          if (lw->c[j] == CL_INT) g[gi++] = u;
-          else memcpy(&x[xi++], &u, 8);
-        }
-      }
-      else {
-        uint64_t u;
-        switch (ft->type) {
-          case FFI_TYPE_SINT8: u = (uint64_t)(int64_t)*(int8_t *)fr.av[i]; break;
-          case FFI_TYPE_UINT8: u = *(uint8_t *)fr.av[i]; break;
-          case FFI_TYPE_SINT16: u = (uint64_t)(int64_t)*(int16_t *)fr.av[i]; break;
-          case FFI_TYPE_UINT16: u = *(uint16_t *)fr.av[i]; break;
-          case FFI_TYPE_SINT32: case FFI_TYPE_INT:
-            u = (uint64_t)(int64_t)*(int32_t *)fr.av[i]; break;
-          case FFI_TYPE_UINT32: u = *(uint32_t *)fr.av[i]; break;
-          case FFI_TYPE_FLOAT: u = 0; memcpy(&u, fr.av[i], 4); break;
-          default: memcpy(&u, fr.av[i], 8); break;
-        }
-        if (lw->c[0] == CL_INT) g[gi++] = u;
-        else memcpy(&x[xi++], &u, 8);
-      }
-    }
-    AROUND(L, s, directcall(fn, s->rd, g, x, xi, rbuf));
-    if (hidden && rvalue != rbuf) { /* the callee wrote through rvalue */ }
-  }
-  else
-#endif
+#if CT_ABI_X64
+  x64call(L, s, &fr, na, fn, rvalue, rbuf);
+#else
   {
-    ffi_cif cif, *cp;
-    void **av = fr.av;
-    void *sav[2 * NLOCAL];
-    ffi_type *sat[2 * NLOCAL];
-    Slot spad[NLOCAL];
-    if (split) {
-      /* libffi bug workaround: split arguments go as one scalar per
-      ** eightbyte, read from a zero-padded copy */
-      int k = 0, m = 0;
-      void **bav = sav;
-      ffi_type **bat = sat;
-      Slot *pad = spad;
-      if (na > NLOCAL) {
-        char *mm = (char *)lua_newuserdatauv(L, (size_t)na * (4 * sizeof(void *)
-                                             + sizeof(Slot)) + 16, 0);
-        mm = (char *)(((uintptr_t)mm + 15) & ~(uintptr_t)15);
-        pad = (Slot *)mm; mm += (size_t)na * sizeof(Slot);
-        bav = (void **)mm; mm += 2 * (size_t)na * sizeof(void *);
-        bat = (ffi_type **)mm;
-      }
-      for (i = 0; i < na; i++) {
-        if (fr.lw[i].split) {
-          memset(&pad[m], 0, sizeof(Slot));
-          memcpy(&pad[m], fr.av[i], fr.at[i]->size);
-          bav[k] = &pad[m];
-          bat[k++] = fr.lw[i].c[0] == CL_INT ? &ffi_type_uint64 :
-                                              &ffi_type_double;
-          bav[k] = pad[m].b + 8;
-          bat[k++] = fr.lw[i].c[1] == CL_INT ? &ffi_type_uint64 :
-                                              &ffi_type_double;
-          m++;
-        }
-        else {
-          bav[k] = fr.av[i];
-          bat[k++] = fr.at[i];
-        }
-      }
-      av = bav;
-      if (na == nfixed && !s->untyped) cp = s->callcif;
-      else {
-        int nf = k;   /* fixed libffi arguments, after splitting */
-        if (!s->untyped) {
-          int q;
-          nf = 0;
-          for (q = 0; q < nfixed; q++) nf += fr.lw[q].split ? 2 : 1;
-        }
-        if ((s->untyped ? ffi_prep_cif(&cif, FFI_DEFAULT_ABI, (unsigned)k,
-                                       s->s.rtype, bat)
-                        : ffi_prep_cif_var(&cif, FFI_DEFAULT_ABI, (unsigned)nf,
-                                           (unsigned)k, s->s.rtype, bat))
-            != FFI_OK)
-          ct_error(L, "TypeError", "libffi cannot prepare this call");
-        cp = &cif;
-      }
-    }
-    else if (na == nfixed && !s->untyped) cp = &s->s.cif;
-    else {
+    ffi_cif cif, *cp = &s->s.cif;
+    if (na != nfixed || s->untyped) {
       ffi_status st = s->untyped ?
         ffi_prep_cif(&cif, FFI_DEFAULT_ABI, (unsigned)na, s->s.rtype, fr.at) :
         ffi_prep_cif_var(&cif, FFI_DEFAULT_ABI, (unsigned)nfixed,
@@ -1845,8 +1762,13 @@ static int general (lua_State *L, Call *ci, void *fn, int n) {
         ct_error(L, "TypeError", "libffi cannot prepare this call");
       cp = &cif;
     }
-    AROUND(L, s, ffi_call(cp, FFI_FN(fn), rvalue, av));
+    AROUND(L, s, ffi_call(cp, FFI_FN(fn), rvalue, fr.av));
   }
+#endif
+  /* integer results narrower than ffi_arg come back widened to a whole
+  ** ffi_arg (libffi's contract, on every endianness) */
+  if (s->rk == RK_SCALAR || s->rk == RK_CALLABLE)
+    ct_ffiret_narrow(s->rscalar, rbuf);
   lua_settop(L, calltop);
   checkpending(L);
   {
@@ -2137,7 +2059,7 @@ static int call_set_errno (lua_State *L) {
 static int call_direct (lua_State *L) {
   int old = !ct_nodirect;
   if (!lua_isnone(L, 1)) ct_nodirect = !lua_toboolean(L, 1);
-  lua_pushboolean(L, old && HAVE_DIRECT);
+  lua_pushboolean(L, old && CT_X64_DIRECT);
   return 1;
 }
 
@@ -2164,8 +2086,6 @@ void ct_open_call (lua_State *L) {
     {NULL, NULL}
   };
   luaL_setfuncs(L, funcs, 0);
-  /* type -> libffi storage, alive as long as the type */
-  weakregistry(L, &ffistore_key, "k");
   weakregistry(L, &protocache_key, "v");
   lua_newtable(L);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &deffunc_key);

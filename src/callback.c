@@ -43,7 +43,6 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
-#include <sys/mman.h>
 #include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,7 +52,7 @@
 
 /* The Lua API functions cb_fast calls, called through the GOT instead of a
 ** PLT stub (gcc's noplt: one jump less each, a dozen per callback). */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#if CT_X64_DIRECT && !defined(__clang__)
 #define CB_NOPLT __attribute__((noplt))
 LUA_API void (lua_settop) (lua_State *L, int idx) CB_NOPLT;
 LUA_API int (lua_checkstack) (lua_State *L, int n) CB_NOPLT;
@@ -129,24 +128,10 @@ struct cb_State;
 
 /* x86-64 System V: callbacks whose arguments all travel in registers and
 ** whose result comes back in rax or xmm0 get a stub of our own instead of a
-** libffi closure (libffi classifies every argument again on every call). */
-#if defined(__x86_64__) && defined(__linux__)
-#define CB_DIRECT 1
-#define CB_NGPR 6
-#define CB_NSSE 8
-#define CB_CHUNK 256          /* stubs per chunk (one page of code) */
-#define CB_STUBSIZE 16
-
-/* a chunk: CB_CHUNK stubs in one read+execute page, followed by a
-** read+write page of CB_CHUNK data slots { state, entry }; stub i loads
-** slot i's state into r10 and jumps to slot i's entry */
-typedef struct cb_Chunk {
-  struct cb_Chunk *next;
-  unsigned char *mem;         /* the two pages */
-  size_t page;
-  int nfree;
-  unsigned short free[CB_CHUNK];
-} cb_Chunk;
+** libffi closure (libffi classifies every argument again on every call);
+** abi_x64.c makes the stubs */
+#if CT_X64_DIRECT
+#define CB_NREGS (CT_X64_NGPR + CT_X64_NSSE)
 #endif
 
 /* Per Lua state (universe). The atomics are written by any OS thread; the
@@ -170,8 +155,8 @@ typedef struct cb_Shared {
                               from there without a registry lookup */
   lua_Integer nextid;      /* ids ever handed out */
   struct cb_State *graves; /* debug mode: closures kept as tombstones */
-#ifdef CB_DIRECT
-  cb_Chunk *chunks;        /* stubs of direct callbacks */
+#if CT_X64_DIRECT
+  ct_X64Chunk *chunks;     /* stubs of direct callbacks */
   int nodirect;            /* stubs could not be made: libffi only */
 #endif
   char msg[512];           /* the first unraisable report */
@@ -180,11 +165,10 @@ typedef struct cb_Shared {
 typedef struct cb_State {
   atomic_int status;       /* CB_LIVE, CB_RELEASED, CB_DEAD */
   ffi_closure *closure;    /* libffi closure, or NULL */
-#ifdef CB_DIRECT
-  cb_Chunk *chunk;         /* or a stub of this chunk */
-  int slot;
-  unsigned char off[CB_NGPR + CB_NSSE];  /* argument offsets in cb_Regs */
-  unsigned char retoff;    /* result offset in cb_Regs */
+#if CT_X64_DIRECT
+  ct_X64Stub stub;         /* or a stub */
+  unsigned char off[CB_NREGS];  /* argument offsets in ct_X64Regs */
+  unsigned char retoff;    /* result offset in ct_X64Regs */
   unsigned char sse;       /* some argument or the result uses xmm */
 #endif
   void *code;              /* the C function pointer */
@@ -578,9 +562,8 @@ static inline int cb_ours (lua_State *L, const cb_Shared *sh) {
 static inline void pushscalar (lua_State *L, int code, const void *a) {
   switch (code) {
     case CT_INT: lua_pushinteger(L, *(const int *)a); break;
-    case CT_LONG: case CT_LONGLONG:
-      lua_pushinteger(L, *(const long long *)a);
-      break;
+    case CT_LONG: lua_pushinteger(L, *(const long *)a); break;
+    case CT_LONGLONG: lua_pushinteger(L, *(const long long *)a); break;
     case CT_DOUBLE: lua_pushnumber(L, *(const double *)a); break;
     default: ct_scalar_push(L, code, a); break;
   }
@@ -693,7 +676,7 @@ int cb_fast (cb_State *st, void *ret, void **args, const char *regs) {
   }
   ct_active_L = L;  /* Lua runs: no window until it returns */
   st->inflight++;
-#ifdef CB_DIRECT
+#if CT_X64_DIRECT
   if (regs != NULL && st->allint) {
     /* the register, shifted left and back: sign or zero extended */
 #define IARG(k) do { \
@@ -716,7 +699,7 @@ int cb_fast (cb_State *st, void *ret, void **args, const char *regs) {
 #endif
   for (i = 0; i < n; i++) {
     const void *a;
-#ifdef CB_DIRECT
+#if CT_X64_DIRECT
     a = regs != NULL ? (const void *)(regs + st->off[i]) : args[i];
 #else
     (void)regs;
@@ -731,7 +714,13 @@ int cb_fast (cb_State *st, void *ret, void **args, const char *regs) {
         if (lua_isinteger(L, -1)) {
           uint64_t x = (uint64_t)lua_tointeger(L, -1) << st->rsh;
           x = st->rsgn ? (uint64_t)((int64_t)x >> st->rsh) : x >> st->rsh;
-          memcpy(ret, &x, sizeof x);
+          if (sizeof(ffi_arg) >= sizeof x || st->retsize > sizeof(ffi_arg))
+            memcpy(ret, &x, sizeof x);
+          else {  /* a whole ffi_arg (libffi's contract): the value's type
+                     fits in it, so is no wider than 32 bits */
+            ffi_arg y = (ffi_arg)x;
+            memcpy(ret, &y, sizeof y);
+          }
           goto done;
         }
         break;
@@ -848,23 +837,16 @@ static void cb_trampoline (ffi_cif *cif, void *ret, void **args, void *ud) {
 /* } ====================================================================== */
 
 
-#ifdef CB_DIRECT
+#if CT_X64_DIRECT
 /* {======================================================================
-** Direct stubs (x86-64 System V)
+** The C side of the register entries (abi_x64.c)
 ** ======================================================================= */
 
-/* the argument registers as ct_cb_entry saves them */
-typedef struct cb_Regs {
-  uint64_t gpr[CB_NGPR];
-  double xmm[CB_NSSE];
-} cb_Regs;
-
-/* Called by ct_cb_entry with the stub's state and the saved registers. The
-** result goes where ct_cb_entry reloads rax (gpr[0]) and xmm0 (xmm[0]) from;
-** the arguments have been read by then. */
-__attribute__((used, noinline, noclone))
-static void cb_direct (cb_State *st, cb_Regs *r) {
-  void *args[CB_NGPR + CB_NSSE];
+/* The result goes where the entry reloads rax (gpr[0]) and xmm0 (xmm[0])
+** from; the arguments have been read by then. */
+void ct_x64_cb_regs (void *state, ct_X64Regs *r) {
+  cb_State *st = (cb_State *)state;
+  void *args[CB_NREGS];
   int i, n;
   if (r == NULL) __builtin_unreachable();  /* it is the entry's rsp: lets
                                              cb_fast drop its args[] path */
@@ -874,13 +856,12 @@ static void cb_direct (cb_State *st, cb_Regs *r) {
   cb_trampoline(NULL, (char *)r + st->retoff, args, st);
 }
 
-/* The entry of the stubs of signatures with at most five arguments, all in
-** general registers, and the result (if any) in rax: r10 = the cb_State
-** goes to r9, the sixth argument register (unused by such a signature), so
-** this is an ordinary C function of the five argument registers. */
-__attribute__((used, noinline, noclone))
-static uint64_t cb_gpr5 (uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3,
-                         uint64_t a4, cb_State *st) {
+/* signatures with at most five arguments, all in general registers, and
+** the result (if any) in rax: an ordinary C function of the five argument
+** registers and the state */
+uint64_t ct_x64_cb_gpr5 (uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3,
+                         uint64_t a4, void *state) {
+  cb_State *st = (cb_State *)state;
   uint64_t g[5], rv = 0;
   void *args[5];
   int i, n;
@@ -892,176 +873,17 @@ static uint64_t cb_gpr5 (uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3,
   return rv;
 }
 
-/* The common entry of the stubs: r10 = the cb_State. Saves the argument
-** registers in a cb_Regs on the stack (rsp is 16-byte aligned after the
-** subtraction: it was 8 mod 16 at entry), calls cb_direct, returns the
-** result in both rax and xmm0 (the caller reads the one it expects). */
-__asm__(
-  "  .text\n"
-  "  .p2align 4\n"
-  "  .globl ct_cb_entry\n"
-  "  .hidden ct_cb_entry\n"
-  "  .type ct_cb_entry, @function\n"
-  "ct_cb_entry:\n"
-  "  .cfi_startproc\n"
-  "  subq $120, %rsp\n"
-  "  .cfi_def_cfa_offset 128\n"
-  "  movq %rdi, 0(%rsp)\n"
-  "  movq %rsi, 8(%rsp)\n"
-  "  movq %rdx, 16(%rsp)\n"
-  "  movq %rcx, 24(%rsp)\n"
-  "  movq %r8, 32(%rsp)\n"
-  "  movq %r9, 40(%rsp)\n"
-  "  movsd %xmm0, 48(%rsp)\n"
-  "  movsd %xmm1, 56(%rsp)\n"
-  "  movsd %xmm2, 64(%rsp)\n"
-  "  movsd %xmm3, 72(%rsp)\n"
-  "  movsd %xmm4, 80(%rsp)\n"
-  "  movsd %xmm5, 88(%rsp)\n"
-  "  movsd %xmm6, 96(%rsp)\n"
-  "  movsd %xmm7, 104(%rsp)\n"
-  "  movq %r10, %rdi\n"
-  "  movq %rsp, %rsi\n"
-  "  call cb_direct\n"
-  "  movq 0(%rsp), %rax\n"
-  "  movsd 48(%rsp), %xmm0\n"
-  "  addq $120, %rsp\n"
-  "  .cfi_def_cfa_offset 8\n"
-  "  ret\n"
-  "  .cfi_endproc\n"
-  "  .size ct_cb_entry, .-ct_cb_entry\n"
-  /* the same for signatures that use no SSE register: saves and reloads
-  ** the integer registers only */
-  "  .p2align 4\n"
-  "  .globl ct_cb_entry_gpr\n"
-  "  .hidden ct_cb_entry_gpr\n"
-  "  .type ct_cb_entry_gpr, @function\n"
-  "ct_cb_entry_gpr:\n"
-  "  .cfi_startproc\n"
-  "  subq $120, %rsp\n"
-  "  .cfi_def_cfa_offset 128\n"
-  "  movq %rdi, 0(%rsp)\n"
-  "  movq %rsi, 8(%rsp)\n"
-  "  movq %rdx, 16(%rsp)\n"
-  "  movq %rcx, 24(%rsp)\n"
-  "  movq %r8, 32(%rsp)\n"
-  "  movq %r9, 40(%rsp)\n"
-  "  movq %r10, %rdi\n"
-  "  movq %rsp, %rsi\n"
-  "  call cb_direct\n"
-  "  movq 0(%rsp), %rax\n"
-  "  addq $120, %rsp\n"
-  "  .cfi_def_cfa_offset 8\n"
-  "  ret\n"
-  "  .cfi_endproc\n"
-  "  .size ct_cb_entry_gpr, .-ct_cb_entry_gpr\n"
-  /* cb_gpr5's: the state as its sixth argument */
-  "  .p2align 4\n"
-  "  .globl ct_cb_entry_g5\n"
-  "  .hidden ct_cb_entry_g5\n"
-  "  .type ct_cb_entry_g5, @function\n"
-  "ct_cb_entry_g5:\n"
-  "  .cfi_startproc\n"
-  "  movq %r10, %r9\n"
-  "  jmp cb_gpr5\n"
-  "  .cfi_endproc\n"
-  "  .size ct_cb_entry_g5, .-ct_cb_entry_g5\n"
-);
-extern void ct_cb_entry (void) __attribute__((visibility("hidden")));
-extern void ct_cb_entry_gpr (void) __attribute__((visibility("hidden")));
-extern void ct_cb_entry_g5 (void) __attribute__((visibility("hidden")));
-
-
-/* where the arguments and the result of sig sit in cb_Regs; 0 if some do
-** not travel in registers (long double, aggregates, too many) */
-static int cb_directable (const ct_Sig *sig, cb_State *st) {
-  int i, g = 0, x = 0;
-  const ct_Type *t = sig->ret;
-  for (i = 0; i < sig->nargs; i++) {
-    t = sig->args[i];
-    if (t->kind == CT_SIMPLE && (t->scalar == CT_FLOAT ||
-                                 t->scalar == CT_DOUBLE)) {
-      if (x == CB_NSSE) return 0;
-      st->off[i] = (unsigned char)(offsetof(cb_Regs, xmm) + 8 * x++);
-      st->sse = 1;
-    }
-    else if ((t->kind == CT_SIMPLE && t->scalar != CT_LONGDOUBLE) ||
-             t->kind == CT_POINTER || t->kind == CT_FUNC) {
-      if (g == CB_NGPR) return 0;
-      st->off[i] = (unsigned char)(offsetof(cb_Regs, gpr) + 8 * g++);
-    }
-    else return 0;
-  }
-  t = sig->ret;
-  if (t == NULL || t->kind == CT_POINTER || t->kind == CT_FUNC ||
-      (t->kind == CT_SIMPLE && t->scalar != CT_LONGDOUBLE &&
-       t->scalar != CT_FLOAT && t->scalar != CT_DOUBLE))
-    st->retoff = (unsigned char)offsetof(cb_Regs, gpr);
-  else if (t->kind == CT_SIMPLE && t->scalar != CT_LONGDOUBLE) {
-    st->retoff = (unsigned char)offsetof(cb_Regs, xmm);
-    st->sse = 1;
-  }
-  else return 0;
-  return 1;
-}
-
-
-/* a new chunk of stubs, or NULL */
-static cb_Chunk *cb_newchunk (cb_Shared *sh) {
-  long pg = sysconf(_SC_PAGESIZE);
-  size_t page;
-  unsigned char *mem;
-  cb_Chunk *c;
-  int i;
-  if (pg < CB_CHUNK * CB_STUBSIZE) return NULL;
-  page = (size_t)pg;
-  mem = (unsigned char *)mmap(NULL, 2 * page, PROT_READ | PROT_WRITE,
-                              MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (mem == MAP_FAILED) return NULL;
-  for (i = 0; i < CB_CHUNK; i++) {
-    /* mov r10, [rip + d1]; jmp [rip + d2]; int3 x3 -- the data slot of
-    ** stub i lies exactly one page after it */
-    unsigned char *p = mem + (size_t)i * CB_STUBSIZE;
-    int32_t d1 = (int32_t)(page - 7), d2 = (int32_t)(page + 8 - 13);
-    p[0] = 0x4c; p[1] = 0x8b; p[2] = 0x15; memcpy(p + 3, &d1, 4);
-    p[7] = 0xff; p[8] = 0x25; memcpy(p + 9, &d2, 4);
-    p[13] = p[14] = p[15] = 0xcc;
-  }
-  if (mprotect(mem, page, PROT_READ | PROT_EXEC) != 0 ||
-      (c = (cb_Chunk *)malloc(sizeof(cb_Chunk))) == NULL) {
-    munmap(mem, 2 * page);
-    return NULL;
-  }
-  c->mem = mem;
-  c->page = page;
-  c->nfree = CB_CHUNK;
-  for (i = 0; i < CB_CHUNK; i++)
-    c->free[i] = (unsigned short)(CB_CHUNK - 1 - i);
-  c->next = sh->chunks;
-  sh->chunks = c;
-  return c;
-}
-
 
 /* gives st a stub; 0 if none can be made */
 static int cb_stub (cb_Shared *sh, cb_State *st) {
-  cb_Chunk *c;
-  void **data;
-  void (*entry)(void) = st->sse ? ct_cb_entry
-                       : st->sig->nargs <= 5 ? ct_cb_entry_g5
-                       : ct_cb_entry_gpr;
+  int entry = st->sse ? CT_X64_ENTRY_ALL
+            : st->sig->nargs <= 5 ? CT_X64_ENTRY_G5 : CT_X64_ENTRY_GPR;
   if (sh->nodirect) return 0;
-  for (c = sh->chunks; c != NULL && c->nfree == 0; c = c->next) ;
-  if (c == NULL && (c = cb_newchunk(sh)) == NULL) {
+  st->code = ct_x64_stub_new(&sh->chunks, &st->stub, st, entry);
+  if (st->code == NULL) {
     sh->nodirect = 1;  /* e.g. no executable mappings allowed */
     return 0;
   }
-  st->chunk = c;
-  st->slot = c->free[--c->nfree];
-  data = (void **)(c->mem + c->page + (size_t)st->slot * CB_STUBSIZE);
-  data[0] = st;
-  memcpy(&data[1], &entry, sizeof(void *));
-  st->code = c->mem + (size_t)st->slot * CB_STUBSIZE;
   return 1;
 }
 
@@ -1262,8 +1084,10 @@ int ct_callback_new (lua_State *L, int tidx, int fidx) {
     lua_settop(L, optidx);
   }
   lua_settop(L, udidx);
-#ifdef CB_DIRECT
-  if (!(atomic_load(&sh->direct) && cb_directable(sig, st) && cb_stub(sh, st)))
+#if CT_X64_DIRECT
+  if (!(atomic_load(&sh->direct) &&
+        ct_x64_cbplace(sig, st->off, &st->retoff, &st->sse) &&
+        cb_stub(sh, st)))
 #endif
   {
     st->closure = (ffi_closure *)ffi_closure_alloc(sizeof(ffi_closure),
@@ -1341,19 +1165,16 @@ static int cb_release_api (lua_State *L) {
 
 
 static int cb_hascode (const cb_State *st) {
-#ifdef CB_DIRECT
-  if (st->chunk != NULL) return 1;
+#if CT_X64_DIRECT
+  if (st->stub.chunk != NULL) return 1;
 #endif
   return st->closure != NULL;
 }
 
 
 static void cb_freecode (cb_State *st) {
-#ifdef CB_DIRECT
-  if (st->chunk != NULL) {
-    st->chunk->free[st->chunk->nfree++] = (unsigned short)st->slot;
-    st->chunk = NULL;
-  }
+#if CT_X64_DIRECT
+  ct_x64_stub_free(&st->stub);
 #endif
   if (st->closure != NULL) ffi_closure_free(st->closure);
   st->closure = NULL;
@@ -1412,13 +1233,8 @@ static int shared_gc (lua_State *L) {
     cb_freecode(st);
     free(st);
   }
-#ifdef CB_DIRECT
-  while (sh->chunks != NULL) {
-    cb_Chunk *c = sh->chunks;
-    sh->chunks = c->next;
-    munmap(c->mem, 2 * c->page);
-    free(c);
-  }
+#if CT_X64_DIRECT
+  ct_x64_stubs_close(&sh->chunks);
 #endif
   return 0;
 }

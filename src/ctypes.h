@@ -378,11 +378,36 @@ extern CT_TLS lua_State *ct_active_L;
 ** ct_callback_raise */
 extern CT_TLS int ct_cb_pending;
 
+/* libffi returns integer results narrower than ffi_arg widened to a whole
+** ffi_arg (on every endianness): narrows the one at p in place, so that the
+** value starts at p as every other result does */
+static inline void ct_ffiret_narrow (int code, void *p) {
+  ffi_arg v;
+  size_t n;
+  switch (code) {
+    case CT_BOOL: case CT_CHAR: case CT_BYTE: case CT_UBYTE: n = 1; break;
+    case CT_SHORT: case CT_USHORT: n = sizeof(short); break;
+    case CT_INT: case CT_UINT: n = sizeof(int); break;
+    case CT_WCHAR: n = sizeof(wchar_t); break;
+    default: return;
+  }
+  if (n >= sizeof(ffi_arg)) return;
+  memcpy(&v, p, sizeof v);
+  switch (n) {
+    case 1: { uint8_t x = (uint8_t)v; memcpy(p, &x, 1); break; }
+    case 2: { uint16_t x = (uint16_t)v; memcpy(p, &x, 2); break; }
+    default: { uint32_t x = (uint32_t)v; memcpy(p, &x, 4); break; }
+  }
+}
+
 /* callback.c */
 int ct_callback_new (lua_State *L, int tidx, int fidx); /* F(lua_function) */
 int ct_callback_close (lua_State *L);    /* __close / explicit release */
 int ct_callback_raise (lua_State *L);    /* raise the pending error */
 void ct_open_callback (lua_State *L);
+
+/* the target boundary: ABI-specific paths (abi.h, abi_x64.c) */
+#include "abi.h"
 
 #pragma GCC visibility pop
 
