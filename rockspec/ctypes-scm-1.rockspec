@@ -48,6 +48,7 @@ build = {
         "src/call.c",
         "src/library.c",
         "src/callback.c",
+        "src/abi_x64.c",
       },
       libraries = { "ffi" },
       incdirs = { "src", "$(FFI_INCDIR)" },
