@@ -591,14 +591,14 @@ describe("structures and unions by value", function()
       assert.are.equal(2.5, rf.f)
       assert.are.equal(4, rf.a)
       -- built and checked through bytes: the int field is unaligned
-      local rp = p5(P5.from_buffer_copy("a" .. string.pack("<i4", 40)), 2)
-      assert.are.equal("b" .. string.pack("<i4", 42),
+      local rp = p5(P5.from_buffer_copy("a" .. string.pack("=i4", 40)), 2)
+      assert.are.equal("b" .. string.pack("=i4", 42),
                        ctypes.string_at(ctypes.addressof(rp), 5))
       assert.are.equal("b", rp.c)
       assert.are.equal(42, rp.i)
       local mk = lib.fxc_p5_make
       mk.argtypes, mk.restype = { ctypes.c_char, c_int }, P5
-      assert.are.equal("z" .. string.pack("<i4", -7),
+      assert.are.equal("z" .. string.pack("=i4", -7),
                        ctypes.string_at(ctypes.addressof(mk("z", -7)), 5))
       assert.are.equal(2.5, sld(SLD(1.25)).x)
     end)

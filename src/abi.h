@@ -45,6 +45,18 @@
 #define CT_X64_DIRECT 0
 #endif
 
+/* AArch64 (AAPCS64, not Apple's variant): libffi 3.4.4 puts the pointer to
+** an aggregate passed by reference (larger than 16 bytes, not a homogeneous
+** float aggregate) on the stack at the aggregate's alignment instead of the
+** pointer's, so after an 8-byte stack argument the callee finds it 8 bytes
+** off. Such aggregates are described to libffi with a pointer's alignment,
+** the only use libffi makes of it for them (call.c, aggtype). */
+#if defined(__aarch64__) && !defined(__APPLE__)
+#define CT_ABI_A64_BYREFALIGN 1
+#else
+#define CT_ABI_A64_BYREFALIGN 0
+#endif
+
 
 #if CT_ABI_X64
 /* {======================================================================

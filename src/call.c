@@ -221,6 +221,19 @@ static ffi_type *aggtype (lua_State *L, int tidx) {
   ft->alignment = (unsigned short)(t->align > 0 ? t->align : 1);
   ft->type = FFI_TYPE_STRUCT;
   ft->elements = el;
+#if CT_ABI_A64_BYREFALIGN
+  /* abi.h: an aggregate passed by reference is described with at most a
+  ** pointer's alignment (homogeneous float aggregates go by value) */
+  if (t->size > 16 && ft->alignment > sizeof(void *)) {
+    size_t i;
+    int hfa = n <= 4 && el[0]->type != FFI_TYPE_STRUCT;
+    for (i = 0; hfa && i < n; i++)
+      hfa = el[i] == el[0] && (el[i]->type == FFI_TYPE_FLOAT ||
+                               el[i]->type == FFI_TYPE_DOUBLE ||
+                               el[i]->type == FFI_TYPE_LONGDOUBLE);
+    if (!hfa) ft->alignment = sizeof(void *);
+  }
+#endif
   lua_setiuservalue(L, tidx, CT_TUV_EXT);
   t->ffi = ft;
   return ft;
