@@ -57,6 +57,15 @@
 #define CT_ABI_A64_BYREFALIGN 0
 #endif
 
+/* s390x: gcc passes a structure whose only member is a float or double in
+** a floating-point register, never a union: unions are described to libffi
+** as integer bytes (call.c, markbytes). */
+#if defined(__s390x__)
+#define CT_ABI_UNION_INT 1
+#else
+#define CT_ABI_UNION_INT 0
+#endif
+
 
 #if CT_ABI_X64
 /* {======================================================================

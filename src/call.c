@@ -91,6 +91,10 @@ static void markbytes (lua_State *L, int tidx, size_t off, unsigned char *map) {
     }
     case CT_STRUCT: case CT_UNION: {
       lua_Integer i, n;
+      if (CT_ABI_UNION_INT && t->kind == CT_UNION) {   /* abi.h */
+        markint(map, off, t->size);
+        break;
+      }
       lua_getiuservalue(L, tidx, CT_TUV_FIELDS);
       n = lua_istable(L, -1) ? luaL_len(L, -1) : 0;
       for (i = 1; i <= n; i++) {
