@@ -8,6 +8,13 @@ local libc = ctypes.CDLL(nil)
 local CFUNCTYPE, POINTER = ctypes.CFUNCTYPE, ctypes.POINTER
 local c_int, c_double, c_char_p = ctypes.c_int, ctypes.c_double, ctypes.c_char_p
 
+-- c_long is 32 or 64 bits wide: its range, and a value that needs it all
+local LONG64 = ctypes.sizeof(ctypes.c_long) == 8
+local LONG_MIN = LONG64 and math.mininteger or -(1 << 31)
+local LONG_MAX = LONG64 and math.maxinteger or (1 << 31) - 1
+local ULONG_MAX = LONG64 and -1 or (1 << 32) - 1
+local BIGLONG = LONG64 and 3000000000 or 2000000000
+
 -- a fixture function with its signature declared (through a prototype, so
 -- each spec gets its own function object)
 local function cfunc(name, restype, argtypes)
@@ -87,8 +94,8 @@ describe("callbacks", function()
       { "ushort", ctypes.c_ushort, 65535, 2, 2 },
       { "int", ctypes.c_int, -2147483648, 2147483647, 2147483647 },
       { "uint", ctypes.c_uint, 4294967295, 3, 3 },
-      { "long", ctypes.c_long, math.mininteger, math.maxinteger, math.maxinteger },
-      { "ulong", ctypes.c_ulong, -1, 4, 4 },
+      { "long", ctypes.c_long, LONG_MIN, LONG_MAX, LONG_MAX },
+      { "ulong", ctypes.c_ulong, ULONG_MAX, 4, 4 },
       { "longlong", ctypes.c_longlong, math.maxinteger, math.mininteger, math.mininteger },
       { "ulonglong", ctypes.c_ulonglong, math.mininteger, -2, -2 },
       { "float", ctypes.c_float, 1.5, -2.25, -2.25 },
@@ -229,10 +236,10 @@ describe("callbacks", function()
     it("passes structures that live in memory and in SSE registers", function()
       local BCB = CFUNCTYPE(Big, Big)
       local b = cfunc("fx_cb_big", Big, { BCB })(BCB(function(v)
-        assert.same({ 1, -2, 3000000000, 0.5 }, { v.a, v.b, v.c, v.d })
+        assert.same({ 1, -2, BIGLONG, 0.5 }, { v.a, v.b, v.c, v.d })
         return Big(v.d * 2, v.c, v.b, v.a + 0.25)
       end))
-      assert.same({ 1, 3000000000, -2, 1.25 }, { b.a, b.b, b.c, b.d })
+      assert.same({ 1, BIGLONG, -2, 1.25 }, { b.a, b.b, b.c, b.d })
       local MCB = CFUNCTYPE(Mixed, Mixed, Mixed)
       local m = cfunc("fx_cb_mixed", Mixed, { MCB })(MCB(function(x, y)
         return Mixed(x.f + y.f, x.d * y.d)

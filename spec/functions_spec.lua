@@ -11,6 +11,13 @@ local c_int, c_uint, c_long, c_double, c_float, c_char_p, c_void_p =
 local lib = ctypes.CDLL(helper.fixture)
 local libc = ctypes.CDLL(nil)
 
+-- c_long is 32 or 64 bits wide (its range, and a value that needs it all)
+local LONG_BITS = 8 * ctypes.sizeof(c_long)
+local LONG_MIN = LONG_BITS == 64 and math.mininteger or -(1 << 31)
+local LONG_MAX = LONG_BITS == 64 and math.maxinteger or (1 << 31) - 1
+local ULONG_MAX = LONG_BITS == 64 and -1 or (1 << 32) - 1
+local BIGLONG = LONG_BITS == 64 and 1 << 40 or 1 << 30
+
 -- runs f once through the direct register path and once through libffi
 local function bothpaths(f)
   for _, direct in ipairs({ true, false }) do
@@ -290,7 +297,7 @@ describe("conversions with argtypes", function()
     assert.are.equal(1.5 + 5.0, vd(2, ctypes.c_float(1.5), 2.5))  -- float -> double
     local vl = lib.fxc_vlsum
     vl.argtypes, vl.restype = { c_int }, c_long
-    assert.are.equal((1 << 40) + 2 * 7, vl(2, c_long(1 << 40), c_long(7)))
+    assert.are.equal(BIGLONG + 2 * 7, vl(2, c_long(BIGLONG), c_long(7)))
     -- short, char and bool promote to int
     assert.are.equal(-3 + 65 + 1, vsum(3, ctypes.c_short(-3), ctypes.c_char("A"),
                                        ctypes.c_bool(true)))
@@ -301,8 +308,8 @@ describe("conversions with argtypes", function()
     snprintf.argtypes = { c_void_p, ctypes.c_size_t, c_char_p }
     local buf = ctypes.create_string_buffer(64)
     local n = snprintf(buf, 64, "%d|%s|%.3f|%ld|%c", 42, "hi", 3.14159,
-                       c_long(1 << 40), 65)
-    assert.are.equal("42|hi|3.142|1099511627776|A", buf.value)
+                       c_long(BIGLONG), 65)
+    assert.are.equal("42|hi|3.142|" .. BIGLONG .. "|A", buf.value)
     assert.are.equal(#buf.value, n)
   end)
 
@@ -345,8 +352,8 @@ describe("every scalar type in and out", function()
     { "ushort", { 0, 65535 }, { 1, 0 } },
     { "int", { -2147483648, 2147483647 }, { -2147483647, -2147483648 } },
     { "uint", { 0, 4294967295 }, { 1, 0 } },
-    { "long", { math.mininteger, math.maxinteger }, { math.mininteger + 1, math.mininteger } },
-    { "ulong", { 0, -1 }, { 1, 0 } },
+    { "long", { LONG_MIN, LONG_MAX }, { LONG_MIN + 1, LONG_MIN } },
+    { "ulong", { 0, ULONG_MAX }, { 1, 0 } },
     { "longlong", { -5, math.maxinteger }, { -4, math.mininteger } },
     { "ulonglong", { 7, -1 }, { 8, 0 } },
     { "float", { 1.5, -0.25, 16777216.0 }, { 2.5, 0.75, 16777216.0 } },
