@@ -348,7 +348,7 @@ void ct_scalar_push (lua_State *L, int code, const void *p) {
       void *a;
       LOAD(void *, p, a);
       if (a == NULL) lua_pushnil(L);
-      else lua_pushinteger(L, (lua_Integer)(intptr_t)a);
+      else lua_pushinteger(L, (lua_Integer)(uintptr_t)a);
       break;
     }
   }
@@ -367,12 +367,13 @@ void ct_open_scalar (lua_State *L) {
 #undef CT_X_ROW
   };
   /* aliases, as ctypes makes them: fixed-width names by size */
-  static const struct { const char *alias, *name; } aliases[] = {
+  const struct { const char *alias, *name; } aliases[] = {
     {"c_voidp", "c_void_p"},
     {"c_int8", "c_byte"}, {"c_uint8", "c_ubyte"},
     {"c_int16", "c_short"}, {"c_uint16", "c_ushort"},
     {"c_int32", "c_int"}, {"c_uint32", "c_uint"},
-    {"c_int64", "c_long"}, {"c_uint64", "c_ulong"},
+    {"c_int64", sizeof(long) == 8 ? "c_long" : "c_longlong"},
+    {"c_uint64", sizeof(long) == 8 ? "c_ulong" : "c_ulonglong"},
     {"c_size_t", "c_ulong"}, {"c_ssize_t", "c_long"},
     {NULL, NULL}
   };

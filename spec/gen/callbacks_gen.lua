@@ -10,6 +10,9 @@
 -- Lua callback must receive and the value it must return.
 local M = {}
 
+-- long is 32 or 64 bits wide, as the target has it
+local LONG_BITS = 8 * require("ctypes").sizeof(require("ctypes").c_long)
+
 local fmt, concat = string.format, table.concat
 
 -- scalar descriptors: ctypes name, C type, value generator kind
@@ -21,8 +24,8 @@ local SCALARS = {
   { "c_ushort", "unsigned short", "int", 16, false },
   { "c_int", "int", "int", 32, true },
   { "c_uint", "unsigned int", "int", 32, false },
-  { "c_long", "long", "int", 64, true },
-  { "c_ulong", "unsigned long", "int", 64, false },
+  { "c_long", "long", "int", LONG_BITS, true },
+  { "c_ulong", "unsigned long", "int", LONG_BITS, false },
   { "c_longlong", "long long", "int", 64, true },
   { "c_ulonglong", "unsigned long long", "int", 64, false },
   { "c_float", "float", "float" },

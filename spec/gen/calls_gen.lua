@@ -9,6 +9,11 @@
 -- the same derived value, and compares: gcc is the oracle.
 local M = {}
 
+-- long is 32 or 64 bits wide, as the target has it
+local LONG_BITS = 8 * require("ctypes").sizeof(require("ctypes").c_long)
+-- and pointers are 32 or 64 bits wide
+local PTR_MAX = require("ctypes").sizeof(require("ctypes").c_void_p) == 8
+                and math.maxinteger or 0xFFFFFFFF
 local concat, fmt, unpack = table.concat, string.format, table.unpack
 local spack, sunpack = string.pack, string.unpack
 
@@ -22,8 +27,8 @@ local SCALARS = {
   { ct = "c_ushort",     c = "unsigned short",     k = "int", bits = 16 },
   { ct = "c_int",        c = "int",                k = "int", bits = 32, signed = true },
   { ct = "c_uint",       c = "unsigned int",       k = "int", bits = 32 },
-  { ct = "c_long",       c = "long",               k = "int", bits = 64, signed = true },
-  { ct = "c_ulong",      c = "unsigned long",      k = "int", bits = 64 },
+  { ct = "c_long",       c = "long",               k = "int", bits = LONG_BITS, signed = true },
+  { ct = "c_ulong",      c = "unsigned long",      k = "int", bits = LONG_BITS },
   { ct = "c_longlong",   c = "long long",          k = "int", bits = 64, signed = true },
   { ct = "c_ulonglong",  c = "unsigned long long", k = "int", bits = 64 },
   { ct = "c_float",      c = "float",              k = "float" },
@@ -71,6 +76,7 @@ local function fromderived(s, d)
     return v
   elseif s.k == "float" then return (d & 0xFFFFF) / 4
   else
+    if PTR_MAX ~= math.maxinteger then d = d & PTR_MAX end
     if d == 0 then return nil end
     return d
   end
@@ -113,7 +119,7 @@ local function randvalue(rnd, s)
     local v = rnd(-40000, 40000) / 8
     return v, dbits(v)
   else
-    local v = rnd(1, math.maxinteger)
+    local v = rnd(1, PTR_MAX)
     return v, v
   end
 end
@@ -436,14 +442,15 @@ function M.run(ctypes, lib, gen, seed, untyped)
       local x
       if k == "int" then x = rnd(-2147483648, 2147483647); h = mix(h, x)
       elseif k == "long" then
-        local n = rnd(math.mininteger, math.maxinteger)
+        local n = LONG_BITS == 64 and rnd(math.mininteger, math.maxinteger)
+                  or rnd(-2147483648, 2147483647)
         x = ctypes.c_long(n); h = mix(h, n)
       elseif k == "double" then
         x = rnd(-4000, 4000) / 4
         if rnd(0, 1) == 1 then x = ctypes.c_float(x) end  -- promoted
         h = mix(h, dbits(type(x) == "number" and x or x.value))
       else
-        local n = rnd(1, math.maxinteger)
+        local n = rnd(1, PTR_MAX)
         x = ctypes.c_void_p(n); h = mix(h, n)
       end
       vals[j + 1] = x
