@@ -76,13 +76,11 @@ enum { CT_CL_NONE, CT_CL_INT, CT_CL_SSE, CT_CL_X87, CT_CL_X87UP, CT_CL_MEM };
 
 /* the lowering of one argument or result: n eightbytes in registers of the
 ** classes c[0..n-1]; n == 0: memory (stack, or hidden pointer for returns);
-** x87: a lone long double (st0 when returned, memory as an argument);
-** reg: set by ct_x64_place, the first register it takes (general register
-** index for CT_CL_INT, SSE register index otherwise) */
+** x87: a lone long double (st0 when returned, memory as an argument)
+** (six bytes: it is in every argument record of a signature) */
 typedef struct ct_Low {
   unsigned char n, x87, agg, split;
   unsigned char c[2];
-  unsigned char reg[2];
 } ct_Low;
 
 #define CT_X64_NGPR 6
@@ -101,13 +99,14 @@ ct_Low ct_x64_ffilow (const ffi_type *ft);
 
 /* Decides which arguments travel in registers, as the ABI assigns them in
 ** order (an aggregate that does not fit whole goes to the stack and later
-** ones may still take registers), and records each one's registers in
-** lw[i].reg. hidden: the result goes through a hidden pointer (takes rdi).
+** ones may still take registers), and records in reg[i] (unless NULL) the
+** first register of each (a general register index for CT_CL_INT, an SSE
+** register index otherwise). hidden: the result goes through a hidden pointer (takes rdi).
 ** Sets *split if some argument hits libffi's register-copy bug (and the
 ** loaded libffi has it), marking it lw[i].split. Returns 1 if every
 ** argument is in registers. Used by calls and callbacks alike. */
 int ct_x64_place (ct_Low *lw, int n, int hidden, int *gpr, int *sse,
-                  int *split);
+                  int *split, unsigned char *reg);
 /* where the direct call finds the result */
 enum {
   CT_RD_VOID, CT_RD_INT, CT_RD_SSE, CT_RD_X87, CT_RD_II, CT_RD_SS, CT_RD_IS,
@@ -136,9 +135,56 @@ static inline uint64_t ct_x64_eightbyte (const void *p, size_t sz, int j) {
   return u;
 }
 /* calls fn with six integer registers g and nsse SSE registers x; the
-** result (by rd) goes to ret (16 bytes) */
-void ct_x64_call (void *fn, int rd, const uint64_t *g, const double *x,
-                  int nsse, void *ret);
+** result (by rd) goes to ret (16 bytes); inline: it is the call itself */
+typedef struct { uint64_t a, b; } ct_R_II;   /* rax, rdx */
+typedef struct { double a, b; } ct_R_SS;     /* xmm0, xmm1 */
+typedef struct { uint64_t a; double b; } ct_R_IS;   /* rax, xmm0 */
+typedef struct { double a; uint64_t b; } ct_R_SI;   /* xmm0, rax */
+
+/* Every register-only call is made through a variadic pointer type taking
+** six integer and eight double registers: the ABI assigns integer and SSE
+** registers independently and in order, so the callee finds its arguments
+** where it expects them, extra registers are ignored, and %al (the count of
+** vector registers a variadic callee reads) is set by the compiler. Floats
+** travel as the low half of a double's bit pattern. */
+#define CT_DCALL(RT, fn, g, x, nsse) \
+  ((nsse) == 0 ? \
+   ((RT (*)(uint64_t, ...))(fn))(g[0], g[1], g[2], g[3], g[4], g[5]) : \
+   ((RT (*)(uint64_t, ...))(fn))(g[0], g[1], g[2], g[3], g[4], g[5], \
+                                 x[0], x[1], x[2], x[3], x[4], x[5], \
+                                 x[6], x[7]))
+
+static inline void ct_x64_call (void *fn, int rd, const uint64_t *g, const double *x,
+                  int nsse, void *ret) {
+  switch (rd) {
+    case CT_RD_SSE: {
+      double r = CT_DCALL(double, fn, g, x, nsse);
+      memcpy(ret, &r, sizeof r);
+      break;
+    }
+    case CT_RD_X87: {
+      long double r = CT_DCALL(long double, fn, g, x, nsse);
+      memcpy(ret, &r, sizeof r);
+      break;
+    }
+    /* two eightbytes back, in the register classes the type names */
+#define PAIR(RT) { RT r = CT_DCALL(RT, fn, g, x, nsse); \
+                   memcpy(ret, &r.a, 8); memcpy((char *)ret + 8, &r.b, 8); }
+    case CT_RD_II: PAIR(ct_R_II) break;
+    case CT_RD_SS: PAIR(ct_R_SS) break;
+    case CT_RD_IS: PAIR(ct_R_IS) break;
+    case CT_RD_SI: PAIR(ct_R_SI) break;
+#undef PAIR
+    case CT_RD_MEM:   /* written through the hidden pointer; rax is that */
+      (void)CT_DCALL(uint64_t, fn, g, x, nsse);
+      break;
+    default: {   /* void, integer class */
+      uint64_t r = CT_DCALL(uint64_t, fn, g, x, nsse);
+      memcpy(ret, &r, sizeof r);
+      break;
+    }
+  }
+}
 
 /* the argument registers as the callback entries save them */
 typedef struct ct_X64Regs {

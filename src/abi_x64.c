@@ -286,7 +286,7 @@ static int ffibug (void) {
 
 
 int ct_x64_place (ct_Low *lw, int n, int hidden, int *gpr, int *sse,
-                  int *split) {
+                  int *split, unsigned char *reg) {
   int gi = hidden, xi = 0, allreg = 1, i;
   *split = 0;
   for (i = 0; i < n; i++) {
@@ -305,8 +305,9 @@ int ct_x64_place (ct_Low *lw, int n, int hidden, int *gpr, int *sse,
       lw[i].split = 1;
       *split = 1;
     }
-    for (j = 0; j < lw[i].n; j++)
-      lw[i].reg[j] = (unsigned char)(lw[i].c[j] == CT_CL_INT ? gi++ : xi++);
+    if (reg != NULL) reg[i] = (unsigned char)(lw[i].c[0] == CT_CL_INT ? gi : xi);
+    gi += ng;
+    xi += nx;
   }
   *gpr = gi;
   *sse = xi;
@@ -349,6 +350,7 @@ int ct_x64_splittypes (const ct_Low *lw, ffi_type *const *at, int n,
 int ct_x64_cbplace (const ct_Sig *sig, unsigned char *off,
                     unsigned char *retoff, unsigned char *sse) {
   ct_Low lw[CT_X64_NGPR + CT_X64_NSSE];
+  unsigned char reg[CT_X64_NGPR + CT_X64_NSSE];
   int i, gpr, nsse, split;
   const ct_Type *t = sig->ret;
   if (sig->nargs > CT_X64_NGPR + CT_X64_NSSE) return 0;
@@ -360,12 +362,12 @@ int ct_x64_cbplace (const ct_Sig *sig, unsigned char *off,
     lw[i] = ct_x64_scalarlow(t);
     if (lw[i].n != 1) return 0;                    /* long double */
   }
-  if (!ct_x64_place(lw, sig->nargs, 0, &gpr, &nsse, &split)) return 0;
+  if (!ct_x64_place(lw, sig->nargs, 0, &gpr, &nsse, &split, reg)) return 0;
   for (i = 0; i < sig->nargs; i++) {
     if (lw[i].c[0] == CT_CL_INT)
-      off[i] = (unsigned char)(offsetof(ct_X64Regs, gpr) + 8 * lw[i].reg[0]);
+      off[i] = (unsigned char)(offsetof(ct_X64Regs, gpr) + 8 * reg[i]);
     else {
-      off[i] = (unsigned char)(offsetof(ct_X64Regs, xmm) + 8 * lw[i].reg[0]);
+      off[i] = (unsigned char)(offsetof(ct_X64Regs, xmm) + 8 * reg[i]);
       *sse = 1;
     }
   }
@@ -392,56 +394,6 @@ int ct_x64_cbplace (const ct_Sig *sig, unsigned char *off,
 /* {======================================================================
 ** The direct call
 ** ======================================================================= */
-
-typedef struct { uint64_t a, b; } R_II;   /* rax, rdx */
-typedef struct { double a, b; } R_SS;     /* xmm0, xmm1 */
-typedef struct { uint64_t a; double b; } R_IS;   /* rax, xmm0 */
-typedef struct { double a; uint64_t b; } R_SI;   /* xmm0, rax */
-
-/* Every register-only call is made through a variadic pointer type taking
-** six integer and eight double registers: the ABI assigns integer and SSE
-** registers independently and in order, so the callee finds its arguments
-** where it expects them, extra registers are ignored, and %al (the count of
-** vector registers a variadic callee reads) is set by the compiler. Floats
-** travel as the low half of a double's bit pattern. */
-#define DCALL(RT, fn, g, x, nsse) \
-  ((nsse) == 0 ? \
-   ((RT (*)(uint64_t, ...))(fn))(g[0], g[1], g[2], g[3], g[4], g[5]) : \
-   ((RT (*)(uint64_t, ...))(fn))(g[0], g[1], g[2], g[3], g[4], g[5], \
-                                 x[0], x[1], x[2], x[3], x[4], x[5], \
-                                 x[6], x[7]))
-
-void ct_x64_call (void *fn, int rd, const uint64_t *g, const double *x,
-                  int nsse, void *ret) {
-  switch (rd) {
-    case CT_RD_SSE: {
-      double r = DCALL(double, fn, g, x, nsse);
-      memcpy(ret, &r, sizeof r);
-      break;
-    }
-    case CT_RD_X87: {
-      long double r = DCALL(long double, fn, g, x, nsse);
-      memcpy(ret, &r, sizeof r);
-      break;
-    }
-    /* two eightbytes back, in the register classes the type names */
-#define PAIR(RT) { RT r = DCALL(RT, fn, g, x, nsse); \
-                   memcpy(ret, &r.a, 8); memcpy((char *)ret + 8, &r.b, 8); }
-    case CT_RD_II: PAIR(R_II) break;
-    case CT_RD_SS: PAIR(R_SS) break;
-    case CT_RD_IS: PAIR(R_IS) break;
-    case CT_RD_SI: PAIR(R_SI) break;
-#undef PAIR
-    case CT_RD_MEM:   /* written through the hidden pointer; rax is that */
-      (void)DCALL(uint64_t, fn, g, x, nsse);
-      break;
-    default: {   /* void, integer class */
-      uint64_t r = DCALL(uint64_t, fn, g, x, nsse);
-      memcpy(ret, &r, sizeof r);
-      break;
-    }
-  }
-}
 
 /* } ====================================================================== */
 

@@ -517,7 +517,7 @@ ct_Sig *ct_newsig (lua_State *L, int retidx, int argsidx, unsigned flags) {
   }
   s->rd = (unsigned char)(s->rk == RK_VOID ? CT_RD_VOID : ct_x64_rd(&s->rlow));
   hidden = s->rd == CT_RD_MEM;
-  allreg = ct_x64_place(lw, (int)n, hidden, &gpr, &sse, &split);
+  allreg = ct_x64_place(lw, (int)n, hidden, &gpr, &sse, &split, NULL);
   (void)gpr; (void)sse;
   for (i = 0; i < n; i++) s->a[i].low = lw[i];
   s->split = (unsigned char)split;
@@ -1549,7 +1549,7 @@ static void x64call (lua_State *L, Sig *s, Frame *fr, int na, void *fn,
     for (i = 0; i < na; i++)
       fr->lw[i] = i < nfixed && !s->untyped ? s->a[i].low
                                             : ct_x64_ffilow(fr->at[i]);
-    direct = ct_x64_place(fr->lw, na, hidden, &gpr, &sse, &split);
+    direct = ct_x64_place(fr->lw, na, hidden, &gpr, &sse, &split, NULL);
   }
   (void)gpr; (void)sse;
 #if CT_X64_DIRECT
