@@ -46,6 +46,7 @@ build = {
         "src/error.c",
         "src/struct.c",
         "src/call.c",
+        "src/func.c",
         "src/library.c",
         "src/callback.c",
         "src/abi_x64.c",

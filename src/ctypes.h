@@ -147,13 +147,13 @@ enum {
                        this object (ctypes' _objects); created lazily */
   CT_UV_N = CT_UV_KEEP
 };
-/* CT_FUNC instances (function objects and callbacks) have more */
+/* CT_FUNC instances (function objects and callbacks) have more; the
+** signature (argtypes, restype) lives in the call info only */
 enum {
-  CT_UV_CALLINFO = CT_UV_N + 1,  /* call.c: prepared call info userdata */
-  CT_UV_ARGTYPES,   /* call.c: argtypes table or nil */
-  CT_UV_RESTYPE,    /* call.c: restype (false = void) */
-  CT_UV_ERRCHECK,   /* call.c: errcheck function or nil */
-  CT_UV_OWNER,      /* call.c: the library the symbol came from */
+  CT_UV_CALLINFO = CT_UV_N + 1,  /* func.c: ct_Call userdata (uservalue 1:
+                       the signature userdata, 2: paramflags) */
+  CT_UV_ERRCHECK,   /* func.c: errcheck function or nil */
+  CT_UV_OWNER,      /* func.c: the library the symbol came from */
   CT_UV_CLOSURE,    /* callback.c: closure userdata (owns the libffi closure
                        and holds the Lua function) */
   CT_NUV_FUNC = CT_UV_CLOSURE
@@ -408,6 +408,81 @@ void ct_open_callback (lua_State *L);
 
 /* the target boundary: ABI-specific paths (abi.h, abi_x64.c) */
 #include "abi.h"
+
+/* {======================================================================
+** Function objects (func.c) and the call path (call.c): what both read.
+** A CT_FUNC type's ext is its ct_CallSig; a function object's call info
+** (ct_Call, CT_UV_CALLINFO) points to the signature it calls with.
+** ======================================================================= */
+
+/* fast argument converters */
+enum {
+  CT_FC_GEN, CT_FC_I8, CT_FC_U8, CT_FC_I16, CT_FC_U16, CT_FC_I32, CT_FC_U32, CT_FC_I64, CT_FC_BOOL,
+  CT_FC_FLOAT, CT_FC_DOUBLE, CT_FC_CHARP, CT_FC_VOIDP, CT_FC_PTR, CT_FC_AGG
+};
+
+/* how results come back */
+enum {
+  CT_RK_VOID, CT_RK_SCALAR, CT_RK_OBJ, CT_RK_BIG, CT_RK_CALLABLE
+};
+
+typedef struct ct_Arg {
+  ct_Type *t;
+#if CT_ABI_X64
+  ct_Low low;
+#endif
+  unsigned char fc;     /* CT_FC_* */
+  unsigned char hasfp;  /* the type's body defines from_param */
+} ct_Arg;
+
+typedef struct ct_CallSig {
+  ct_Sig s;             /* first: ct_Sig * and ct_CallSig * are one pointer */
+  unsigned char untyped;/* no argtypes: arguments convert by Lua type */
+  unsigned char rk;     /* CT_RK_* */
+  unsigned char rscalar;/* CT_RK_SCALAR: the scalar code */
+  size_t rsize;
+  ct_Arg *a;
+#if CT_ABI_X64
+  unsigned char direct; /* all fixed arguments in registers */
+  unsigned char fast;   /* direct, and a result the hot path can push */
+  unsigned char hotint; /* fast, only int/long arguments, result in rax */
+  unsigned char hotdbl; /* fast, only double arguments (at most 4) */
+  const void *cdmt;     /* the "ctypes.CData" metatable (identity only) */
+  unsigned char split;  /* some argument needs the libffi bug workaround */
+  unsigned char rd;     /* CT_RD_* */
+  ct_Low rlow;
+  ffi_cif *callcif;     /* &s.cif, or &scif when split */
+  ffi_cif scif;
+  int nsplit;           /* libffi arguments of scif */
+  ffi_type **satypes;
+#endif
+} ct_CallSig;
+
+
+
+/* per-object call info: uservalue 1 = the ct_CallSig userdata, 2 = paramflags */
+#define CT_CI_ERRCHECK   0x01
+#define CT_CI_PARAMFLAGS 0x02
+#define CT_CI_EXACT      0x04   /* made by a prototype: no variadic extras */
+
+typedef struct ct_Call {
+  ct_CallSig *sig;
+  unsigned flags;
+  int hotn;      /* the argument count when the int-only hot path applies,
+                    else -1 */
+  int hotdn;     /* the same for the double-only hot path */
+} ct_Call;
+
+/* the call info of the function object at idx (made from its type's
+** signature for objects that have none yet: views, callbacks) */
+ct_Call *ct_func_callinfo (lua_State *L, int idx);
+/* can a function object of type `from` be passed where `to` is expected? */
+int ct_func_samesig (const ct_Type *to, const ct_Type *from);
+/* pushes "restype(argtype, ...)" for the function type at tidx */
+void ct_func_pushsig (lua_State *L, int tidx);
+void ct_open_func (lua_State *L);   /* CFUNCTYPE; called by ct_open_call */
+
+/* } ====================================================================== */
 
 #pragma GCC visibility pop
 
