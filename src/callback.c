@@ -50,26 +50,6 @@
 
 #include "ctypes.h"
 
-/* The Lua API functions cb_fast calls, called through the GOT instead of a
-** PLT stub (gcc's noplt: one jump less each, a dozen per callback). */
-#if CT_X64_DIRECT && !defined(__clang__)
-#define CB_NOPLT __attribute__((noplt))
-LUA_API void (lua_settop) (lua_State *L, int idx) CB_NOPLT;
-LUA_API int (lua_checkstack) (lua_State *L, int n) CB_NOPLT;
-LUA_API void (lua_xmove) (lua_State *from, lua_State *to, int n) CB_NOPLT;
-LUA_API int (lua_isinteger) (lua_State *L, int idx) CB_NOPLT;
-LUA_API lua_Integer (lua_tointegerx) (lua_State *L, int idx, int *isnum)
-  CB_NOPLT;
-LUA_API const void *(lua_topointer) (lua_State *L, int idx) CB_NOPLT;
-LUA_API void (lua_pushnumber) (lua_State *L, lua_Number n) CB_NOPLT;
-LUA_API void (lua_pushinteger) (lua_State *L, lua_Integer n) CB_NOPLT;
-LUA_API void (lua_pushcclosure) (lua_State *L, lua_CFunction fn, int n)
-  CB_NOPLT;
-LUA_API int (lua_rawgeti) (lua_State *L, int idx, lua_Integer n) CB_NOPLT;
-LUA_API int (lua_getiuservalue) (lua_State *L, int idx, int n) CB_NOPLT;
-LUA_API int (lua_pcallk) (lua_State *L, int nargs, int nresults, int errfunc,
-                          lua_KContext ctx, lua_KFunction k) CB_NOPLT;
-#endif
 
 
 
