@@ -767,9 +767,13 @@ describe("callbacks", function()
     it("checks callback_config's options", function()
       assert.same({ report = true, debug = false, direct = true }, ctypes.callback_config())
       assert.has_error(function() ctypes.callback_config({ loud = true }) end,
-        "bad argument #1 to 'callback_config' (unknown option 'loud')")
+        "TypeError: callback_config: unknown option 'loud'")
+      assert.has_error(function() ctypes.callback_config({ nope = true }) end,
+        "TypeError: callback_config: unknown option 'nope'")
       assert.has_error(function() ctypes.callback_config({ debug = 1 }) end,
-        "bad argument #1 to 'callback_config' (option 'debug': expected boolean, got number)")
+        "TypeError: callback_config: option 'debug': expected boolean, got integer")
+      assert.has_error(function() ctypes.callback_config(true) end,
+        "TypeError: callback_config: expected a table of options, got boolean")
     end)
   end)
 end)

@@ -636,6 +636,13 @@ describe("prototypes (CFUNCTYPE)", function()
     assert.are.equal(ctypes.sizeof(c_void_p), ctypes.sizeof(F))
   end)
 
+  it("refuse unknown options", function()
+    assert.has_error(function() ctypes.CFUNCTYPE(c_int, { use_errno = 1, nope = 2 }) end,
+      "TypeError: CFUNCTYPE: unknown option 'nope'")
+    assert.has_error(function() ctypes.CFUNCTYPE(c_int, c_int, { [1] = true }) end,
+      "TypeError: CFUNCTYPE: unknown option '1'")
+  end)
+
   it("make foreign functions from an address, a {name, library} or a function object", function()
     local addr = c_void_p(lib.fxc_add).value
     assert.are.equal(5, F(addr)(2, 3))

@@ -1276,19 +1276,21 @@ static int cb_config (lua_State *L) {
   slots[0] = &sh->report; slots[1] = &sh->debug; slots[2] = &sh->direct;
   for (i = 0; i < 3; i++) old[i] = atomic_load(slots[i]);
   if (!lua_isnoneornil(L, 1)) {
-    luaL_checktype(L, 1, LUA_TTABLE);
+    if (!lua_istable(L, 1))
+      return ct_error(L, "TypeError", "callback_config: expected a table of "
+                      "options, got %s", ct_describe(L, 1));
     lua_pushnil(L);
     while (lua_next(L, 1)) {  /* check everything before changing anything */
       const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "";
       for (i = 0; i < 3 && strcmp(k, names[i]) != 0; i++) ;
       if (i == 3) {
         lua_pushvalue(L, -2);
-        return luaL_argerror(L, 1, lua_pushfstring(L, "unknown option '%s'",
-                             luaL_tolstring(L, -1, NULL)));
+        return ct_error(L, "TypeError", "callback_config: unknown option '%s'",
+                        luaL_tolstring(L, -1, NULL));
       }
       if (!lua_isboolean(L, -1))
-        return luaL_argerror(L, 1, lua_pushfstring(L, "option '%s': expected "
-                             "boolean, got %s", k, luaL_typename(L, -1)));
+        return ct_error(L, "TypeError", "callback_config: option '%s': "
+                        "expected boolean, got %s", k, ct_describe(L, -1));
       lua_pop(L, 1);
     }
     for (i = 0; i < 3; i++) {

@@ -868,10 +868,14 @@ static int func_CFUNCTYPE (lua_State *L) {
     ** type unique: only plain signatures are cached */
     lua_pushnil(L);
     while (lua_next(L, top)) {
+      const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2)
+                                                     : "";
       lua_pop(L, 1);
-      if (lua_type(L, -1) != LUA_TSTRING ||
-          strcmp(lua_tostring(L, -1), "use_errno") != 0)
-        nocache = 1;
+      if (strcmp(k, "use_errno") == 0) continue;
+      if (strcmp(k, "error") != 0 && strcmp(k, "onerror") != 0)
+        return ct_error(L, "TypeError", "CFUNCTYPE: unknown option '%s'",
+                        luaL_tolstring(L, -1, NULL));
+      nocache = 1;
     }
     top--;
   }
