@@ -338,7 +338,9 @@ describe("callbacks", function()
 
     it("release rejects what is not a callback", function()
       assert.has_error(function() ctypes.release(42) end,
-        "bad argument #1 to 'release' (callback expected, got number)")
+        "TypeError: release: expected a callback, got integer")
+      assert.has_error(function() ctypes.release(lib.fx_cb_call_n) end,
+        "TypeError: release: expected a callback, got _FuncPtr instance")
     end)
   end)
 

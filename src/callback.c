@@ -1138,7 +1138,8 @@ int ct_callback_close (lua_State *L) {
 static int cb_release_api (lua_State *L) {
   cb_Box *box = tobox(L, 1);
   if (box == NULL)
-    return luaL_typeerror(L, 1, "callback");
+    return ct_error(L, "TypeError", "release: expected a callback, got %s",
+                    ct_describe(L, 1));
   cb_release(L, box, lua_gettop(L));
   return 0;
 }
