@@ -45,7 +45,7 @@ FLAVOR       = native
 endif
 FIX_CFLAGS   = -O2 -fPIC $(WARN)
 FIX_LIBS     = -lm -lpthread
-ASAN_FLAGS   = -fsanitize=address,undefined -fno-omit-frame-pointer -g -O1
+ASAN_FLAGS   = -fsanitize=address,undefined -fno-omit-frame-pointer -g -O1 -DCT_DEBUG
 
 SRC      := $(sort $(wildcard src/*.c))
 HDR      := $(wildcard src/*.h)

@@ -638,6 +638,90 @@ describe("callbacks", function()
     end)
   end)
 
+  describe("use_errno", function()
+    it("swaps ctypes' errno in before the Lua function and out after, as CPython's", function()
+      local f = cfunc("fx_cb_errno", c_int, { CFUNCTYPE(c_int) })
+      local function body()
+        local e = ctypes.get_errno()
+        ctypes.set_errno(9)
+        return e
+      end
+      local E = CFUNCTYPE(c_int, { use_errno = true })
+      ctypes.set_errno(3)
+      -- C set errno to 7: the callback sees it, and C sees what it set
+      assert.equal(7009, f(E(body)))
+      assert.equal(3, ctypes.get_errno())
+      -- without use_errno: ctypes' own errno, C's untouched (python3 gives
+      -- 7009 and 3, then 3007 and 9)
+      assert.equal(3007, f(CFUNCTYPE(c_int)(body)))
+      assert.equal(9, ctypes.get_errno())
+      ctypes.set_errno(0)
+    end)
+  end)
+
+  describe("signals", function()
+    local SIGH = CFUNCTYPE(nil, c_int)
+
+    it("a handler entered in the middle of a callback's Lua code runs no Lua and reports", function()
+      local f = cfunc("fx_cb_signal_during", c_int, { SIGH, IntCB, c_int })
+      local ran = false
+      local h = SIGH(function() ran = true end)
+      local busy = IntCB(function()
+        local x = 0
+        for i = 1, 3e7 do x = x + i end   -- no C call, no allocation
+        return x > 0 and 1 or 0
+      end)
+      quietly(function()
+        ctypes.callback_errors()
+        assert.equal(101, f(h, busy, 1000))   -- busy returned 1, one signal
+        local n, msg = ctypes.callback_errors()
+        assert.is_false(ran)
+        assert.equal(1, n)
+        assert.matches("called while Lua code runs %(from a signal handler%?%)$", msg)
+      end)
+    end)
+
+    it("a handler that C calls during a foreign call (raise) runs", function()
+      local SIGUSR1 = 10
+      local signal, raise = libc.signal, libc.raise
+      signal.argtypes, signal.restype = { c_int, SIGH }, ctypes.c_void_p
+      raise.argtypes, raise.restype = { c_int }, c_int
+      local got
+      local h = SIGH(function(sig) got = sig end)
+      signal(SIGUSR1, h)
+      assert.equal(0, raise(SIGUSR1))
+      signal(SIGUSR1, nil)                    -- SIG_DFL
+      assert.equal(SIGUSR1, got)
+    end)
+  end)
+
+  describe("late calls from C", function()
+    it("into a collected callback run no Lua, even after new callbacks are made", function()
+      quietly(function()
+        store(function(x) return 42 end)      -- wrapped; nothing keeps it
+        helper.gc()
+        local keep = {}
+        for i = 1, 40 do keep[i] = IntCB(function() return 1000 + i end) end
+        ctypes.callback_errors()
+        assert.equal(0, call_stored(1))       -- the error value of IntCB
+        local n, msg = ctypes.callback_errors()
+        assert.equal(1, n)
+        assert.matches("called after it was garbage%-collected$", msg)
+        store(nil)
+      end)
+    end)
+
+    it("reach a Lua function passed directly as long as it lives", function()
+      local fn = function(x) return x * 3 end
+      store(fn)                               -- signal(), sqlite3_create_function...
+      helper.gc()
+      assert.equal(21, call_stored(7))
+      store(fn)                               -- the same function: the same code
+      assert.equal(9, call_stored(3))
+      store(nil)
+    end)
+  end)
+
   describe("release", function()
     it("drops the Lua function; later calls from C return the error value and raise", function()
       local CB = CFUNCTYPE(c_int, c_int, { error = -9 })

@@ -16,8 +16,8 @@
 CT_TLS lua_State *ct_active_L;
 CT_TLS int ct_cb_pending;
 
-/* ctypes' private errno, swapped with the real one around calls that use it */
-static CT_TLS int ct_errno;
+/* ctypes' private errno (ctypes.h) */
+CT_TLS int ct_errno;
 /* set by ctypes._calls_direct(false): every call goes through libffi (the
 ** differential test checks both paths against gcc-compiled C) */
 static CT_TLS int ct_nodirect;
@@ -123,9 +123,10 @@ static void *convtyped (lua_State *L, int argn, int tidx, const ct_Arg *a,
       break;
     case CT_FUNC:
       if (lua_isfunction(L, idx)) {
-        /* a callback living as long as this call */
+        /* the function's callback of this type (it lives as long as the
+        ** function: callback.c) */
         ct_CData *cb;
-        ct_callback_new(L, tidx, idx);
+        ct_callback_auto(L, tidx, idx);
         cb = ct_tocdata(L, -1);
         if (cb == NULL)
           ct_argerror(L, argn, "cannot make a callback");

@@ -41,6 +41,7 @@
 #define _POSIX_C_SOURCE 200809L
 #define _DEFAULT_SOURCE   /* MAP_ANONYMOUS */
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <unistd.h>
@@ -67,6 +68,12 @@ static CT_TLS const void *cb_last;
 
 /* registry keys (addresses of statics) */
 static const char KEY_SHARED = 'S';  /* the per-state cb_Shared userdata */
+static const char KEY_AUTO = 'A';    /* weak keys: Lua function -> { [F] =
+                                        its callback of type F } */
+
+/* collected callbacks whose code stays valid (reporting late calls from C)
+** before it may be reused: the last this many */
+#define CB_QUARANTINE 256
 
 /* uservalues of a closure userdata */
 enum {
@@ -131,10 +138,14 @@ typedef struct cb_Shared {
   lua_State *mainL;        /* the main thread: it lives as long as this
                               record, so being it proves the universe */
   lua_State *holder;       /* a thread of ours (SH_UV_HOLDER) whose stack
-                              slot 1 holds the funcs table: cb_fast copies it
-                              from there without a registry lookup */
+                              slot 1 holds the funcs table: cb_trampoline
+                              copies it from there (no allocation, no
+                              registry lookup); cb_fast reads the registry,
+                              once per window */
   lua_Integer nextid;      /* ids ever handed out */
   struct cb_State *graves; /* debug mode: closures kept as tombstones */
+  struct cb_State *qhead, *qtail;  /* quarantine, oldest first */
+  int nq;
 #if CT_X64_DIRECT
   ct_X64Chunk *chunks;     /* stubs of direct callbacks */
   int nodirect;            /* stubs could not be made: libffi only */
@@ -538,6 +549,27 @@ static inline int cb_ours (lua_State *L, const cb_Shared *sh) {
 }
 
 
+/* use_errno callbacks, as CPython's: ctypes' private errno and the real one
+** are swapped before the Lua function runs and again after it */
+static void cb_swaperrno (void) {
+  int t = errno;
+  errno = ct_errno;
+  ct_errno = t;
+}
+
+
+/* whether the running frame of L is a C function (another binding calling
+** back from its own lua_CFunction): only then may a callback entered
+** outside a window run Lua (ctypes.h, W3). Reads the frame, allocates
+** nothing. */
+static int cb_cframe (lua_State *L) {
+  lua_Debug ar;
+  if (!lua_getstack(L, 0, &ar)) return 0;
+  if (!lua_getinfo(L, "S", &ar)) return 0;
+  return ar.what[0] == 'C';
+}
+
+
 /* a plain-number argument at a, the common ones inline */
 static inline void pushscalar (lua_State *L, int code, const void *a) {
   switch (code) {
@@ -727,7 +759,7 @@ static void cb_trampoline (ffi_cif *cif, void *ret, void **args, void *ud) {
   cb_State *st = (cb_State *)ud;
   int status = atomic_load_explicit(&st->status, memory_order_acquire);
   lua_State *L, *active;
-  int base, top, hidx, r, win, saved = 0;
+  int base, top, hidx, r, win, saved = 0, useerrno;
   cb_Frame fr;
   (void)cif;
   if (cb_fast(st, ret, args, NULL)) return;
@@ -748,6 +780,15 @@ static void cb_trampoline (ffi_cif *cif, void *ret, void **args, void *ud) {
       cb_lost(st, same ? "called while no foreign call from Lua is in "
                          "progress"
                        : "called from a foreign thread");
+    storeerrval(st, ret);
+    return;
+  }
+  if (!((uintptr_t)active & CT_WIN_BITS) && !cb_cframe(L)) {
+    /* ctypes.h, W3: Lua code of this state is running (a signal handler
+    ** interrupted it): touching the state now could break it */
+    cb_lost(st, status == CB_RELEASED ? "called after release, while Lua "
+                "code runs (from a signal handler?)"
+              : "called while Lua code runs (from a signal handler?)");
     storeerrval(st, ret);
     return;
   }
@@ -774,6 +815,8 @@ static void cb_trampoline (ffi_cif *cif, void *ret, void **args, void *ud) {
   fr.st = st; fr.ret = ret; fr.args = args;
   win = cb_win;
   ct_active_L = L;  /* Lua runs: no window until it returns */
+  useerrno = (st->sig->flags & CT_SIG_USE_ERRNO) != 0;
+  if (useerrno) cb_swaperrno();  /* what C left in errno, for get_errno() */
   lua_pushcfunction(L, cb_msgh);
   hidx = top + 1;
   if (status == CB_RELEASED) {
@@ -807,6 +850,7 @@ static void cb_trampoline (ffi_cif *cif, void *ret, void **args, void *ud) {
   }
  done:
   if (r != LUA_OK) cb_failed(L, st, &fr, hidx, status);
+  if (useerrno) cb_swaperrno();  /* set_errno() in the callback: C sees it */
   if (saved) cb_putback(L, st->shared, saved, top);
   lua_settop(L, base);
   ct_active_L = active;
@@ -1015,7 +1059,9 @@ int ct_callback_new (lua_State *L, int tidx, int fidx) {
   for (i = 0; i < sig->nargs; i++)
     if (sig->args[i]->kind != CT_SIMPLE || !fastscalar(sig->args[i]->scalar))
       st->fast = 0;
-  st->nfast = st->fast && sig->nargs <= CB_MAXFAST ? sig->nargs : -1;
+  /* use_errno callbacks take the general path, which swaps errno */
+  st->nfast = st->fast && sig->nargs <= CB_MAXFAST &&
+              !(sig->flags & CT_SIG_USE_ERRNO) ? sig->nargs : -1;
   st->rfast = sig->ret == NULL ? RF_VOID
             : intshift(sig->ret, &st->rsh, &st->rsgn) ? RF_INT : RF_OTHER;
   st->allint = 1;
@@ -1083,6 +1129,37 @@ int ct_callback_new (lua_State *L, int tidx, int fidx) {
   atomic_store_explicit(&st->status, CB_LIVE, memory_order_release);
   lua_setiuservalue(L, cdidx, CT_UV_CLOSURE);
   lua_settop(L, cdidx);
+  return 1;
+}
+
+
+/* The callback of the function type at tidx for the Lua function at fidx
+** passed where a function pointer is expected: one per (function, type),
+** alive as long as the Lua function is (C may keep the pointer, as
+** signal() or sqlite3_create_function do: the same function passed again
+** is the same C code). Pushes it. */
+int ct_callback_auto (lua_State *L, int tidx, int fidx) {
+  tidx = lua_absindex(L, tidx);
+  fidx = lua_absindex(L, fidx);
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &KEY_AUTO);          /* auto */
+  lua_pushvalue(L, fidx);
+  if (lua_rawget(L, -2) != LUA_TTABLE) {                 /* auto, bytype */
+    lua_pop(L, 1);
+    lua_newtable(L);
+    lua_pushvalue(L, fidx);
+    lua_pushvalue(L, -2);
+    lua_rawset(L, -4);
+  }
+  lua_pushvalue(L, tidx);
+  if (lua_rawget(L, -2) != LUA_TUSERDATA) {              /* auto, bytype, cb */
+    lua_pop(L, 1);
+    ct_callback_new(L, tidx, fidx);
+    lua_pushvalue(L, tidx);
+    lua_pushvalue(L, -2);
+    lua_rawset(L, -4);
+  }
+  lua_replace(L, -3);
+  lua_pop(L, 1);
   return 1;
 }
 
@@ -1162,6 +1239,35 @@ static void cb_freecode (cb_State *st) {
 }
 
 
+/* A collected callback's code is not freed at once: C may still hold its
+** address, and a new callback would get the same code, so that a late call
+** would run a different Lua function. It stays, reporting such calls
+** ("called after it was garbage-collected"), until CB_QUARANTINE callbacks
+** collected after it; its function type (which owns the cif libffi reads)
+** stays with it. The closure userdata is at 1. */
+static void cb_quarantine (lua_State *L, cb_State *st) {
+  cb_Shared *sh = st->shared;
+  atomic_store(&st->status, CB_DEAD);
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &KEY_SHARED);
+  lua_getiuservalue(L, -1, SH_UV_GRAVE);
+  lua_getiuservalue(L, 1, CB_UV_FTYPE);
+  lua_rawsetp(L, -2, st);
+  st->next = NULL;
+  if (sh->qtail != NULL) sh->qtail->next = st; else sh->qhead = st;
+  sh->qtail = st;
+  if (++sh->nq > CB_QUARANTINE) {
+    cb_State *o = sh->qhead;
+    sh->qhead = o->next;
+    sh->nq--;
+    lua_pushnil(L);
+    lua_rawsetp(L, -2, o);
+    cb_freecode(o);
+    free(o);
+  }
+  lua_pop(L, 2);
+}
+
+
 static int closure_gc (lua_State *L) {
   cb_Box *box = (cb_Box *)lua_touserdata(L, 1);
   cb_State *st = box->st;
@@ -1198,7 +1304,8 @@ static int closure_gc (lua_State *L) {
       lua_rawsetp(L, -2, st);
       return 0;
     }
-    cb_freecode(st);
+    cb_quarantine(L, st);
+    return 0;
   }
   free(st);
   return 0;
@@ -1208,6 +1315,12 @@ static int closure_gc (lua_State *L) {
 
 static int shared_gc (lua_State *L) {
   cb_Shared *sh = (cb_Shared *)lua_touserdata(L, 1);
+  while (sh->qhead != NULL) {
+    cb_State *st = sh->qhead;
+    sh->qhead = st->next;
+    cb_freecode(st);
+    free(st);
+  }
   while (sh->graves != NULL) {
     cb_State *st = sh->graves;
     sh->graves = st->next;
@@ -1350,6 +1463,12 @@ void ct_open_callback (lua_State *L) {
   lua_setiuservalue(L, -3, SH_UV_HOLDER);
   sh->funcsref = luaL_ref(L, LUA_REGISTRYINDEX);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &KEY_SHARED);
+  lua_newtable(L);                       /* the auto-wrapped callbacks */
+  lua_createtable(L, 0, 1);
+  lua_pushliteral(L, "k");
+  lua_setfield(L, -2, "__mode");
+  lua_setmetatable(L, -2);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &KEY_AUTO);
   lua_pushcfunction(L, cb_release_api);
   lua_setfield(L, -2, "release");
   lua_pushcfunction(L, cb_errors);

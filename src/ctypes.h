@@ -352,31 +352,67 @@ ct_CData *ct_func_new (lua_State *L, void *addr, int ownidx, unsigned flags);
 ** are not); foreign functions and other values pass */
 void ct_checkcallback (lua_State *L, int tidx, int idx, const char *what);
 void ct_open_call (lua_State *L);
+
+/* {======================================================================
+** The callback window: every invariant call.c and callback.c share
+** ======================================================================= */
+
 /* Thread-locals shared by call.c (which defines them) and callback.c. The
 ** initial-exec model makes each access one instruction instead of a
 ** __tls_get_addr call (the few bytes come from the static TLS surplus that
 ** the dynamic loader keeps for modules loaded later). */
 #define CT_TLS _Thread_local __attribute__((tls_model("initial-exec")))
-/* The lua_State making the innermost foreign call on this OS thread, or
-** NULL: callbacks run Lua only on it. Its two low bits (free: a lua_State
-** is allocated, so aligned) tell the callback window: while ct_func_call's
-** foreign call is in progress and no Lua code runs, CT_WIN_OPEN (set by
-** call.c), or CT_WIN_SET once the first callback of the call has left its
-** message handler and a few more slots on the stack for the next ones
-** (callback.c); no bit everywhere else (callbacks clear them while they
-** run Lua). In the window the running Lua frame is ct_func_call's and the
-** stack had CT_CB_SLACK free slots above its top when the window opened;
-** the slots callbacks leave there stay at most until ct_func_call
-** returns. */
+
+/* W1. ct_active_L is NULL, or the lua_State making the innermost foreign
+**     call on this OS thread. Callbacks run Lua only on it, and only if
+**     they belong to its universe (callback.c, cb_ours).
+** W2. Its two low bits (free: a lua_State is allocated, so aligned) are the
+**     window. CT_WIN_OPEN: set only by call.c around ct_func_call's foreign
+**     call (AROUND), when no Lua code runs, the running Lua frame is
+**     ct_func_call's and the stack has at least CT_CB_SLACK free slots above
+**     its top: general() asks for them with luaL_checkstack, the hot paths
+**     push nothing and have LUA_MINSTACK (W6). CT_WIN_SET: the first
+**     callback of that foreign call (cb_fast) has left its message handler,
+**     the funcs table and two copies of a Lua function at cb_win..cb_win+3
+**     (callback.c) for the next ones; the next ones push nothing else.
+** W3. No bit means no window: while a callback's own Lua code runs (and
+**     outside foreign calls) the bits are clear. A callback entered then
+**     takes the general path, which runs Lua only when the running frame
+**     of that state is a C function (another binding calling back from its
+**     own C function); entered in the middle of Lua code (a signal handler)
+**     it runs no Lua and reports, as a call from a foreign thread does.
+** W4. The slots callbacks leave above the foreign call's stack top stay
+**     until ct_func_call returns (lua_settop to the top of the call).
+** W5. A cb_fast call does not keep its closure userdata on the stack:
+**     release and collection during it defer what that call still uses to
+**     its end (cb_State.inflight, idhold, zombie; cb_settle).
+** W6. The hot paths rely on the LUA_MINSTACK free slots Lua gives every C
+**     function: */
+#define CT_CB_SLACK 16
+_Static_assert(LUA_MINSTACK >= CT_CB_SLACK,
+               "the callback window needs LUA_MINSTACK >= CT_CB_SLACK");
 extern CT_TLS lua_State *ct_active_L;
 #define CT_WIN_OPEN ((uintptr_t)1)
 #define CT_WIN_SET  ((uintptr_t)2)
 #define CT_WIN_BITS (CT_WIN_OPEN | CT_WIN_SET)
-#define CT_CB_SLACK 16
-/* set by the callback trampoline when it stored an error to re-raise:
-** call.c checks it right after each foreign call returns and then calls
-** ct_callback_raise */
+/* W7. Set by the callback trampoline when it stored an error to re-raise:
+**     call.c checks it right after each foreign call returns and then calls
+**     ct_callback_raise (no error unwinds through C frames). */
 extern CT_TLS int ct_cb_pending;
+/* ctypes' private errno (call.c): swapped with the real errno around the
+** foreign calls of use_errno functions and around the Lua code of use_errno
+** callbacks (CPython's order: in before, out after) */
+extern CT_TLS int ct_errno;
+/* debug builds (make asan) check the invariants where that is cheap */
+#ifdef CT_DEBUG
+#include <assert.h>
+#define ct_assert(c) assert(c)
+#else
+#define ct_assert(c) ((void)0)
+#endif
+
+/* } ====================================================================== */
+
 
 /* libffi returns integer results narrower than ffi_arg widened to a whole
 ** ffi_arg (on every endianness): narrows the one at p in place, so that the
@@ -402,6 +438,9 @@ static inline void ct_ffiret_narrow (int code, void *p) {
 
 /* callback.c */
 int ct_callback_new (lua_State *L, int tidx, int fidx); /* F(lua_function) */
+/* the callback of F for a Lua function passed as an argument: one per
+** (function, F), alive as long as the function */
+int ct_callback_auto (lua_State *L, int tidx, int fidx);
 int ct_callback_close (lua_State *L);    /* __close / explicit release */
 int ct_callback_raise (lua_State *L);    /* raise the pending error */
 void ct_open_callback (lua_State *L);
