@@ -47,6 +47,7 @@ build = {
         "src/struct.c",
         "src/call.c",
         "src/func.c",
+        "src/conv.c",
         "src/library.c",
         "src/callback.c",
         "src/abi_x64.c",

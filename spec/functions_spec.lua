@@ -636,6 +636,23 @@ describe("prototypes (CFUNCTYPE)", function()
     assert.are.equal(ctypes.sizeof(c_void_p), ctypes.sizeof(F))
   end)
 
+  it("take at most 1024 arguments, as ctypes (ArgumentError beyond)", function()
+    local ints = {}
+    for i = 1, 1025 do ints[i] = c_int end
+    assert.has_error(function() ctypes.CFUNCTYPE(c_int, table.unpack(ints)) end,
+      "ArgumentError: argtypes: too many arguments (1025), maximum is 1024")
+    local vsum = lib.fxc_vsum
+    assert.has_error(function() vsum.argtypes = ints end,
+      "ArgumentError: argtypes: too many arguments (1025), maximum is 1024")
+    vsum.argtypes = { c_int }
+    local args = { 1023 }
+    for i = 2, 1024 do args[i] = 1 end
+    assert.are.equal(1023, vsum(table.unpack(args)))
+    args[1025] = 1
+    assert.has_error(function() vsum(table.unpack(args)) end,
+      "ArgumentError: too many arguments (1025), maximum is 1024")
+  end)
+
   it("refuse unknown options", function()
     assert.has_error(function() ctypes.CFUNCTYPE(c_int, { use_errno = 1, nope = 2 }) end,
       "TypeError: CFUNCTYPE: unknown option 'nope'")

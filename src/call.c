@@ -27,17 +27,6 @@ static CT_TLS int ct_nodirect;
 ** Argument conversion
 ** ======================================================================= */
 
-/* one argument's storage: big enough and aligned for any scalar and for
-** aggregates of up to 16 bytes */
-typedef union Slot {
-  ffi_arg i;
-  int64_t l;
-  double d;
-  float f;
-  long double ld;
-  void *p;
-  unsigned char b[16];
-} Slot;
 
 #define NLOCAL 16   /* arguments handled with storage on the C stack */
 #if CT_ABI_X64
@@ -48,229 +37,13 @@ typedef union Slot {
 
 /* per-call arrays */
 typedef struct Frame {
-  Slot *slot;
+  ct_Slot *slot;
   void **av;
   ffi_type **at;
 #if CT_ABI_X64
   ct_Low *lw;
 #endif
 } Frame;
-
-
-/* replaces the value at idx by its _as_parameter_ (tables, repeatedly);
-** returns the index of the value to convert */
-static int asparam (lua_State *L, int idx) {
-  int depth = 0;
-  while (lua_type(L, idx) == LUA_TTABLE) {
-    luaL_checkstack(L, 2, "too many arguments");
-    if (lua_getfield(L, idx, "_as_parameter_") == LUA_TNIL) {
-      lua_pop(L, 1);
-      break;
-    }
-    idx = lua_gettop(L);
-    if (++depth > 16) break;
-  }
-  return idx;
-}
-
-
-/* Converts the Lua value at idx to an argument of the type at tidx (argument
-** number argn). The value goes to slot, or stays in memory that the stack
-** keeps alive; returns its address. Objects the value points into stay on
-** the stack until the call returns. */
-static void *convtyped (lua_State *L, int argn, int tidx, const ct_Arg *a,
-                        int idx, Slot *slot) {
-  ct_Type *t = a->t;
-  ct_CData *cd;
-  int r;
-  tidx = lua_absindex(L, tidx);
-  if (a->hasfp) {              /* the body's from_param(T, value) */
-    lua_getiuservalue(L, tidx, CT_TUV_BODY);
-    lua_getfield(L, -1, "from_param");
-    lua_remove(L, -2);
-    lua_pushvalue(L, tidx);
-    lua_pushvalue(L, idx);
-    lua_call(L, 2, 1);
-    idx = lua_gettop(L);
-  }
-  idx = asparam(L, idx);
-  cd = lua_type(L, idx) == LUA_TUSERDATA ? ct_tocdata(L, idx) : NULL;
-  switch (t->kind) {
-    case CT_STRUCT: case CT_UNION:
-      if (cd != NULL && cd->type == t) return cd->ptr;
-      if (lua_istable(L, idx)) {
-        ct_CData *tmp = ct_newcdata(L, tidx);
-        r = ct_tocvalue(L, tidx, tmp->ptr, idx);
-        if (r == CT_CONV_FAIL) break;
-        /* what the initialiser made it point into stays on the stack */
-        return tmp->ptr;
-      }
-      ct_pushexpected(L, tidx, idx);
-      r = CT_CONV_FAIL;
-      break;
-    case CT_ARRAY:
-      /* arrays pass as pointers to their first element */
-      if (cd != NULL && cd->type == t) { slot->p = cd->ptr; return slot; }
-      if (lua_istable(L, idx) || lua_type(L, idx) == LUA_TSTRING) {
-        ct_CData *tmp = ct_newcdata(L, tidx);
-        r = ct_tocvalue(L, tidx, tmp->ptr, idx);
-        if (r == CT_CONV_FAIL) break;
-        slot->p = tmp->ptr;
-        return slot;
-      }
-      ct_pushexpected(L, tidx, idx);
-      r = CT_CONV_FAIL;
-      break;
-    case CT_FUNC:
-      if (lua_isfunction(L, idx)) {
-        /* the function's callback of this type (it lives as long as the
-        ** function: callback.c) */
-        ct_CData *cb;
-        ct_callback_auto(L, tidx, idx);
-        cb = ct_tocdata(L, -1);
-        if (cb == NULL)
-          ct_argerror(L, argn, "cannot make a callback");
-        slot->p = ct_pointervalue(cb);
-        return slot;
-      }
-      if (cd != NULL && cd->type->kind == CT_FUNC) {
-        if (!ct_func_samesig(t, cd->type)) {
-          /* C would call it with the wrong arguments: a callback would read
-          ** them as what they are not (pointers...), its closure would
-          ** store the wrong result */
-          lua_getiuservalue(L, idx, CT_UV_TYPE);
-          ct_func_pushsig(L, tidx);
-          ct_func_pushsig(L, -2);
-          ct_argerror(L, argn, "expected a function %s, got a function %s",
-                      lua_tostring(L, -2), lua_tostring(L, -1));
-        }
-        slot->p = ct_pointervalue(cd);
-        return slot;
-      }
-      r = ct_tocvalue(L, tidx, slot, idx);
-      break;
-    case CT_POINTER:
-      if (cd != NULL && cd->type->kind == CT_POINTER) {
-        /* any pointer to the same pointee type */
-        lua_getiuservalue(L, tidx, CT_TUV_PROTO);
-        lua_getiuservalue(L, idx, CT_UV_TYPE);
-        lua_getiuservalue(L, -1, CT_TUV_PROTO);
-        r = lua_rawequal(L, -1, -3);
-        lua_pop(L, 3);
-        if (r) { slot->p = ct_pointervalue(cd); return slot; }
-      }
-      r = ct_tocvalue(L, tidx, slot, idx);
-      break;
-    default:
-      r = ct_tocvalue(L, tidx, slot, idx);
-      break;
-  }
-  if (r == CT_CONV_FAIL)
-    ct_argerror(L, argn, "%s", lua_tostring(L, -1));
-  /* CT_CONV_KEEPTOP: the new object stays on the stack for the call */
-  return slot;
-}
-
-
-/* Converts the Lua value at idx by its Lua type (no argtypes, or a variadic
-** extra when promote is set: C's default argument promotions). */
-static void *convuntyped (lua_State *L, int argn, int idx, Slot *slot,
-                          ffi_type **ft, int promote) {
-  *ft = &ffi_type_pointer;
-  idx = asparam(L, idx);
-  switch (lua_type(L, idx)) {
-    case LUA_TNUMBER:
-      if (lua_isinteger(L, idx)) {
-        lua_Integer v = lua_tointeger(L, idx);
-        if (v < INT32_MIN || v > (lua_Integer)UINT32_MAX)
-          ct_argerror(L, argn, "OverflowError: int too long to convert (%I "
-                      "does not fit in c_int; declare argtypes)", v);
-        slot->i = 0;
-        *(int *)slot = (int)(int64_t)v;
-        *ft = &ffi_type_sint;
-      }
-      else {
-        slot->d = lua_tonumber(L, idx);
-        *ft = &ffi_type_double;
-      }
-      return slot;
-    case LUA_TSTRING:
-      slot->p = (void *)lua_tostring(L, idx);
-      return slot;
-    case LUA_TNIL:
-      slot->p = NULL;
-      return slot;
-    case LUA_TBOOLEAN:
-      slot->i = 0;
-      *(int *)slot = lua_toboolean(L, idx);
-      *ft = &ffi_type_sint;
-      return slot;
-    case LUA_TUSERDATA: {
-      ct_CData *cd = ct_tocdata(L, idx);
-      if (cd != NULL) {
-        ct_Type *t = cd->type;
-        switch (t->kind) {
-          case CT_SIMPLE:
-            if (ct_ispointerlike(t)) {
-              slot->p = ct_pointervalue(cd);
-              return slot;
-            }
-            /* the bytes go through the slot: the instance may be unaligned
-            ** (from_buffer at an odd offset), and a c_bool may hold any
-            ** byte (any non-zero byte is true; C wants 0 or 1) */
-            slot->i = 0;
-            memcpy(slot, cd->ptr, t->size);
-            if (t->scalar == CT_BOOL) slot->b[0] = slot->b[0] != 0;
-            *ft = t->ffi;
-            if (promote) {
-              if (t->scalar == CT_FLOAT) {
-                float f;
-                memcpy(&f, slot, sizeof f);
-                slot->d = (double)f;
-                *ft = &ffi_type_double;
-              }
-              else if (t->size < sizeof(int)) {
-                int v;
-                short sh;
-                unsigned short ush;
-                switch (t->scalar) {
-                  case CT_BOOL: v = slot->b[0]; break;
-                  case CT_CHAR: v = (char)slot->b[0]; break;
-                  case CT_BYTE: v = (signed char)slot->b[0]; break;
-                  case CT_UBYTE: v = slot->b[0]; break;
-                  case CT_SHORT: memcpy(&sh, slot, sizeof sh); v = sh; break;
-                  default: memcpy(&ush, slot, sizeof ush); v = ush; break;
-                }
-                slot->i = 0;
-                *(int *)slot = v;
-                *ft = &ffi_type_sint;
-              }
-            }
-            return slot;
-          case CT_STRUCT: case CT_UNION:
-            lua_getiuservalue(L, idx, CT_UV_TYPE);
-            *ft = ct_ffitype(L, -1);
-            lua_pop(L, 1);
-            return cd->ptr;
-          case CT_ARRAY:
-            slot->p = cd->ptr;
-            return slot;
-          default:             /* pointers, functions */
-            slot->p = ct_pointervalue(cd);
-            return slot;
-        }
-      }
-      slot->p = ct_tobyref(L, idx);
-      if (slot->p != NULL) return slot;
-      break;
-    }
-    default: break;
-  }
-  ct_argerror(L, argn, "TypeError: Don't know how to convert parameter %d "
-              "(%s)", argn, ct_describe(L, idx));
-  return NULL;
-}
-
 
 
 /* } ====================================================================== */
@@ -697,25 +470,25 @@ static void x64call (lua_State *L, ct_CallSig *s, Frame *fr, int na, void *fn,
     void **av = fr->av;
     void *sav[2 * NLOCAL];
     ffi_type *sat[2 * NLOCAL];
-    Slot spad[NLOCAL];
+    ct_Slot spad[NLOCAL];
     if (split) {
       /* libffi bug workaround: split arguments go as one scalar per
       ** eightbyte, read from a zero-padded copy */
       int k = 0, m = 0;
       void **bav = sav;
       ffi_type **bat = sat;
-      Slot *pad = spad;
+      ct_Slot *pad = spad;
       if (na > NLOCAL) {
         char *mm = (char *)lua_newuserdatauv(L, (size_t)na * (4 * sizeof(void *)
-                                             + sizeof(Slot)) + 16, 0);
+                                             + sizeof(ct_Slot)) + 16, 0);
         mm = (char *)(((uintptr_t)mm + 15) & ~(uintptr_t)15);
-        pad = (Slot *)mm; mm += (size_t)na * sizeof(Slot);
+        pad = (ct_Slot *)mm; mm += (size_t)na * sizeof(ct_Slot);
         bav = (void **)mm; mm += 2 * (size_t)na * sizeof(void *);
         bat = (ffi_type **)mm;
       }
       for (i = 0; i < na; i++) {
         if (fr->lw[i].split) {
-          memset(&pad[m], 0, sizeof(Slot));
+          memset(&pad[m], 0, sizeof(ct_Slot));
           memcpy(&pad[m], fr->av[i], fr->at[i]->size);
           bav[k] = &pad[m];
           bat[k++] = fr->lw[i].c[0] == CT_CL_INT ? &ffi_type_uint64 :
@@ -766,9 +539,12 @@ static void x64call (lua_State *L, ct_CallSig *s, Frame *fr, int na, void *fn,
 
 static int general (lua_State *L, ct_Call *ci, void *fn, int n) {
   ct_CallSig *s = ci->sig;
+  if (n > CT_MAXARGS)
+    return ct_error(L, "ArgumentError", "too many arguments (%d), maximum is "
+                    "%d", n, CT_MAXARGS);
   int nfixed = s->s.nargs, na, base, i, sigidx, bigidx = 0;
   int argsidx = 0, pfidx = 0, calltop;
-  Slot lslot[NLOCAL];
+  ct_Slot lslot[NLOCAL];
   void *lav[NLOCAL];
   ffi_type *lat[NLOCAL];
 #if CT_ABI_X64
@@ -833,11 +609,11 @@ static int general (lua_State *L, ct_Call *ci, void *fn, int n) {
 #endif
   }
   else {
-    size_t sz = (size_t)na * (sizeof(Slot) + 2 * sizeof(void *) +
+    size_t sz = (size_t)na * (sizeof(ct_Slot) + 2 * sizeof(void *) +
                               LOWSIZE) + 16;
     char *m = (char *)lua_newuserdatauv(L, sz, 0);
     m = (char *)(((uintptr_t)m + 15) & ~(uintptr_t)15);
-    fr.slot = (Slot *)m; m += (size_t)na * sizeof(Slot);
+    fr.slot = (ct_Slot *)m; m += (size_t)na * sizeof(ct_Slot);
     fr.av = (void **)m; m += (size_t)na * sizeof(void *);
     fr.at = (ffi_type **)m; m += (size_t)na * sizeof(void *);
 #if CT_ABI_X64
@@ -848,12 +624,12 @@ static int general (lua_State *L, ct_Call *ci, void *fn, int n) {
     int idx = base + i;
     if (i < nfixed && !s->untyped) {
       lua_rawgeti(L, argsidx, i + 1);
-      fr.av[i] = convtyped(L, i + 1, lua_gettop(L), &s->a[i], idx,
+      fr.av[i] = ct_conv_arg(L, i + 1, lua_gettop(L), &s->a[i], idx,
                            &fr.slot[i]);
       fr.at[i] = s->s.atypes[i];
     }
     else
-      fr.av[i] = convuntyped(L, i + 1, idx, &fr.slot[i], &fr.at[i],
+      fr.av[i] = ct_conv_vararg(L, i + 1, idx, &fr.slot[i], &fr.at[i],
                              !s->untyped);
   }
   if (s->rk == CT_RK_BIG) {

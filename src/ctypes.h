@@ -267,6 +267,8 @@ void ct_setvalue (lua_State *L, int cdidx, int tidx, void *p, int idx,
                   const char *what);
 int ct_simple_new (lua_State *L);       /* T(...) for scalars */
 void ct_pushvalue (lua_State *L, int tidx, const void *p, int baseidx);
+/* conv.c: the value of the scalar type t at p (any byte order) */
+void ct_pushscalarvalue (lua_State *L, const ct_Type *t, const void *p);
 int ct_toaddress (lua_State *L, int idx, void **out);
 void *ct_pointervalue (const ct_CData *cd);   /* pointer-like: the address */
 const char *ct_cdname (lua_State *L, int idx);   /* name of its type */
@@ -321,6 +323,8 @@ void *ct_lib_sym (lua_State *L, int idx, const char *name, const char *what);
 /* call.c: function objects, the call path, errno.
 ** A CT_FUNC type's ext is its prepared signature. */
 #define CT_SIG_USE_ERRNO  0x01
+/* the most arguments of a call or a signature, as in ctypes */
+#define CT_MAXARGS 1024
 /* ct_CData.flags bit set only by call.c on the function objects it makes:
 ** their payload is { address, call info pointer } (cd->size stays the
 ** size of a pointer) */
@@ -511,6 +515,29 @@ typedef struct ct_Call {
                     else -1 */
   int hotdn;     /* the same for the double-only hot path */
 } ct_Call;
+
+/* one argument's storage: big enough and aligned for any scalar and for
+** aggregates of up to 16 bytes */
+typedef union ct_Slot {
+  ffi_arg i;
+  int64_t l;
+  double d;
+  float f;
+  long double ld;
+  void *p;
+  unsigned char b[16];
+} ct_Slot;
+
+/* conv.c: the Lua value at idx as argument argn of the declared type at
+** tidx (a is its ct_Arg): the value goes to slot or stays in memory the
+** stack keeps alive; returns its address ("ArgumentError: argument n: ..."
+** if it does not convert). Objects it points into stay on the stack. */
+void *ct_conv_arg (lua_State *L, int argn, int tidx, const ct_Arg *a,
+                   int idx, ct_Slot *slot);
+/* the same without a declared type: by the Lua type (no argtypes), or with
+** C's default promotions (promote: a variadic extra); *ft its libffi type */
+void *ct_conv_vararg (lua_State *L, int argn, int idx, ct_Slot *slot,
+                      ffi_type **ft, int promote);
 
 /* the call info of the function object at idx (made from its type's
 ** signature for objects that have none yet: views, callbacks) */

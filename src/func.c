@@ -355,8 +355,9 @@ ct_Sig *ct_newsig (lua_State *L, int retidx, int argsidx, unsigned flags) {
                "or nil, got %s", got);
     }
     n = luaL_len(L, argsidx);
-    if (n > 1024)
-      ct_error(L, "ValueError", "argtypes: too many arguments (%I)", n);
+    if (n > CT_MAXARGS)
+      ct_error(L, "ArgumentError", "argtypes: too many arguments (%I), "
+               "maximum is %d", n, CT_MAXARGS);
     for (i = 1; i <= n; i++) {
       lua_rawgeti(L, argsidx, i);
       checkargtype(L, -1, i);
