@@ -521,30 +521,9 @@ static int type_from_buffer_copy (lua_State *L) {
 }
 
 
+/* conv.c has the parameter rules */
 static int type_from_param (lua_State *L) {
-  ct_Type *t = ct_checktype(L, 1);
-  ct_CData *cd = ct_tocdata(L, 2);
-  if (cd != NULL && cd->type == t) {
-    lua_settop(L, 2);
-    return 1;
-  }
-  if (t->kind == CT_POINTER || t->kind == CT_FUNC ||
-      (t->kind == CT_SIMPLE && ct_ispointerlike(t))) {
-    void *slot;
-    int r = ct_tocvalue(L, 1, &slot, 2);
-    if (r == CT_CONV_FAIL)
-      return ct_error(L, "TypeError", "%s", lua_tostring(L, -1));
-    if (t->kind != CT_SIMPLE) {
-      lua_settop(L, 2);
-      return 1;
-    }
-  }
-  /* otherwise an instance made from the value */
-  lua_settop(L, 2);
-  lua_pushvalue(L, 1);
-  lua_insert(L, 2);
-  lua_call(L, 1, 1);
-  return 1;
+  return ct_conv_fromparam(L);
 }
 
 /* } ====================================================================== */

@@ -190,20 +190,128 @@ void ct_pushvalue (lua_State *L, int tidx, const void *p, int baseidx) {
 ** C code would pass
 ** ======================================================================= */
 
-/* replaces the value at idx by its _as_parameter_ (tables, repeatedly);
-** returns the index of the value to convert */
+#define MAXASPARAM 32   /* _as_parameter_ chains: longer ones are an error */
+
+/* Replaces the value at idx by its _as_parameter_, repeatedly (tables); the
+** values pushed stay on the stack. Returns the index of the value to
+** convert, or 0 with a message pushed: a chain that comes back to a table
+** it passed (a cycle) or is longer than MAXASPARAM. */
 static int asparam (lua_State *L, int idx) {
-  int depth = 0;
+  const void *seen[MAXASPARAM];
+  int depth = 0, i;
   while (lua_type(L, idx) == LUA_TTABLE) {
+    const void *p = lua_topointer(L, idx);
+    for (i = 0; i < depth; i++) {
+      if (seen[i] == p) {
+        lua_pushfstring(L, "ValueError: _as_parameter_ cycle: %s at step %d "
+                        "is the value of step %d", luaL_typename(L, idx),
+                        depth, i);
+        return 0;
+      }
+    }
+    if (depth == MAXASPARAM) {
+      lua_pushfstring(L, "ValueError: _as_parameter_ chain longer than %d",
+                      MAXASPARAM);
+      return 0;
+    }
+    seen[depth++] = p;
     luaL_checkstack(L, 2, "too many arguments");
     if (lua_getfield(L, idx, "_as_parameter_") == LUA_TNIL) {
       lua_pop(L, 1);
       break;
     }
     idx = lua_gettop(L);
-    if (++depth > 16) break;
   }
   return idx;
+}
+
+
+/* the object a byref() at idx refers to, if it is one: its type (the object
+** pushed is popped again; the byref keeps it alive) and the address */
+static const ct_Type *byrefof (lua_State *L, int idx, void **addr) {
+  ct_CData *o;
+  if (lua_type(L, idx) != LUA_TUSERDATA ||
+      (*addr = ct_tobyref(L, idx)) == NULL)
+    return NULL;
+  lua_getiuservalue(L, idx, 1);
+  o = ct_tocdata(L, -1);
+  lua_pop(L, 1);
+  return o != NULL ? o->type : NULL;
+}
+
+
+/* whether t is the character type code (c_char, c_wchar) or an array of
+** it */
+static int ischars (const ct_Type *t, int code) {
+  if (t != NULL && t->kind == CT_ARRAY) t = t->proto;
+  return t != NULL && t->kind == CT_SIMPLE && t->scalar == code;
+}
+
+
+/* What parameters accept beyond a store into the type (ctypes' from_param):
+** c_void_p: byref() of anything and a Lua string (its bytes, kept by the
+** stack for the call); c_char_p/c_wchar_p: byref() of a character or a
+** character array; POINTER(c_char)/POINTER(c_wchar): a Lua string and a
+** c_char_p/c_wchar_p instance; POINTER(struct or union): a table
+** initialiser (a temporary passed by reference). Returns 1 with the pointer
+** in slot->p, 0 if the general rules decide. */
+static int paramextra (lua_State *L, const ct_Type *t, int tidx, int idx,
+                       ct_CData *cd, ct_Slot *slot) {
+  void *a;
+  const ct_Type *o;
+  if (t->kind == CT_SIMPLE) {
+    switch (t->scalar) {
+      case CT_VOID_P:
+        if (lua_type(L, idx) == LUA_TSTRING) {
+          slot->p = (void *)lua_tostring(L, idx);
+          return 1;
+        }
+        if (cd == NULL && byrefof(L, idx, &a) != NULL) {
+          slot->p = a;
+          return 1;
+        }
+        return 0;
+      case CT_CHAR_P: case CT_WCHAR_P:
+        o = cd == NULL ? byrefof(L, idx, &a) : NULL;
+        if (ischars(o, t->scalar == CT_CHAR_P ? CT_CHAR : CT_WCHAR)) {
+          slot->p = a;
+          return 1;
+        }
+        return 0;
+      default:
+        return 0;
+    }
+  }
+  if (t->kind == CT_POINTER) {
+    const ct_Type *e = t->proto;
+    if (e->kind == CT_SIMPLE && (e->scalar == CT_CHAR ||
+                                 e->scalar == CT_WCHAR)) {
+      int wide = e->scalar == CT_WCHAR;
+      if (lua_type(L, idx) == LUA_TSTRING) {
+        if (!wide) slot->p = (void *)lua_tostring(L, idx);
+        else if ((slot->p = ct_towstring(L, idx, NULL)) == NULL)
+          return 0;                   /* not UTF-8: the general message */
+        return 1;
+      }
+      if (cd != NULL && cd->type->kind == CT_SIMPLE &&
+          cd->type->scalar == (wide ? CT_WCHAR_P : CT_CHAR_P)) {
+        slot->p = ct_pointervalue(cd);
+        return 1;
+      }
+      return 0;
+    }
+    if ((e->kind == CT_STRUCT || e->kind == CT_UNION) && lua_istable(L, idx)) {
+      ct_CData *tmp;
+      lua_getiuservalue(L, tidx, CT_TUV_PROTO);
+      tmp = ct_newcdata(L, -1);
+      if (ct_tocvalue(L, -2, tmp->ptr, idx) == CT_CONV_FAIL)
+        return -1;                   /* the message on top, for the caller */
+      /* the temporary and what it points into stay on the stack */
+      slot->p = tmp->ptr;
+      return 1;
+    }
+  }
+  return 0;
 }
 
 
@@ -227,7 +335,16 @@ void *ct_conv_arg (lua_State *L, int argn, int tidx, const ct_Arg *a,
     idx = lua_gettop(L);
   }
   idx = asparam(L, idx);
+  if (idx == 0) ct_argerror(L, argn, "%s", lua_tostring(L, -1));
   cd = lua_type(L, idx) == LUA_TUSERDATA ? ct_tocdata(L, idx) : NULL;
+  if ((t->kind == CT_SIMPLE && (t->scalar == CT_VOID_P ||
+                                t->scalar == CT_CHAR_P ||
+                                t->scalar == CT_WCHAR_P)) ||
+      t->kind == CT_POINTER) {
+    r = paramextra(L, t, tidx, idx, cd, slot);
+    if (r > 0) return slot;
+    if (r < 0) ct_argerror(L, argn, "%s", lua_tostring(L, -1));
+  }
   switch (t->kind) {
     case CT_STRUCT: case CT_UNION:
       if (cd != NULL && cd->type == t) return cd->ptr;
@@ -311,13 +428,16 @@ void *ct_conv_vararg (lua_State *L, int argn, int idx, ct_Slot *slot,
                           ffi_type **ft, int promote) {
   *ft = &ffi_type_pointer;
   idx = asparam(L, idx);
+  if (idx == 0) ct_argerror(L, argn, "%s", lua_tostring(L, -1));
   switch (lua_type(L, idx)) {
     case LUA_TNUMBER:
       if (lua_isinteger(L, idx)) {
         lua_Integer v = lua_tointeger(L, idx);
         if (v < INT32_MIN || v > (lua_Integer)UINT32_MAX)
           ct_argerror(L, argn, "OverflowError: int too long to convert (%I "
-                      "does not fit in c_int; declare argtypes)", v);
+                      "does not fit in c_int; %s)", v, promote
+                      ? "pass a variadic long as c_long(...) or "
+                        "c_longlong(...)" : "declare argtypes");
         slot->i = 0;
         *(int *)slot = (int)(int64_t)v;
         *ft = &ffi_type_sint;
@@ -405,3 +525,49 @@ void *ct_conv_vararg (lua_State *L, int argn, int idx, ct_Slot *slot,
 }
 
 /* } ====================================================================== */
+
+
+/* T.from_param(value) (cdata.c's type method; 1 = T, 2 = value): the value
+** as a parameter of T would take it, after its _as_parameter_ chain: an
+** instance of T as it is; for pointer types and c_void_p/c_char_p/
+** c_wchar_p, the value itself if a parameter of T accepts it (what only
+** parameters accept included: byref() for c_void_p, ...); otherwise a new
+** T made from the value. */
+int ct_conv_fromparam (lua_State *L) {
+  ct_Type *t = ct_checktype(L, 1);
+  ct_CData *cd;
+  ct_Slot slot;
+  int idx, r;
+  lua_settop(L, 2);
+  idx = asparam(L, 2);
+  if (idx == 0) return lua_error(L);
+  cd = lua_type(L, idx) == LUA_TUSERDATA ? ct_tocdata(L, idx) : NULL;
+  if (cd != NULL && cd->type == t) {
+    lua_pushvalue(L, idx);
+    return 1;
+  }
+  if (t->kind == CT_POINTER || t->kind == CT_FUNC ||
+      (t->kind == CT_SIMPLE && ct_ispointerlike(t))) {
+    int top = lua_gettop(L);
+    r = paramextra(L, t, 1, idx, cd, &slot);
+    if (r < 0) return ct_error(L, "TypeError", "%s", lua_tostring(L, -1));
+    lua_settop(L, top);
+    if (r > 0) {
+      lua_pushvalue(L, idx);
+      return 1;
+    }
+    r = ct_tocvalue(L, 1, &slot, idx);
+    if (r == CT_CONV_FAIL)
+      return ct_error(L, "TypeError", "%s", lua_tostring(L, -1));
+    lua_settop(L, top);
+    if (t->kind != CT_SIMPLE) {
+      lua_pushvalue(L, idx);
+      return 1;
+    }
+  }
+  /* otherwise an instance made from the value */
+  lua_pushvalue(L, 1);
+  lua_pushvalue(L, idx);
+  lua_call(L, 1, 1);
+  return 1;
+}

@@ -534,6 +534,8 @@ typedef union ct_Slot {
 ** if it does not convert). Objects it points into stay on the stack. */
 void *ct_conv_arg (lua_State *L, int argn, int tidx, const ct_Arg *a,
                    int idx, ct_Slot *slot);
+/* T.from_param(value): 1 = T, 2 = value (the parameter rules of T) */
+int ct_conv_fromparam (lua_State *L);
 /* the same without a declared type: by the Lua type (no argtypes), or with
 ** C's default promotions (promote: a variadic extra); *ft its libffi type */
 void *ct_conv_vararg (lua_State *L, int argn, int idx, ct_Slot *slot,
