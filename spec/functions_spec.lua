@@ -61,7 +61,7 @@ describe("function objects", function()
   it("validate argtypes, restype and errcheck when set", function()
     local f = lib.fxc_id_int
     assert.has_error(function() f.argtypes = { c_int, "x" } end,
-      "TypeError: argtypes: item 2 must be a ctypes type, got string")
+      "TypeError: argtypes: item 2 must be a ctypes type or have a from_param method, got string")
     assert.has_error(function() f.argtypes = 5 end,
       "TypeError: argtypes must be a table (sequence) of types or nil, got integer")
     assert.has_error(function() f.restype = "x" end,
@@ -416,6 +416,25 @@ describe("parameters accept what ctypes' from_param accepts", function()
       "ArgumentError: argument 1: ValueError: _as_parameter_ cycle: table at step 1 is the value of step 0")
     assert.has_error(function() c_int.from_param(loop) end,
       "ValueError: _as_parameter_ cycle: table at step 1 is the value of step 0")
+  end)
+
+  it("argtypes takes any object with a from_param method (an adapter), as ctypes", function()
+    local absf = libc.abs
+    local Doubler = { from_param = function(cls, v) return c_int(v * 2) end }
+    absf.argtypes, absf.restype = { Doubler }, c_int
+    assert.are.equal(42, absf(-21))              -- python3: 42
+    local Plus = setmetatable({}, { __index = {
+      from_param = function(self, v) return v + 1 end } })
+    absf.argtypes = { Plus }
+    assert.are.equal(9, absf(-10))
+    assert.are.same({ Plus }, absf.argtypes)
+    local strlen = libc.strlen
+    strlen.argtypes = { { from_param = function(_, v) return v .. "!!" end } }
+    strlen.restype = ctypes.c_size_t
+    assert.are.equal(5, strlen("abc"))
+    assert.has_error(function() absf.argtypes = { {} } end,
+      "TypeError: argtypes: item 1 must be a ctypes type or have a from_param method, got table")
+    absf.argtypes = { c_int }
   end)
 
   it("a too large variadic integer suggests c_long(...) or c_longlong(...)", function()

@@ -413,14 +413,14 @@ static void x64call (lua_State *L, ct_CallSig *s, Frame *fr, int na, void *fn,
                      void *rvalue, void *rbuf) {
   int nfixed = s->s.nargs, i, direct, split, gpr, sse;
   int hidden = s->rd == CT_RD_MEM;
-  if (na == nfixed && !s->untyped) {
+  if (na == nfixed && !s->untyped && !s->adapters) {
     direct = s->direct;
     split = s->split;
     for (i = 0; i < na; i++) fr->lw[i] = s->a[i].low;
   }
   else {
     for (i = 0; i < na; i++)
-      fr->lw[i] = i < nfixed && !s->untyped ? s->a[i].low
+      fr->lw[i] = i < nfixed && !s->untyped && !s->a[i].adapter ? s->a[i].low
                                             : ct_x64_ffilow(fr->at[i]);
     direct = ct_x64_place(fr->lw, na, hidden, &gpr, &sse, &split, NULL);
   }
@@ -504,7 +504,7 @@ static void x64call (lua_State *L, ct_CallSig *s, Frame *fr, int na, void *fn,
         }
       }
       av = bav;
-      if (na == nfixed && !s->untyped) cp = s->callcif;
+      if (na == nfixed && !s->untyped && !s->adapters) cp = s->callcif;
       else {
         int nf = k;   /* fixed libffi arguments, after splitting */
         if (!s->untyped) {
@@ -512,7 +512,8 @@ static void x64call (lua_State *L, ct_CallSig *s, Frame *fr, int na, void *fn,
           nf = 0;
           for (q = 0; q < nfixed; q++) nf += fr->lw[q].split ? 2 : 1;
         }
-        if ((s->untyped ? ffi_prep_cif(&cif, FFI_DEFAULT_ABI, (unsigned)k,
+        if ((s->untyped || na == nfixed ?
+                        ffi_prep_cif(&cif, FFI_DEFAULT_ABI, (unsigned)k,
                                        s->s.rtype, bat)
                         : ffi_prep_cif_var(&cif, FFI_DEFAULT_ABI, (unsigned)nf,
                                            (unsigned)k, s->s.rtype, bat))
@@ -521,9 +522,9 @@ static void x64call (lua_State *L, ct_CallSig *s, Frame *fr, int na, void *fn,
         cp = &cif;
       }
     }
-    else if (na == nfixed && !s->untyped) cp = &s->s.cif;
+    else if (na == nfixed && !s->untyped && !s->adapters) cp = &s->s.cif;
     else {
-      ffi_status st = s->untyped ?
+      ffi_status st = s->untyped || na == nfixed ?
         ffi_prep_cif(&cif, FFI_DEFAULT_ABI, (unsigned)na, s->s.rtype, fr->at) :
         ffi_prep_cif_var(&cif, FFI_DEFAULT_ABI, (unsigned)nfixed,
                          (unsigned)na, s->s.rtype, fr->at);
@@ -578,11 +579,11 @@ static int general (lua_State *L, ct_Call *ci, void *fn, int n) {
       if (outs[i] == 1) {
         /* out parameter: POINTER(T) gets a new T, an array type itself */
         lua_rawgeti(L, argsidx, i + 1);
-        if (s->s.args[i]->kind == CT_POINTER) {
+        if (s->s.args[i] != NULL && s->s.args[i]->kind == CT_POINTER) {
           lua_getiuservalue(L, -1, CT_TUV_PROTO);
           lua_remove(L, -2);
         }
-        else if (s->s.args[i]->kind != CT_ARRAY) {
+        else if (s->s.args[i] == NULL || s->s.args[i]->kind != CT_ARRAY) {
           ct_error(L, "TypeError", "'out' parameter %d must be a pointer "
                    "type, not %s", i + 1, ct_typename(L, -1));
         }
@@ -624,9 +625,14 @@ static int general (lua_State *L, ct_Call *ci, void *fn, int n) {
     int idx = base + i;
     if (i < nfixed && !s->untyped) {
       lua_rawgeti(L, argsidx, i + 1);
-      fr.av[i] = ct_conv_arg(L, i + 1, lua_gettop(L), &s->a[i], idx,
-                           &fr.slot[i]);
-      fr.at[i] = s->s.atypes[i];
+      if (s->a[i].adapter)
+        fr.av[i] = ct_conv_adapted(L, i + 1, lua_gettop(L), idx, &fr.slot[i],
+                                   &fr.at[i]);
+      else {
+        fr.av[i] = ct_conv_arg(L, i + 1, lua_gettop(L), &s->a[i], idx,
+                               &fr.slot[i]);
+        fr.at[i] = s->s.atypes[i];
+      }
     }
     else
       fr.av[i] = ct_conv_vararg(L, i + 1, idx, &fr.slot[i], &fr.at[i],
@@ -646,8 +652,8 @@ static int general (lua_State *L, ct_Call *ci, void *fn, int n) {
 #else
   {
     ffi_cif cif, *cp = &s->s.cif;
-    if (na != nfixed || s->untyped) {
-      ffi_status st = s->untyped ?
+    if (na != nfixed || s->untyped || s->adapters) {
+      ffi_status st = s->untyped || na == nfixed ?
         ffi_prep_cif(&cif, FFI_DEFAULT_ABI, (unsigned)na, s->s.rtype, fr.at) :
         ffi_prep_cif_var(&cif, FFI_DEFAULT_ABI, (unsigned)nfixed,
                          (unsigned)na, s->s.rtype, fr.at);

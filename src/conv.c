@@ -571,3 +571,19 @@ int ct_conv_fromparam (lua_State *L) {
   lua_call(L, 1, 1);
   return 1;
 }
+
+
+/* an argument whose argtypes entry (at aidx) is a from_param adapter:
+** adapter.from_param(adapter, value), and what it returns converts by its
+** own type (as without argtypes); *ft its libffi type */
+void *ct_conv_adapted (lua_State *L, int argn, int aidx, int idx,
+                       ct_Slot *slot, ffi_type **ft) {
+  aidx = lua_absindex(L, aidx);
+  idx = lua_absindex(L, idx);
+  luaL_checkstack(L, 4, "too many arguments");
+  lua_getfield(L, aidx, "from_param");
+  lua_pushvalue(L, aidx);
+  lua_pushvalue(L, idx);
+  lua_call(L, 2, 1);
+  return ct_conv_vararg(L, argn, lua_gettop(L), slot, ft, 0);
+}

@@ -323,6 +323,8 @@ void *ct_lib_sym (lua_State *L, int idx, const char *name, const char *what);
 /* call.c: function objects, the call path, errno.
 ** A CT_FUNC type's ext is its prepared signature. */
 #define CT_SIG_USE_ERRNO  0x01
+/* ct_newsig only (never stored): argtypes may hold from_param adapters */
+#define CT_SIG_ADAPTERS   0x100
 /* the most arguments of a call or a signature, as in ctypes */
 #define CT_MAXARGS 1024
 /* ct_CData.flags bit set only by call.c on the function objects it makes:
@@ -476,11 +478,15 @@ typedef struct ct_Arg {
 #endif
   unsigned char fc;     /* CT_FC_* */
   unsigned char hasfp;  /* the type's body defines from_param */
+  unsigned char adapter;/* not a type but an object with from_param (t is
+                           NULL): converts what from_param returns */
 } ct_Arg;
 
 typedef struct ct_CallSig {
   ct_Sig s;             /* first: ct_Sig * and ct_CallSig * are one pointer */
   unsigned char untyped;/* no argtypes: arguments convert by Lua type */
+  unsigned char adapters;/* some argtypes are from_param adapters: the
+                           libffi types are known per call */
   unsigned char rk;     /* CT_RK_* */
   unsigned char rscalar;/* CT_RK_SCALAR: the scalar code */
   size_t rsize;
@@ -534,6 +540,10 @@ typedef union ct_Slot {
 ** if it does not convert). Objects it points into stay on the stack. */
 void *ct_conv_arg (lua_State *L, int argn, int tidx, const ct_Arg *a,
                    int idx, ct_Slot *slot);
+/* an argument whose argtypes entry at aidx is a from_param adapter: what
+** its from_param returns, converted by its own type; *ft its libffi type */
+void *ct_conv_adapted (lua_State *L, int argn, int aidx, int idx,
+                       ct_Slot *slot, ffi_type **ft);
 /* T.from_param(value): 1 = T, 2 = value (the parameter rules of T) */
 int ct_conv_fromparam (lua_State *L);
 /* the same without a declared type: by the Lua type (no argtypes), or with

@@ -299,12 +299,31 @@ static int hasfromparam (lua_State *L, int tidx) {
 }
 
 
-static void checkargtype (lua_State *L, int idx, lua_Integer i) {
+/* whether the value at idx (not a ctypes type) is a from_param adapter: a
+** table or userdata whose from_param is callable, as ctypes accepts in
+** argtypes */
+static int isadapter (lua_State *L, int idx) {
+  int t = lua_type(L, idx), r;
+  if (t != LUA_TTABLE && t != LUA_TUSERDATA) return 0;
+  luaL_checkstack(L, 2, NULL);
+  if (lua_getfield(L, idx, "from_param") == LUA_TFUNCTION) r = 1;
+  else r = luaL_getmetafield(L, -1, "__call") != LUA_TNIL &&
+           (lua_pop(L, 1), 1);
+  lua_pop(L, 1);
+  return r;
+}
+
+
+/* checks argtypes item i at idx; returns 1 if it is a from_param adapter
+** (allowed: adapters are accepted) */
+static int checkargtype (lua_State *L, int idx, lua_Integer i, int allowed) {
   ct_Type *t = ct_totype(L, idx);
   if (t == NULL) {
-    const char *got = ct_describe(L, idx);
-    ct_error(L, "TypeError", "argtypes: item %I must be a ctypes type, got %s",
-             i, got);
+    const char *got;
+    if (allowed && isadapter(L, idx)) return 1;
+    got = ct_describe(L, idx);
+    ct_error(L, "TypeError", "argtypes: item %I must be a ctypes type%s, "
+             "got %s", i, allowed ? " or have a from_param method" : "", got);
   }
   if ((t->kind == CT_STRUCT || t->kind == CT_UNION) &&
       (t->flags & CT_INCOMPLETE))
@@ -312,6 +331,7 @@ static void checkargtype (lua_State *L, int idx, lua_Integer i) {
              i, ct_typename(L, idx));
   if (t->kind == CT_SIMPLE && t->scalar < 0)
     ct_error(L, "TypeError", "argtypes: item %I: bad type", i);
+  return 0;
 }
 
 
@@ -338,6 +358,7 @@ static void checkrestype (lua_State *L, int idx) {
 
 ct_Sig *ct_newsig (lua_State *L, int retidx, int argsidx, unsigned flags) {
   lua_Integer n = 0, i;
+  int nadapt = 0;
   ct_CallSig *s;
   size_t sz;
   char *mem;
@@ -360,7 +381,7 @@ ct_Sig *ct_newsig (lua_State *L, int retidx, int argsidx, unsigned flags) {
                "maximum is %d", n, CT_MAXARGS);
     for (i = 1; i <= n; i++) {
       lua_rawgeti(L, argsidx, i);
-      checkargtype(L, -1, i);
+      nadapt += checkargtype(L, -1, i, (flags & CT_SIG_ADAPTERS) != 0);
       lua_pop(L, 1);
     }
   }
@@ -374,7 +395,7 @@ ct_Sig *ct_newsig (lua_State *L, int retidx, int argsidx, unsigned flags) {
   s = (ct_CallSig *)lua_newuserdatauv(L, sz, 2);
   memset(s, 0, sz);
   mem = (char *)(s + 1);
-  s->s.flags = flags;
+  s->s.flags = flags & ~(unsigned)CT_SIG_ADAPTERS;
   s->s.nargs = (int)n;
   /* pointers first, the byte-sized ct_Low records last: all aligned */
   s->s.args = (ct_Type **)mem; mem += (size_t)n * sizeof(void *);
@@ -390,6 +411,7 @@ ct_Sig *ct_newsig (lua_State *L, int retidx, int argsidx, unsigned flags) {
   lua_pop(L, 1);
 #endif
   s->untyped = argsidx == 0;
+  s->adapters = nadapt > 0;
   /* uservalues: 1 = restype (false = void), 2 = private argtypes copy */
   if (lua_isnoneornil(L, retidx)) lua_pushboolean(L, 0);
   else lua_pushvalue(L, retidx);
@@ -407,6 +429,18 @@ ct_Sig *ct_newsig (lua_State *L, int retidx, int argsidx, unsigned flags) {
   for (i = 0; i < n; i++) {
     ct_Arg *a = &s->a[i];
     lua_rawgeti(L, -1, i + 1);
+    if (ct_totype(L, -1) == NULL) {      /* a from_param adapter: its result
+                                            converts by its own type */
+      a->t = NULL;
+      a->adapter = 1;
+      a->fc = CT_FC_GEN;
+      s->s.atypes[i] = &ffi_type_pointer;  /* per call (general()) */
+#if CT_ABI_X64
+      lw[i] = ct_x64_ffilow(&ffi_type_pointer);
+#endif
+      lua_pop(L, 1);
+      continue;
+    }
     a->t = (ct_Type *)lua_touserdata(L, -1);
     s->s.args[i] = a->t;
     s->s.atypes[i] = ct_ffitype(L, -1);
@@ -465,7 +499,7 @@ ct_Sig *ct_newsig (lua_State *L, int retidx, int argsidx, unsigned flags) {
   for (i = 0; i < n; i++) s->a[i].low = lw[i];
   s->split = (unsigned char)split;
 #if CT_X64_DIRECT
-  s->direct = (unsigned char)(allreg && !s->untyped);
+  s->direct = (unsigned char)(allreg && !s->untyped && !s->adapters);
   s->fast = (unsigned char)(s->direct && s->rk != CT_RK_BIG &&
                             s->rk != CT_RK_CALLABLE);
   s->hotint = (unsigned char)(s->fast && n <= CT_X64_NGPR &&
@@ -631,7 +665,7 @@ static void resig (lua_State *L, int retidx, int argsidx) {
   unsigned cflags = ci->flags;
   lua_getiuservalue(L, 1, CT_UV_CALLINFO);
   lua_getiuservalue(L, -1, 2);                       /* ci, paramflags */
-  ct_newsig(L, retidx, argsidx, flags);              /* ci, pf, sig */
+  ct_newsig(L, retidx, argsidx, flags | CT_SIG_ADAPTERS);  /* ci, pf, sig */
   if ((cflags & CT_CI_PARAMFLAGS) && lua_istable(L, -2)) {
     lua_Integer n = luaL_len(L, -2);
     if (n != ((ct_CallSig *)lua_touserdata(L, -1))->s.nargs)
@@ -885,7 +919,7 @@ static int func_CFUNCTYPE (lua_State *L) {
   if (lua_isfunction(L, 1))
     return ct_error(L, "TypeError", "CFUNCTYPE: restype must be a ctypes "
                     "type or nil");
-  for (i = 0; i < nargs; i++) checkargtype(L, 2 + i, i + 1);
+  for (i = 0; i < nargs; i++) checkargtype(L, 2 + i, i + 1, 0);
   /* the cache key: the identities of the types and the flags */
   luaL_buffinit(L, &b);
   lua_pushfstring(L, "%d:", (int)flags);
