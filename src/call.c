@@ -62,7 +62,7 @@ static int pushresult (lua_State *L, ct_CallSig *s, void *rbuf, int sigidx,
                        int bigidx) {
   switch (s->rk) {
     case CT_RK_VOID: return 0;
-    case CT_RK_SCALAR: ct_scalar_push(L, s->rscalar, rbuf); return 1;
+    case CT_RK_SCALAR: ct_fast_push(L, s->rscalar, rbuf); return 1;
     case CT_RK_BIG: lua_pushvalue(L, bigidx); return 1;
     case CT_RK_CALLABLE:
       lua_getiuservalue(L, sigidx, 1);
@@ -125,13 +125,12 @@ static int directpath (lua_State *L, ct_CData *cd, ct_CallSig *s, int n) {
     if (s->rd == CT_RD_MEM) g[gi++] = (uint64_t)(uintptr_t)rbuf;
     for (i = 0; i < n; i++) {
       const ct_Arg *a = &s->a[i];
-      int idx = i + 2, ok;
+      int idx = i + 2;
       lua_Integer v;
       switch (a->fc) {
 #define FINT(FC, T) \
         case FC: \
-          v = lua_tointegerx(L, idx, &ok); \
-          if (!ok || lua_type(L, idx) != LUA_TNUMBER) return -1; \
+          if (!ct_fast_tointeger(L, idx, &v)) return -1; \
           g[gi++] = (uint64_t)(int64_t)(T)v; \
           break;
         FINT(CT_FC_I8, signed char)
@@ -146,18 +145,14 @@ static int directpath (lua_State *L, ct_CData *cd, ct_CallSig *s, int n) {
           if (!lua_isboolean(L, idx)) return -1;
           g[gi++] = (uint64_t)lua_toboolean(L, idx);
           break;
-        case CT_FC_DOUBLE: {
-          lua_Number d = lua_tonumberx(L, idx, &ok);
-          if (!ok || lua_type(L, idx) != LUA_TNUMBER) return -1;
-          x[xi++] = (double)d;
+        case CT_FC_DOUBLE:
+          if (!ct_fast_todouble(L, idx, &x[xi])) return -1;
+          xi++;
           break;
-        }
         case CT_FC_FLOAT: {
           float f;
           double d = 0;
-          lua_Number nv = lua_tonumberx(L, idx, &ok);
-          if (!ok || lua_type(L, idx) != LUA_TNUMBER) return -1;
-          f = (float)nv;
+          if (!ct_fast_tofloat(L, idx, &f)) return -1;
           memcpy(&d, &f, sizeof f);
           x[xi++] = d;
           break;
@@ -202,9 +197,7 @@ static int directpath (lua_State *L, ct_CData *cd, ct_CallSig *s, int n) {
     AROUND(L, s, ct_x64_call(fn, s->rd, g, x, xi, rbuf));
     checkpending(L);
     if (s->rk == CT_RK_SCALAR) {
-      if (s->rscalar == CT_INT) lua_pushinteger(L, *(int *)rbuf);
-      else if (s->rscalar == CT_DOUBLE) lua_pushnumber(L, *(double *)rbuf);
-      else ct_scalar_push(L, s->rscalar, rbuf);
+      ct_fast_push(L, s->rscalar, rbuf);
       return 1;
     }
     if (s->rk == CT_RK_VOID) return 0;
@@ -291,12 +284,12 @@ int ct_func_call (lua_State *L) {
     }
 #undef ARG
     if (ct_cb_pending) ct_callback_raise(L);
-    if (s->rscalar == CT_INT) {
+    if (s->rscalar == CT_INT) {           /* ct_fast_push's first case */
       lua_pushinteger(L, (int)r);
       return 1;
     }
     if (s->rk == CT_RK_VOID) return 0;
-    ct_scalar_push(L, s->rscalar, &r);
+    ct_fast_push(L, s->rscalar, &r);      /* the low bytes: little endian */
     return 1;
   }
   if (n == ci->hotdn && !ct_nodirect) {
@@ -328,7 +321,7 @@ int ct_func_call (lua_State *L) {
                        (d0, d1, d2, d3));
       if (ct_cb_pending) ct_callback_raise(L);
       if (s->rk == CT_RK_VOID) return 0;
-      ct_scalar_push(L, s->rscalar, &r);
+      ct_fast_push(L, s->rscalar, &r);
       return 1;
     }
   }

@@ -266,9 +266,8 @@ static int fastresult (lua_State *L, const cb_State *st, void *ret) {
   switch (st->retcode) {
 #define INTCASE(CODE, F) \
     case CT_##CODE: { \
-      int isint; \
-      lua_Integer i = lua_tointegerx(L, -1, &isint); \
-      if (!isint || lua_type(L, -1) != LUA_TNUMBER) return 0; \
+      lua_Integer i; \
+      if (!ct_fast_tointeger(L, -1, &i)) return 0; \
       v.F = (__typeof__(v.F))i; break; \
     }
     INTCASE(BYTE, sc)
@@ -287,14 +286,10 @@ static int fastresult (lua_State *L, const cb_State *st, void *ret) {
       v.b = lua_toboolean(L, -1);
       break;
     case CT_FLOAT:
-      if (lua_type(L, -1) != LUA_TNUMBER) return 0;
-      v.f = lua_isinteger(L, -1) ? (float)lua_tointeger(L, -1)
-                                 : (float)lua_tonumber(L, -1);
+      if (!ct_fast_tofloat(L, -1, &v.f)) return 0;
       break;
     case CT_DOUBLE:
-      if (lua_type(L, -1) != LUA_TNUMBER) return 0;
-      v.d = lua_isinteger(L, -1) ? (double)lua_tointeger(L, -1)
-                                 : (double)lua_tonumber(L, -1);
+      if (!ct_fast_todouble(L, -1, &v.d)) return 0;
       break;
     case CT_LONGDOUBLE:
       if (lua_type(L, -1) != LUA_TNUMBER) return 0;
@@ -570,16 +565,6 @@ static int cb_cframe (lua_State *L) {
 }
 
 
-/* a plain-number argument at a, the common ones inline */
-static inline void pushscalar (lua_State *L, int code, const void *a) {
-  switch (code) {
-    case CT_INT: lua_pushinteger(L, *(const int *)a); break;
-    case CT_LONG: lua_pushinteger(L, *(const long *)a); break;
-    case CT_LONGLONG: lua_pushinteger(L, *(const long long *)a); break;
-    case CT_DOUBLE: lua_pushnumber(L, *(const double *)a); break;
-    default: ct_scalar_push(L, code, a); break;
-  }
-}
 
 
 /* What is left to do once no cb_fast call of st is in progress any more
@@ -717,7 +702,7 @@ int cb_fast (cb_State *st, void *ret, void **args, const char *regs) {
     (void)regs;
     a = args[i];
 #endif
-    pushscalar(L, st->acode[i], a);
+    ct_fast_push(L, st->acode[i], a);
   }
   r = lua_pcall(L, n, 1, w);
   if (r == LUA_OK) {
@@ -836,7 +821,7 @@ static void cb_trampoline (ffi_cif *cif, void *ret, void **args, void *ud) {
       goto done;
     }
     for (i = 0; i < nargs; i++)
-      pushscalar(L, st->sig->args[i]->scalar, args[i]);
+      ct_fast_push(L, st->sig->args[i]->scalar, args[i]);
     r = lua_pcall(L, nargs, 1, hidx);
     if (r == LUA_OK && st->retmode != RET_VOID && !fastresult(L, st, ret))
       r = cb_convertp(L, &fr, hidx, lua_gettop(L), hidx + 1);

@@ -234,9 +234,49 @@ void ct_newmetatable (lua_State *L, const char *name, const luaL_Reg *funcs);
 void ct_registerscalar (lua_State *L, int code, int tidx);
 void ct_open_type (lua_State *L);
 
+/* The scalar rules' fast halves: scalar.c's ct_scalar_set/ct_scalar_push
+** start with them, and the hot paths of call.c (direct calls) and
+** callback.c (arguments, results) use them, so that each rule is written
+** once. Each takes the common case and returns 0, having changed nothing,
+** where the general routine must decide. */
+
+/* integer types take numbers with an integer value, never strings (floats
+** beyond the int64 range: the general routine) */
+static inline int ct_fast_tointeger (lua_State *L, int idx, lua_Integer *v) {
+  int ok;
+  if (lua_type(L, idx) != LUA_TNUMBER) return 0;
+  *v = lua_tointegerx(L, idx, &ok);
+  return ok;
+}
+/* floating types take any number, never a string; an integer converts
+** straight to the C type (for double that is what lua_tonumber does; a
+** float must not be rounded twice) */
+static inline int ct_fast_todouble (lua_State *L, int idx, double *d) {
+  if (lua_type(L, idx) != LUA_TNUMBER) return 0;
+  *d = (double)lua_tonumber(L, idx);
+  return 1;
+}
+static inline int ct_fast_tofloat (lua_State *L, int idx, float *f) {
+  if (lua_type(L, idx) != LUA_TNUMBER) return 0;
+  *f = lua_isinteger(L, idx) ? (float)lua_tointeger(L, idx)
+                             : (float)lua_tonumber(L, idx);
+  return 1;
+}
+void ct_scalar_push (lua_State *L, int code, const void *p);
+/* loads: the most common scalars inline, the rest by ct_scalar_push (p is
+** aligned for the type) */
+static inline void ct_fast_push (lua_State *L, int code, const void *p) {
+  switch (code) {
+    case CT_INT: lua_pushinteger(L, *(const int *)p); break;
+    case CT_LONG: lua_pushinteger(L, *(const long *)p); break;
+    case CT_LONGLONG: lua_pushinteger(L, *(const long long *)p); break;
+    case CT_DOUBLE: lua_pushnumber(L, *(const double *)p); break;
+    default: ct_scalar_push(L, code, p); break;
+  }
+}
+
 /* scalar.c */
 int ct_scalar_set (lua_State *L, int code, void *p, int idx, int tidx);
-void ct_scalar_push (lua_State *L, int code, const void *p);
 void ct_bswap (void *p, size_t n);
 /* UTF-8 <-> wchar_t */
 void ct_pushwstring (lua_State *L, const wchar_t *w, size_t n);

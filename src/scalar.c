@@ -41,8 +41,9 @@
 /* Lua value -> 64-bit pattern; 0 if not an integer value. Floats from
 ** -2^63 up to (but excluding) 2^64 with an integral value are accepted. */
 static int tointbits (lua_State *L, int idx, uint64_t *out) {
-  if (lua_isinteger(L, idx)) {
-    *out = (uint64_t)lua_tointeger(L, idx);
+  lua_Integer v;
+  if (ct_fast_tointeger(L, idx, &v)) {     /* the common case (ctypes.h) */
+    *out = (uint64_t)v;
     return 1;
   }
   if (lua_type(L, idx) == LUA_TNUMBER) {
@@ -232,22 +233,24 @@ int ct_scalar_set (lua_State *L, int code, void *p, int idx, int tidx) {
         STORE(wchar_t, p, (wchar_t)u);
       else return ct_pushexpected(L, tidx, idx);
       return CT_CONV_OK;
-    case CT_FLOAT: case CT_DOUBLE: case CT_LONGDOUBLE: {
-      lua_Number n;
-      if (lua_type(L, idx) != LUA_TNUMBER) return ct_pushexpected(L, tidx, idx);
-      if (lua_isinteger(L, idx)) {
-        lua_Integer i = lua_tointeger(L, idx);
-        if (code == CT_FLOAT) STORE(float, p, (float)i);
-        else if (code == CT_DOUBLE) STORE(double, p, (double)i);
-        else STORE_LDBL(p, (long double)i);
-        return CT_CONV_OK;
-      }
-      n = lua_tonumber(L, idx);
-      if (code == CT_FLOAT) STORE(float, p, (float)n);
-      else if (code == CT_DOUBLE) STORE(double, p, (double)n);
-      else STORE_LDBL(p, (long double)n);
+    case CT_FLOAT: {
+      float f;
+      if (!ct_fast_tofloat(L, idx, &f)) return ct_pushexpected(L, tidx, idx);
+      STORE(float, p, f);
       return CT_CONV_OK;
     }
+    case CT_DOUBLE: {
+      double d;
+      if (!ct_fast_todouble(L, idx, &d)) return ct_pushexpected(L, tidx, idx);
+      STORE(double, p, d);
+      return CT_CONV_OK;
+    }
+    case CT_LONGDOUBLE:
+      if (lua_type(L, idx) != LUA_TNUMBER) return ct_pushexpected(L, tidx, idx);
+      if (lua_isinteger(L, idx))
+        STORE_LDBL(p, (long double)lua_tointeger(L, idx));
+      else STORE_LDBL(p, (long double)lua_tonumber(L, idx));
+      return CT_CONV_OK;
     case CT_CHAR_P:
       if (lua_type(L, idx) == LUA_TSTRING) {
         STORE(const char *, p, lua_tostring(L, idx));
