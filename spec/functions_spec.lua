@@ -385,9 +385,13 @@ describe("parameters accept what ctypes' from_param accepts", function()
     assert.are.equal(ctypes.addressof(ca) + 1, memchr(ca, 97, 3))
     local cc = ctypes.c_char("a")
     assert.are.equal(ctypes.addressof(cc), memchr(ctypes.byref(cc), 97, 1))
+    local wmemchr = libc.wmemchr
+    wmemchr.argtypes = { ctypes.c_wchar_p, ctypes.c_wchar, ctypes.c_size_t }
+    wmemchr.restype = c_void_p
+    local wc = ctypes.c_wchar("z")
+    assert.are.equal(ctypes.addressof(wc), wmemchr(ctypes.byref(wc), "z", 1))
     local wcslen = libc.wcslen
     wcslen.argtypes, wcslen.restype = { ctypes.c_wchar_p }, ctypes.c_size_t
-    assert.are.equal(1, wcslen(ctypes.byref(ctypes.c_wchar("z"))))
     assert.are.equal(2, wcslen((ctypes.c_wchar * 4)("a", "b")))
     local ok, err = pcall(memchr, ctypes.byref(c_int(1)), 97, 1)
     assert.is_false(ok)
