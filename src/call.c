@@ -84,6 +84,7 @@ static int pushresult (lua_State *L, ct_CallSig *s, void *rbuf, int sigidx,
 ** (ctypes.h), whose callbacks leave slots on its stack without asking. */
 #define AROUND(L, s, CALL) do { \
     lua_State *saved_ = ct_active_L; \
+    ct_assert(((uintptr_t)(L) & CT_WIN_BITS) == 0); \
     ct_active_L = (lua_State *)((uintptr_t)(L) | CT_WIN_OPEN); \
     if ((s)->s.flags & CT_SIG_USE_ERRNO) { \
       int t_ = errno; errno = ct_errno; \

@@ -661,6 +661,7 @@ int cb_fast (cb_State *st, void *ret, void **args, const char *regs) {
     ct_active_L = (lua_State *)((uintptr_t)L | CT_WIN_SET);
   }
   else w = cb_win;
+  ct_assert(lua_gettop(L) == w + 3);   /* ctypes.h, W2 */
   /* the top (w + 3) is a copy of cb_last's function, ready for the call */
   if (st != cb_last) {
     if (lua_rawgeti(L, w + 1, 2 * st->id - 1) != LUA_TFUNCTION) {
@@ -671,8 +672,9 @@ int cb_fast (cb_State *st, void *ret, void **args, const char *regs) {
     lua_replace(L, w + 3);
     cb_last = st;
   }
-  ct_active_L = L;  /* Lua runs: no window until it returns */
+  ct_active_L = L;  /* Lua runs: no window until it returns (W3) */
   st->inflight++;
+  ct_assert(st->inflight > 0);
 #if CT_X64_DIRECT
   if (regs != NULL && st->allint) {
     /* the register, shifted left and back: sign or zero extended */
