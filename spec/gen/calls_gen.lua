@@ -9,6 +9,10 @@
 -- the same derived value, and compares: gcc is the oracle.
 local M = {}
 
+-- long is 32 or 64 bits wide, as the target has it
+-- and pointers are 32 or 64 bits wide
+local PTR_MAX = require("ctypes").sizeof(require("ctypes").c_void_p) == 8
+                and math.maxinteger or 0xFFFFFFFF
 local concat, fmt, unpack = table.concat, string.format, table.unpack
 local spack, sunpack = string.pack, string.unpack
 
@@ -76,6 +80,7 @@ local function fromderived(s, d)
     return v
   elseif s.k == "float" then return (d & 0xFFFFF) / 4
   else
+    if PTR_MAX ~= math.maxinteger then d = d & PTR_MAX end
     if d == 0 then return nil end
     return d
   end
@@ -95,6 +100,8 @@ local function chash(s, e)
   if s.k == "float" then return fmt("h = mix(h, dbits((double)(%s)));", e)
   elseif s.k == "ptr" then return fmt("h = mix(h, (uint64_t)(uintptr_t)(%s));", e)
   elseif s.k == "bool" then return fmt("h = mix(h, (uint64_t)(%s));", e)
+  elseif s.char then   -- plain char is unsigned on some targets (aarch64, s390x)
+    return fmt("h = mix(h, (uint64_t)(int64_t)(signed char)(%s));", e)
   elseif s.signed then return fmt("h = mix(h, (uint64_t)(int64_t)(%s));", e)
   else return fmt("h = mix(h, (uint64_t)(%s));", e) end
 end
@@ -116,7 +123,7 @@ local function randvalue(rnd, s)
     local v = rnd(-40000, 40000) / 8
     return v, dbits(v)
   else
-    local v = rnd(1, math.maxinteger)
+    local v = rnd(1, PTR_MAX)
     return v, v
   end
 end
@@ -464,14 +471,15 @@ function M.run(ctypes, lib, gen, seed, untyped)
       local x
       if k == "int" then x = rnd(-2147483648, 2147483647); h = mix(h, x)
       elseif k == "long" then
-        local n = rnd(math.mininteger, math.maxinteger)
+        local n = LONGBITS == 64 and rnd(math.mininteger, math.maxinteger)
+                  or rnd(-2147483648, 2147483647)
         x = ctypes.c_long(n); h = mix(h, n)
       elseif k == "double" then
         x = rnd(-4000, 4000) / 4
         if rnd(0, 1) == 1 then x = ctypes.c_float(x) end  -- promoted
         h = mix(h, dbits(type(x) == "number" and x or x.value))
       else
-        local n = rnd(1, math.maxinteger)
+        local n = rnd(1, PTR_MAX)
         x = ctypes.c_void_p(n); h = mix(h, n)
       end
       vals[j + 1] = x
