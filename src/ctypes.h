@@ -6,6 +6,7 @@
 #ifndef CTYPES_H
 #define CTYPES_H
 
+#include <assert.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -489,8 +490,7 @@ extern CT_TLS int ct_cb_pending;
 extern CT_TLS int ct_errno;
 /* debug builds (make asan) check the invariants where that is cheap */
 #ifdef CT_DEBUG
-#include <assert.h>
-#define ct_assert(c) assert(c)
+#define ct_assert(c) assert(c)    /* <assert.h>: top of the header */
 #else
 #define ct_assert(c) ((void)0)
 #endif
