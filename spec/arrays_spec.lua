@@ -242,8 +242,9 @@ describe("character arrays", function()
     s.a[0] = 0x01020304
     assert.are.equal("\1\2\3\4", ctypes.string_at(s, 4))
     assert.are.equal(0x01020304, s.a[0])
-    assert.has_error(function() s.a[0] = "x" end,
-                     "TypeError: expected c_int_be, got string")
+    -- (on a big-endian machine the element type is the native c_int)
+    assert.has_error(function() s.a[0] = "x" end, "TypeError: expected " ..
+                     (helper.platform.big_endian and "c_int" or "c_int_be") .. ", got string")
     assert.are.equal("\1\2\3\4", ctypes.string_at(s, 4))
   end)
 end)

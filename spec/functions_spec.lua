@@ -54,7 +54,7 @@ describe("function objects", function()
   it("validate argtypes, restype and errcheck when set", function()
     local f = lib.fxc_id_int
     assert.has_error(function() f.argtypes = { c_int, "x" } end,
-      "TypeError: argtypes: item 2 must be a ctypes type, got string")
+      "TypeError: argtypes: item 2 must be a ctypes type or have a from_param method, got string")
     assert.has_error(function() f.argtypes = 5 end,
       "TypeError: argtypes must be a table (sequence) of types or nil, got integer")
     assert.has_error(function() f.restype = "x" end,
@@ -196,16 +196,19 @@ describe("conversions with argtypes", function()
       "ArgumentError: argument 1: expected Point, got Other instance")
   end)
 
-  it("refuse strings for doubles and pointers too", function()
+  it("refuse strings for doubles and for typed pointers", function()
     local d = lib.fxc_id_double
     d.argtypes, d.restype = { c_double }, c_double
     assert.are.equal(2.0, d(2))
     assert.has_error(function() d("1.5") end,
       "ArgumentError: argument 1: expected c_double, got string")
     local isnull = lib.fxc_is_null
-    isnull.argtypes = { c_void_p }
+    isnull.argtypes = { ctypes.POINTER(c_int) }
     assert.has_error(function() isnull("12") end,
-      "ArgumentError: argument 1: expected c_void_p, got string")
+      "ArgumentError: argument 1: expected LP_c_int, got string")
+    -- c_void_p takes a string as ctypes takes bytes: its bytes' address
+    isnull.argtypes = { c_void_p }
+    assert.are.equal(0, isnull("12"))
   end)
 
   it("pass arrays, buffers and pointers where C expects pointers", function()
@@ -290,7 +293,9 @@ describe("conversions with argtypes", function()
     assert.are.equal(1.5 + 5.0, vd(2, ctypes.c_float(1.5), 2.5))  -- float -> double
     local vl = lib.fxc_vlsum
     vl.argtypes, vl.restype = { c_int }, c_long
-    assert.are.equal((1 << 40) + 2 * 7, vl(2, c_long(1 << 40), c_long(7)))
+    -- a long beyond 32 bits where long has 64
+    local big = 1 << (8 * helper.platform.long_size - 2)
+    assert.are.equal(big + 2 * 7, vl(2, c_long(big), c_long(7)))
     -- short, char and bool promote to int
     assert.are.equal(-3 + 65 + 1, vsum(3, ctypes.c_short(-3), ctypes.c_char("A"),
                                        ctypes.c_bool(true)))
@@ -300,9 +305,10 @@ describe("conversions with argtypes", function()
     local snprintf = libc.snprintf
     snprintf.argtypes = { c_void_p, ctypes.c_size_t, c_char_p }
     local buf = ctypes.create_string_buffer(64)
+    local big = 1 << (8 * helper.platform.long_size - 2)   -- 2^62, 2^30 on i386
     local n = snprintf(buf, 64, "%d|%s|%.3f|%ld|%c", 42, "hi", 3.14159,
-                       c_long(1 << 40), 65)
-    assert.are.equal("42|hi|3.142|1099511627776|A", buf.value)
+                       c_long(big), 65)
+    assert.are.equal("42|hi|3.142|" .. big .. "|A", buf.value)
     assert.are.equal(#buf.value, n)
   end)
 
@@ -334,7 +340,116 @@ describe("conversions with argtypes", function()
   end)
 end)
 
+describe("parameters accept what ctypes' from_param accepts", function()
+  -- the values are python3's for the same calls
+  local memcpy = libc.memcpy
+  memcpy.argtypes = { c_void_p, c_void_p, ctypes.c_size_t }
+  memcpy.restype = c_void_p
+
+  it("c_void_p: byref(x) and byref(x, offset), and c_void_p.from_param(byref(x))", function()
+    local src, dst = c_int(5), c_int(0)
+    memcpy(ctypes.byref(dst), ctypes.byref(src), 4)
+    assert.are.equal(5, dst.value)
+    local buf = (ctypes.c_char * 8)()
+    memcpy(ctypes.byref(buf, 2), ctypes.byref(ctypes.c_ubyte(5)), 1)
+    assert.are.equal("\0\0\5\0\0\0\0\0", buf.raw)
+    local p = c_void_p.from_param(ctypes.byref(src))
+    assert.are.equal(ctypes.addressof(dst), memcpy(ctypes.byref(dst), p, 4))
+  end)
+
+  it("c_void_p: a Lua string, its bytes (kept alive for the call)", function()
+    local buf = (ctypes.c_char * 8)()
+    memcpy(ctypes.byref(buf, 2), "hi" .. "!", 3)
+    assert.are.equal("\0\0hi!\0\0\0", buf.raw)
+  end)
+
+  it("POINTER(c_char): a Lua string and a c_char_p; POINTER(c_wchar): a string and a c_wchar_p", function()
+    local strchr = libc.strchr
+    strchr.argtypes, strchr.restype = { ctypes.POINTER(ctypes.c_char), c_int }, c_char_p
+    assert.are.equal("cdef", strchr("abcdef", 99))
+    assert.are.equal("def", strchr(c_char_p("abcdef"), 100))
+    local wcslen = libc.wcslen
+    wcslen.argtypes, wcslen.restype = { ctypes.POINTER(ctypes.c_wchar) }, ctypes.c_size_t
+    assert.are.equal(5, wcslen("h\u{e9}llo"))
+    assert.are.equal(3, wcslen(ctypes.c_wchar_p("abc")))
+  end)
+
+  it("c_char_p/c_wchar_p: byref(c_char(...))/byref(c_wchar(...)) and character arrays", function()
+    local memchr = libc.memchr
+    memchr.argtypes, memchr.restype = { c_char_p, c_int, ctypes.c_size_t }, c_void_p
+    local ca = (ctypes.c_char * 3)("x", "a", "b")
+    assert.are.equal(ctypes.addressof(ca) + 1, memchr(ca, 97, 3))
+    local cc = ctypes.c_char("a")
+    assert.are.equal(ctypes.addressof(cc), memchr(ctypes.byref(cc), 97, 1))
+    local wmemchr = libc.wmemchr
+    wmemchr.argtypes = { ctypes.c_wchar_p, ctypes.c_wchar, ctypes.c_size_t }
+    wmemchr.restype = c_void_p
+    local wc = ctypes.c_wchar("z")
+    assert.are.equal(ctypes.addressof(wc), wmemchr(ctypes.byref(wc), "z", 1))
+    local wcslen = libc.wcslen
+    wcslen.argtypes, wcslen.restype = { ctypes.c_wchar_p }, ctypes.c_size_t
+    assert.are.equal(2, wcslen((ctypes.c_wchar * 4)("a", "b")))
+    local ok, err = pcall(memchr, ctypes.byref(c_int(1)), 97, 1)
+    assert.is_false(ok)
+    assert.matches("^ArgumentError: argument 1: expected c_char_p, got ", err)
+  end)
+
+  it("POINTER(Struct): a table initialiser, a temporary passed by reference", function()
+    local TS = ctypes.Structure("timespec", {
+      _fields_ = { { "tv_sec", c_long }, { "tv_nsec", c_long } } })
+    local nanosleep = libc.nanosleep
+    nanosleep.argtypes = { ctypes.POINTER(TS), ctypes.POINTER(TS) }
+    assert.are.equal(0, nanosleep({ tv_sec = 0, tv_nsec = 1000000 }, nil))
+    assert.has_error(function() nanosleep({ tv_sec = "x" }, nil) end,
+      "TypeError: field 'tv_sec': expected c_long, got string")
+  end)
+
+  it("_as_parameter_ recursively, in calls and in T.from_param; a cycle is an error", function()
+    local chain = { _as_parameter_ = { _as_parameter_ = 7 } }
+    local absf = libc.abs
+    absf.argtypes, absf.restype = { c_int }, c_int
+    assert.are.equal(7, absf(chain))
+    assert.are.equal(7, c_int.from_param(chain).value)
+    local loop = {}
+    loop._as_parameter_ = loop
+    assert.has_error(function() absf(loop) end,
+      "ArgumentError: argument 1: ValueError: _as_parameter_ cycle: table at step 1 is the value of step 0")
+    assert.has_error(function() c_int.from_param(loop) end,
+      "ValueError: _as_parameter_ cycle: table at step 1 is the value of step 0")
+  end)
+
+  it("argtypes takes any object with a from_param method (an adapter), as ctypes", function()
+    local absf = libc.abs
+    local Doubler = { from_param = function(_, v) return c_int(v * 2) end }
+    absf.argtypes, absf.restype = { Doubler }, c_int
+    assert.are.equal(42, absf(-21))              -- python3: 42
+    local Plus = setmetatable({}, { __index = {
+      from_param = function(_, v) return v + 1 end } })
+    absf.argtypes = { Plus }
+    assert.are.equal(9, absf(-10))
+    assert.are.same({ Plus }, absf.argtypes)
+    local strlen = libc.strlen
+    strlen.argtypes = { { from_param = function(_, v) return v .. "!!" end } }
+    strlen.restype = ctypes.c_size_t
+    assert.are.equal(5, strlen("abc"))
+    assert.has_error(function() absf.argtypes = { {} } end,
+      "TypeError: argtypes: item 1 must be a ctypes type or have a from_param method, got table")
+    absf.argtypes = { c_int }
+  end)
+
+  it("a too large variadic integer suggests c_long(...) or c_longlong(...)", function()
+    local vl = lib.fxc_vlsum
+    vl.argtypes, vl.restype = { c_int }, c_long
+    assert.has_error(function() vl(1, 1 << 40) end,
+      "ArgumentError: argument 2: OverflowError: int too long to convert " ..
+      "(1099511627776 does not fit in c_int; pass a variadic long as c_long(...) or c_longlong(...))")
+  end)
+end)
+
+
 describe("every scalar type in and out", function()
+  -- long's limits: the fixture's sizeof(long)
+  local LONG_MAX, LONG_MIN = helper.platform.long_max, helper.platform.long_min
   local cases = {
     { "bool", { true, false }, { true, true } },   -- (_Bool)(x + 1)
     { "char", { "A", "\0", "\255" }, { "B", "\1", "\0" } },
@@ -345,8 +460,8 @@ describe("every scalar type in and out", function()
     { "ushort", { 0, 65535 }, { 1, 0 } },
     { "int", { -2147483648, 2147483647 }, { -2147483647, -2147483648 } },
     { "uint", { 0, 4294967295 }, { 1, 0 } },
-    { "long", { math.mininteger, math.maxinteger }, { math.mininteger + 1, math.mininteger } },
-    { "ulong", { 0, -1 }, { 1, 0 } },
+    { "long", { LONG_MIN, LONG_MAX }, { LONG_MIN + 1, LONG_MIN } },
+    { "ulong", { 0, helper.platform.ulong_max }, { 1, 0 } },
     { "longlong", { -5, math.maxinteger }, { -4, math.mininteger } },
     { "ulonglong", { 7, -1 }, { 8, 0 } },
     { "float", { 1.5, -0.25, 16777216.0 }, { 2.5, 0.75, 16777216.0 } },
@@ -591,14 +706,14 @@ describe("structures and unions by value", function()
       assert.are.equal(2.5, rf.f)
       assert.are.equal(4, rf.a)
       -- built and checked through bytes: the int field is unaligned
-      local rp = p5(P5.from_buffer_copy("a" .. string.pack("<i4", 40)), 2)
-      assert.are.equal("b" .. string.pack("<i4", 42),
+      local rp = p5(P5.from_buffer_copy("a" .. string.pack("=i4", 40)), 2)
+      assert.are.equal("b" .. string.pack("=i4", 42),
                        ctypes.string_at(ctypes.addressof(rp), 5))
       assert.are.equal("b", rp.c)
       assert.are.equal(42, rp.i)
       local mk = lib.fxc_p5_make
       mk.argtypes, mk.restype = { ctypes.c_char, c_int }, P5
-      assert.are.equal("z" .. string.pack("<i4", -7),
+      assert.are.equal("z" .. string.pack("=i4", -7),
                        ctypes.string_at(ctypes.addressof(mk("z", -7)), 5))
       assert.are.equal(2.5, sld(SLD(1.25)).x)
     end)
@@ -627,6 +742,30 @@ describe("prototypes (CFUNCTYPE)", function()
     assert.are.equal(ctypes.CFUNCTYPE(nil), ctypes.CFUNCTYPE(nil))
     assert.are.equal("CFunctionType", tostring(F))
     assert.are.equal(ctypes.sizeof(c_void_p), ctypes.sizeof(F))
+  end)
+
+  it("take at most 1024 arguments, as ctypes (ArgumentError beyond)", function()
+    local ints = {}
+    for i = 1, 1025 do ints[i] = c_int end
+    assert.has_error(function() ctypes.CFUNCTYPE(c_int, table.unpack(ints)) end,
+      "ArgumentError: argtypes: too many arguments (1025), maximum is 1024")
+    local vsum = lib.fxc_vsum
+    assert.has_error(function() vsum.argtypes = ints end,
+      "ArgumentError: argtypes: too many arguments (1025), maximum is 1024")
+    vsum.argtypes = { c_int }
+    local args = { 1023 }
+    for i = 2, 1024 do args[i] = 1 end
+    assert.are.equal(1023, vsum(table.unpack(args)))
+    args[1025] = 1
+    assert.has_error(function() vsum(table.unpack(args)) end,
+      "ArgumentError: too many arguments (1025), maximum is 1024")
+  end)
+
+  it("refuse unknown options", function()
+    assert.has_error(function() ctypes.CFUNCTYPE(c_int, { use_errno = 1, nope = 2 }) end,
+      "TypeError: CFUNCTYPE: unknown option 'nope'")
+    assert.has_error(function() ctypes.CFUNCTYPE(c_int, c_int, { [1] = true }) end,
+      "TypeError: CFUNCTYPE: unknown option '1'")
   end)
 
   it("make foreign functions from an address, a {name, library} or a function object", function()

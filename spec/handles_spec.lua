@@ -1,6 +1,6 @@
 -- Handles (ctypes.new_handle / from_handle): a Lua value carried by C as a
 -- void *; finalizers (ctypes.gc) attached to C memory. `<close>` is in
--- spec/gc_close_spec.lua (Lua 5.4 only).
+-- spec/gc_close_54_spec.lua (Lua 5.4 only).
 local ctypes = require("ctypes")
 local helper = require("spec.helper")
 

@@ -6,14 +6,28 @@
 --   helper.build_dir   build/ or build-asan/ (absolute), holds ctypes/core.so
 --   helper.fxmod()     the fixture's Lua C module (spec/fixtures/lua/fxmod.c)
 --   helper.asan        true under `make asan`
---   helper.lua_command(args)   shell command running lua5.4 with the same
+--   helper.lua         the interpreter under test, for child processes:
+--                      $CTYPES_LUA (make test LUA=lua5.3, make test-cross) or
+--                      lua5.4
+--   helper.lua_command(args)   shell command running helper.lua with the same
 --                      module paths (and, under ASan, the sanitizer runtimes)
 --   helper.preload     LD_PRELOAD for such a child ("" outside ASan)
 --   helper.run(cmd)    runs a shell command: ok, output (stdout+stderr), code
 --   helper.quote(s)    a string quoted for the shell
 --   helper.gc()        two full collections
+--   helper.fixture_copy(dir)   a private copy of the fixture in dir (its own
+--                      dlopen reference count)
+--   helper.mapped(path)  whether this process has path mapped
 --   helper.oracle(kind, name)  the fixture's fx_<kind>_<name>() (gcc's
 --                      sizeof/alignof/offsetof numbers)
+--   helper.platform    platform facts from the fixture (spec/fixtures/
+--                      fx_platform.c), never hard-coded: big_endian,
+--                      bits_msb_first, char_signed, s16d_by_reference,
+--                      s16d_result_in_memory (booleans), long_size,
+--                      pointer_size, longlong_align, double_align,
+--                      longdouble_size (numbers); long_max, long_min,
+--                      ulong_max (ULONG_MAX as Lua sees it: -1 where long has
+--                      64 bits) from long_size
 local M = {}
 
 local getenv = os.getenv
@@ -50,7 +64,8 @@ function M.fxmod()
   return assert(package.loadlib(M.build_dir .. "/fxmod.so", "luaopen_fxmod"))()
 end
 
-M.lua = "lua5.4"
+M.lua = getenv("CTYPES_LUA")
+if M.lua == nil or M.lua == "" then M.lua = "lua5.4" end
 M.lua_path = M.root .. "/lua/?.lua;" .. M.root .. "/lua/?/init.lua;;"
 M.lua_cpath = M.build_dir .. "/?.so;;"
 
@@ -89,6 +104,24 @@ function M.gc()
   collectgarbage("collect")
 end
 
+-- A private copy of the fixture: its own dlopen reference count, so that a
+-- spec can watch it being mapped and unmapped.
+local copies = 0
+function M.fixture_copy(dir)
+  copies = copies + 1
+  local path = dir .. "/libfxcopy" .. copies .. ".so"
+  local ok, out = M.run("cp " .. M.quote(M.fixture) .. " " .. M.quote(path))
+  assert(ok, out)
+  return path
+end
+
+function M.mapped(path)
+  local f = assert(io.open("/proc/self/maps", "r"))
+  local maps = f:read("a")
+  f:close()
+  return maps:find(path, 1, true) ~= nil
+end
+
 -- The C compiler's number for a fixture declaration: the fixture exports
 -- `size_t fx_<kind>_<name>(void)` (kind: sizeof, alignof, offsetof_<T>, ...).
 local fixture_lib
@@ -100,5 +133,36 @@ function M.oracle(kind, name)
   f.argtypes = {}
   return f()
 end
+
+local facts = {
+  big_endian = { "platform", "big_endian", true },
+  bits_msb_first = { "platform", "bits_msb_first", true },
+  char_signed = { "platform", "char_signed", true },
+  s16d_by_reference = { "platform", "s16d_by_reference", true },
+  s16d_result_in_memory = { "platform", "s16d_result_in_memory", true },
+  long_size = { "sizeof", "c_long" },
+  pointer_size = { "sizeof", "c_void_p" },
+  longlong_align = { "alignof", "c_longlong" },
+  double_align = { "alignof", "c_double" },
+  longdouble_size = { "sizeof", "c_longdouble" },
+}
+local derived = {
+  long_max = function(p) return (1 << (8 * p.long_size - 1)) - 1 end,
+  long_min = function(p) return -p.long_max - 1 end,
+  ulong_max = function(p) return p.long_size == 8 and -1 or (1 << (8 * p.long_size)) - 1 end,
+}
+M.platform = setmetatable({}, { __index = function(t, k)
+  if derived[k] then
+    local v = derived[k](t)
+    rawset(t, k, v)
+    return v
+  end
+  local f = facts[k]
+  if not f then error("helper.platform: no fact " .. tostring(k), 2) end
+  local v = M.oracle(f[1], f[2])
+  if f[3] then v = v ~= 0 end
+  rawset(t, k, v)
+  return v
+end })
 
 return M

@@ -47,8 +47,8 @@ describe("memory functions", function()
                      "ValueError: memmove: 1 bytes do not fit in argument 1 (0 bytes)")
     assert.has_error(function() ctypes.string_at(ctypes.byref(x, math.maxinteger), 1) end,
                      "ValueError: string_at: 1 bytes do not fit in argument 1 (0 bytes)")
-    ctypes.memset(ctypes.byref(x, 2), 255, 2)
-    assert.are.equal(-65536, x.value)
+    ctypes.memset(ctypes.byref(x, 2), 255, 2)      -- the high half (low on s390x)
+    assert.are.equal(helper.platform.big_endian and 0xffff or -65536, x.value)
     assert.are.equal("\0\0", ctypes.string_at(ctypes.byref(x), 2))
   end)
 
@@ -117,7 +117,7 @@ describe("from_address, from_buffer, from_buffer_copy", function()
     local v
     do
       local buf = ctypes.create_string_buffer(16)
-      ctypes.memmove(buf, string.pack("<i4i4", 7, 9), 8)
+      ctypes.memmove(buf, string.pack("=i4i4", 7, 9), 8)
       v = c_int.from_buffer(buf, 4)
     end
     helper.gc()
@@ -127,7 +127,7 @@ describe("from_address, from_buffer, from_buffer_copy", function()
     local buf = ctypes.create_string_buffer(8)
     local w = (c_int * 2).from_buffer(buf)
     w[1] = 0x41
-    assert.are.equal("A", buf[4])
+    assert.are.equal("A", buf[helper.platform.big_endian and 7 or 4])
   end)
 
   it("from_buffer checks its arguments", function()
@@ -152,7 +152,7 @@ describe("from_address, from_buffer, from_buffer_copy", function()
   end)
 
   it("from_buffer_copy copies from strings and objects", function()
-    local v = c_int.from_buffer_copy(string.pack("<i4", -5))
+    local v = c_int.from_buffer_copy(string.pack("=i4", -5))
     assert.are.equal(-5, v.value)
     local src = (c_int * 2)(3, 4)
     local c = c_int.from_buffer_copy(src, 4)

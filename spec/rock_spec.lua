@@ -5,10 +5,12 @@ local helper = require("spec.helper")
 local q = helper.quote
 
 local VERSION = "0.1.0-1"
+-- the Lua version under test (make test LUA=lua5.3 installs for 5.3)
+local V = _VERSION:match("%d+%.%d+")
 local NAME = "ctypes-0.1.0"
 -- the platform LuaRocks names binary rocks by ("linux-x86_64" here)
 local PLATFORM = (function()
-  local ok, out = helper.run("luarocks --lua-version 5.4 config arch")
+  local ok, out = helper.run("luarocks --lua-version " .. V .. " config arch")
   assert(ok, out)
   return out:match("^%s*(.-)%s*$")
 end)()
@@ -41,10 +43,10 @@ local function without_network(cmd)
     dead .. " HTTPS_PROXY=" .. dead .. " ftp_proxy=" .. dead .. " " .. cmd
 end
 
--- lua5.4 with only `tree` on the module paths, run outside the repository
+-- the Lua under test with only `tree` on the module paths, run outside the repository
 local function lua_in(tree, dir, code)
-  local lpath = tree .. "/share/lua/5.4/?.lua;" .. tree .. "/share/lua/5.4/?/init.lua"
-  local cpath = tree .. "/lib/lua/5.4/?.so"
+  local lpath = tree .. "/share/lua/" .. V .. "/?.lua;" .. tree .. "/share/lua/" .. V .. "/?/init.lua"
+  local cpath = tree .. "/lib/lua/" .. V .. "/?.so"
   return helper.run("cd " .. q(dir) .. " && LUA_PATH=" .. q(lpath) ..
     " LUA_CPATH=" .. q(cpath) .. " " .. helper.lua .. " -e " .. q(code))
 end
@@ -69,7 +71,8 @@ describe("make dist", function()
     tmp = out:match("^%s*(.-)%s*$")
     dist = tmp .. "/dist"
     -- DIST= keeps the checkout's build/dist as it is
-    ok_dist, dist_out = helper.run("cd " .. q(helper.root) .. " && make -s dist DIST=" .. q(dist))
+    ok_dist, dist_out = helper.run("cd " .. q(helper.root) ..
+      " && make -s dist LUA_VERSION=" .. V .. " DIST=" .. q(dist))
   end)
 
   teardown(function()
@@ -128,7 +131,7 @@ describe("make dist", function()
     assert.is_true(ok_dist, dist_out)
     local again = tmp .. "/again"
     local ok, out = helper.run("cd " .. q(helper.root) ..
-      " && make -s dist DIST=" .. q(again))
+      " && make -s dist LUA_VERSION=" .. V .. " DIST=" .. q(again))
     assert.is_true(ok, out)
     assert.equal(read(dist .. "/" .. NAME .. ".tar.gz"), read(again .. "/" .. NAME .. ".tar.gz"))
   end)
@@ -137,15 +140,15 @@ describe("make dist", function()
     assert.is_true(ok_dist, dist_out)
     local tree = tmp .. "/tree-src"
     local ok, out = helper.run(without_network("cd " .. q(tmp) ..
-      " && luarocks --lua-version 5.4 install --tree " .. q(tree) .. " " ..
+      " && luarocks --lua-version " .. V .. " install --tree " .. q(tree) .. " " ..
       q(dist .. "/" .. NAME .. "-1.src.rock")))
     assert.is_true(ok, out)
     assert.matches("ctypes " .. VERSION:gsub("%-", "%%-") .. " is now installed", out)
     ok, out = lua_in(tree, tmp, CALL)
     assert.is_true(ok, out)
-    assert.equal(tree .. "/lib/lua/5.4/ctypes/core.so rock 42 7", out)
+    assert.equal(tree .. "/lib/lua/" .. V .. "/ctypes/core.so rock 42 7", out)
     -- `luarocks pack` of the installed rock gives a binary rock again
-    ok, out = helper.run("cd " .. q(tmp) .. " && luarocks --lua-version 5.4 pack --tree " ..
+    ok, out = helper.run("cd " .. q(tmp) .. " && luarocks --lua-version " .. V .. " pack --tree " ..
       q(tree) .. " ctypes " .. VERSION .. " && unzip -l " .. q(NAME .. "-1." .. PLATFORM .. ".rock"))
     assert.is_true(ok, out)
     assert.matches("lib/ctypes/core%.so", out)
@@ -156,7 +159,7 @@ describe("make dist", function()
     assert.is_true(ok_dist, dist_out)
     local tree = tmp .. "/tree-bin"
     local ok, out = helper.run(without_network("cd " .. q(tmp) ..
-      " && luarocks --lua-version 5.4 install --tree " .. q(tree) .. " " ..
+      " && luarocks --lua-version " .. V .. " install --tree " .. q(tree) .. " " ..
       q(dist .. "/" .. NAME .. "-1." .. PLATFORM .. ".rock")))
     assert.is_true(ok, out)
     assert.matches("ctypes " .. VERSION:gsub("%-", "%%-") .. " is now installed", out)
@@ -165,13 +168,13 @@ describe("make dist", function()
     local ok2, list = helper.run("cd " .. q(helper.root) .. " && ls lua/ctypes/*.lua")
     assert.is_true(ok2, list)
     for _, file in ipairs(lines(list)) do
-      local fh = io.open(tree .. "/share/lua/5.4/ctypes/" .. file:match("[^/]+$"))
+      local fh = io.open(tree .. "/share/lua/" .. V .. "/ctypes/" .. file:match("[^/]+$"))
       assert.is_truthy(fh, "not installed: " .. file)
       fh:close()
     end
     ok, out = lua_in(tree, tmp, CALL)
     assert.is_true(ok, out)
-    assert.equal(tree .. "/lib/lua/5.4/ctypes/core.so rock 42 7", out)
+    assert.equal(tree .. "/lib/lua/" .. V .. "/ctypes/core.so rock 42 7", out)
   end)
 
   it("would fail without the network cut off if it had tried to download", function()

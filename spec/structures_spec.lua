@@ -15,6 +15,7 @@ local POINTER, sizeof, alignment = ctypes.POINTER, ctypes.sizeof,
 local lib = ctypes.CDLL(helper.fixture)
 
 local oracle = helper.oracle
+local BIG = helper.platform.big_endian     -- gcc's byte order (fixture)
 
 -- a fixture function taking one pointer argument
 local function cfunc(name, restype, ...)
@@ -49,8 +50,6 @@ describe("structures", function()
       for _, f in ipairs({ "d", "s", "i", "tail" }) do
         assert.are.equal(oracle("offsetof", "Mixed_" .. f), Mixed[f].offset)
       end
-      assert.are.same({ 32, 8, 16, 20, 24 }, { sizeof(Mixed), Mixed.d.offset,
-        Mixed.s.offset, Mixed.i.offset, Mixed.tail.offset })
     end)
 
     it("follows _pack_ as #pragma pack(n)", function()
@@ -383,9 +382,10 @@ describe("structures", function()
                                      Value.bytes.offset })
       local v = Value()
       v.d = 1.0
-      assert.are.equal(0, v.i)          -- the low half of 1.0
+      -- the first 4 bytes of 1.0: its low half, its high half on s390x
+      assert.are.equal(BIG and 0x3ff00000 or 0, v.i)
       v.i = 0x41424344
-      assert.are.equal("DCBA", v.bytes)   -- c_char members read as text
+      assert.are.equal(BIG and "ABCD" or "DCBA", v.bytes)   -- c_char members read as text
     end)
 
     it("initialise like a structure (by name is the useful form)", function()
@@ -471,9 +471,15 @@ describe("structures", function()
         ctypes.Structure("S", { _fields_ = { { "", c_int } } })
       end, "ValueError: _fields_[1]: empty field name (only bit fields may " ..
            "be unnamed)")
-      assert.has_error(function()
-        ctypes.Structure("S", { _fields_ = { { "big", c_char * 2^40 * 2^20 } } })
-      end, "OverflowError: field 'big': type too large")
+      -- a field type above 2^56 bytes; a 32-bit machine cannot make the array
+      if helper.platform.pointer_size == 8 then
+        assert.has_error(function()
+          ctypes.Structure("S", { _fields_ = { { "big", c_char * 2^40 * 2^20 } } })
+        end, "OverflowError: field 'big': type too large")
+      else
+        assert.has_error(function() return c_char * 2^40 * 2^20 end,
+                         "OverflowError: array too large")
+      end
       assert.has_error(function()
         ctypes.Structure("S", { _anonymous_ = "u", _fields_ = {} })
       end, "TypeError: _anonymous_ must be a table of field names, got string")
@@ -550,7 +556,8 @@ describe("structures", function()
       assert.are.same({ 7, 0x1234, 0x5678, "x", "y" },
                       { a.tag, a.parts.lo, a.u.parts.hi, a.x, a.y })
       local b = Anon{ tag = 1, i = 0x00020001, y = "q" }
-      assert.are.same({ 1, 2, "q" }, { b.tag, b.u.parts.hi, b.s.y })
+      -- hi, the second short of i: its high half (its low half on s390x)
+      assert.are.same({ 1, BIG and 1 or 2, "q" }, { b.tag, b.u.parts.hi, b.s.y })
       b.parts = { hi = 9 }
       assert.are.equal(9, cfunc("fx_anon_hi", c_int, POINTER(Anon))(b))
     end)
@@ -636,10 +643,10 @@ describe("structures", function()
       local U1 = ctypes.Union("U1", { _fields_ = { { "i", c_int } } })
       local U2 = ctypes.Union("U2", { _base_ = U1, _fields_ = {
         { "d", c_double }, { "c", c_char } } })
-      assert.are.same({ 8, 8, 0, 0 }, { sizeof(U2), alignment(U2), U2.i.offset,
-                                        U2.d.offset })
+      assert.are.same({ 8, helper.platform.double_align, 0, 0 },
+                      { sizeof(U2), alignment(U2), U2.i.offset, U2.d.offset })
       local u = U2{ i = 0x41 }
-      assert.are.equal("A", u.c)
+      assert.are.equal(BIG and "\0" or "A", u.c)   -- i's first byte
       assert.has_error(function()
         ctypes.Union("U3", { _base_ = Point, _fields_ = {} })
       end, "TypeError: _base_ must be a union type, got type Point")
@@ -666,14 +673,16 @@ describe("structures", function()
       assert.are.equal("\1\2", ctypes.string_at(ctypes.addressof(v), 2))
       assert.are.equal(-5, cfunc("fx_be_get_i", c_int, POINTER(BE))(v))
       assert.are.equal(0x123, cfunc("fx_be_get_b", ctypes.c_uint, POINTER(BE))(v))
-      assert.are.equal("c_short_be", tostring(BE.s.type))
-      assert.are.equal("<Field type=c_uint_be, ofs=0:12, bits=4>", tostring(BE.a))
+      -- on a big-endian machine the types are the native ones, as in ctypes
+      assert.are.equal(BIG and "c_short" or "c_short_be", tostring(BE.s.type))
+      assert.are.equal("<Field type=" .. (BIG and "c_uint" or "c_uint_be") ..
+                       ", ofs=0:12, bits=4>", tostring(BE.a))
     end)
 
     it("turns arrays into arrays of the byte-swapped type", function()
       local BA = ctypes.BigEndianStructure("BA", { _fields_ = {
         { "a", c_short * 2 }, { "m", (c_int * 2) * 1 } } })
-      assert.are.equal("c_short_be_Array_2", tostring(BA.a.type))
+      assert.are.equal(BIG and "c_short_Array_2" or "c_short_be_Array_2", tostring(BA.a.type))
       local v = BA{ a = { 0x0102, 0x0304 } }
       v.m[0][1] = 0x05060708
       assert.are.equal("\1\2\3\4\0\0\0\0\5\6\7\8",
@@ -694,14 +703,16 @@ describe("structures", function()
     end)
 
     it("refuses types without another byte order, as ctypes", function()
+      -- the other byte order: big-endian, little-endian on s390x
+      local Other = BIG and ctypes.LittleEndianStructure or ctypes.BigEndianStructure
       assert.has_error(function()
-        ctypes.BigEndianStructure("S", { _fields_ = { { "p", c_char_p } } })
+        Other("S", { _fields_ = { { "p", c_char_p } } })
       end, "TypeError: field 'p': This type does not support other endian: c_char_p")
       assert.has_error(function()
-        ctypes.BigEndianStructure("S", { _fields_ = { { "p", POINTER(c_int) } } })
+        Other("S", { _fields_ = { { "p", POINTER(c_int) } } })
       end, "TypeError: field 'p': This type does not support other endian: LP_c_int")
       -- nested structures are taken as they are
-      local S = ctypes.BigEndianStructure("S", { _fields_ = { { "p", Point } } })
+      local S = Other("S", { _fields_ = { { "p", Point } } })
       assert.are.equal(Point, S.p.type)
     end)
   end)

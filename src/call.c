@@ -1,8 +1,7 @@
 /*
-** call.c -- foreign functions: function objects (argtypes, restype,
-** errcheck, paramflags), prototypes (CFUNCTYPE), by-value libffi types of
-** aggregates, the call path (a direct register-only path on x86-64 SysV and
-** libffi for everything else) and ctypes' private errno.
+** call.c -- the call path: argument conversion, the call (through libffi;
+** on x86-64 also directly, abi.h), results, paramflags and errcheck, and
+** ctypes' private errno. func.c prepares the signatures.
 */
 #include <errno.h>
 #include <stdalign.h>
@@ -17,1211 +16,35 @@
 CT_TLS lua_State *ct_active_L;
 CT_TLS int ct_cb_pending;
 
-/* ctypes' private errno, swapped with the real one around calls that use it */
-static CT_TLS int ct_errno;
+/* ctypes' private errno (ctypes.h) */
+CT_TLS int ct_errno;
 /* set by ctypes._calls_direct(false): every call goes through libffi (the
 ** differential test checks both paths against gcc-compiled C) */
 static CT_TLS int ct_nodirect;
-
-/* registry keys */
-static const char ffistore_key = 'f';  /* ephemeron: type -> AggFFI storage */
-static const char protocache_key = 'p';/* weak values: signature -> F */
-static const char deffunc_key = 'd';   /* flags -> default function type */
-
-#define MAXGPR 6
-#define MAXSSE 8
-
-/* the direct call path (register images, no libffi): x86-64 System V */
-#if defined(__x86_64__) && !defined(_WIN32)
-#define HAVE_DIRECT 1
-#else
-#define HAVE_DIRECT 0
-#endif
-
-
-/* {======================================================================
-** Classification of by-value types (x86-64 System V psABI, 3.2.3)
-** ======================================================================= */
-
-enum { CL_NONE, CL_INT, CL_SSE, CL_X87, CL_X87UP, CL_MEM };
-
-/* the lowering of one argument or result: n eightbytes in registers of the
-** classes c[0..n-1]; n == 0: memory (stack, or hidden pointer for returns);
-** x87: a lone long double (st0 when returned, memory as an argument) */
-typedef struct Low {
-  unsigned char n, x87, agg, split;
-  unsigned char c[2];
-} Low;
-
-/* the storage of an aggregate's libffi type, kept alive with its type */
-typedef struct AggFFI {
-  ffi_type ft;
-  ffi_type *el[3];
-  ffi_type fake;       /* a long double aligned to 1: makes libffi classify
-                          the aggregate as MEMORY, as the ABI does */
-  Low low;
-} AggFFI;
-
-
-static unsigned char merge (unsigned char a, unsigned char b) {
-  if (a == b) return a;
-  if (a == CL_NONE) return b;
-  if (b == CL_NONE) return a;
-  if (a == CL_MEM || b == CL_MEM) return CL_MEM;
-  if (a == CL_INT || b == CL_INT) return CL_INT;
-  if (a == CL_X87 || a == CL_X87UP || b == CL_X87 || b == CL_X87UP)
-    return CL_MEM;
-  return CL_SSE;
-}
-
-
-static void mergeat (unsigned char cls[2], size_t off, unsigned char c) {
-  if (off / 8 < 2) cls[off / 8] = merge(cls[off / 8], c);
-}
-
-
-static unsigned char scalarclass (int code) {
-  switch (code) {
-    case CT_FLOAT: case CT_DOUBLE: return CL_SSE;
-    case CT_LONGDOUBLE: return CL_X87;
-    default: return CL_INT;
-  }
-}
-
-
-/* merges the classes of the type at tidx placed at byte offset off of an
-** aggregate of at most 16 bytes into cls */
-static void classify (lua_State *L, int tidx, size_t off, unsigned char cls[2]) {
-  ct_Type *t = (ct_Type *)lua_touserdata(L, tidx);
-  tidx = lua_absindex(L, tidx);
-  luaL_checkstack(L, 4, NULL);             /* recursive for nested types */
-  if (t->align > 1 && off % t->align != 0) {   /* unaligned: MEMORY */
-    cls[0] = CL_MEM;
-    return;
-  }
-  switch (t->kind) {
-    case CT_SIMPLE: {
-      unsigned char c = scalarclass(t->scalar);
-      mergeat(cls, off, c);
-      if (c == CL_X87) mergeat(cls, off + 8, CL_X87UP);
-      break;
-    }
-    case CT_POINTER: case CT_FUNC:
-      mergeat(cls, off, CL_INT);
-      break;
-    case CT_ARRAY: {
-      size_t i;
-      ct_Type *e;
-      lua_getiuservalue(L, tidx, CT_TUV_PROTO);
-      e = (ct_Type *)lua_touserdata(L, -1);
-      for (i = 0; i < t->length && e->size > 0; i++)
-        classify(L, -1, off + i * e->size, cls);
-      lua_pop(L, 1);
-      break;
-    }
-    case CT_STRUCT: case CT_UNION: {
-      lua_Integer i, n;
-      lua_getiuservalue(L, tidx, CT_TUV_FIELDS);
-      n = lua_istable(L, -1) ? luaL_len(L, -1) : 0;
-      for (i = 1; i <= n; i++) {
-        ct_Field *f;
-        lua_rawgeti(L, -1, i);
-        f = ct_tofield(L, -1);
-        if (f != NULL) {
-          if (f->flags & CT_F_BITS) {
-            /* bit fields are INTEGER over the bytes their bits occupy */
-            if (f->bit_size > 0) {
-              size_t first, last;
-              if (f->flags & CT_F_SWAPPED) {
-                first = off + f->offset;
-                last = first + f->size - 1;
-              }
-              else {
-                first = off + f->bitpos / 8;
-                last = off + (f->bitpos + f->bit_size - 1) / 8;
-              }
-              mergeat(cls, first, CL_INT);
-              mergeat(cls, last, CL_INT);
-            }
-          }
-          else {
-            lua_getiuservalue(L, -1, 1);          /* the field's type */
-            classify(L, -1, off + f->offset, cls);
-            lua_pop(L, 1);
-          }
-        }
-        lua_pop(L, 1);
-      }
-      lua_pop(L, 1);
-      break;
-    }
-  }
-}
-
-
-/* the lowering of an aggregate type (struct/union) at tidx */
-static Low aggregatelow (lua_State *L, int tidx) {
-  ct_Type *t = (ct_Type *)lua_touserdata(L, tidx);
-  Low low;
-  unsigned char cls[2] = {CL_NONE, CL_NONE};
-  size_t i, nw = (t->size + 7) / 8;
-  memset(&low, 0, sizeof low);
-  low.agg = 1;
-  if (t->size == 0 || t->size > 16) return low;   /* MEMORY */
-  classify(L, tidx, 0, cls);
-  for (i = 0; i < nw; i++) {
-    if (cls[i] == CL_MEM) return low;
-    if (cls[i] == CL_X87UP && (i == 0 || cls[i - 1] != CL_X87)) return low;
-    if (cls[i] == CL_NONE) cls[i] = CL_SSE;   /* padding only */
-  }
-  if (cls[0] == CL_X87) {
-    if (nw == 2 && cls[1] == CL_X87UP) low.x87 = 1;
-    return low;
-  }
-  low.n = (unsigned char)nw;
-  low.c[0] = cls[0];
-  low.c[1] = nw > 1 ? cls[1] : CL_NONE;
-  return low;
-}
-
-
-static ffi_type *eightbytetype (unsigned char c, size_t bytes) {
-  if (c == CL_SSE) return bytes <= 4 ? &ffi_type_float : &ffi_type_double;
-  if (bytes <= 1) return &ffi_type_uint8;
-  if (bytes <= 2) return &ffi_type_uint16;
-  if (bytes <= 4) return &ffi_type_uint32;
-  return &ffi_type_uint64;
-}
-
-
-/* Builds the libffi type of an aggregate from the classification of its
-** eightbytes rather than from its fields: libffi has no notion of unions or
-** bit fields, and this way what libffi does is what the ABI says. */
-static AggFFI *buildagg (lua_State *L, int tidx) {
-  ct_Type *t = (ct_Type *)lua_touserdata(L, tidx);
-  AggFFI *a;
-  tidx = lua_absindex(L, tidx);
-  a = (AggFFI *)lua_newuserdatauv(L, sizeof(AggFFI), 0);
-  memset(a, 0, sizeof *a);
-  a->low = aggregatelow(L, tidx);
-  a->ft.size = t->size;
-  a->ft.alignment = (unsigned short)(t->align > 0 ? t->align : 1);
-  a->ft.type = FFI_TYPE_STRUCT;
-  a->ft.elements = a->el;
-  if (a->low.x87)
-    a->el[0] = &ffi_type_longdouble;
-  else if (a->low.n > 0) {
-    int i;
-    for (i = 0; i < a->low.n; i++)
-      a->el[i] = eightbytetype(a->low.c[i], t->size - 8 * (size_t)i);
-  }
-  else if (t->size > 16)
-    a->el[0] = &ffi_type_uint64;   /* libffi: > 2 words, not SSE: MEMORY */
-  else {
-    /* a float merged with an x87 word gives MEMORY in libffi too */
-    a->fake.size = 16;
-    a->fake.alignment = 1;
-    a->fake.type = FFI_TYPE_LONGDOUBLE;
-    a->el[0] = &ffi_type_float;
-    a->el[1] = &a->fake;
-  }
-  /* the type holds the storage in CT_TUV_EXT (the header's contract); if
-  ** that slot is taken, an ephemeron table keyed by the type does */
-  if (lua_getiuservalue(L, tidx, CT_TUV_EXT) == LUA_TNIL) {
-    lua_pop(L, 1);
-    lua_setiuservalue(L, tidx, CT_TUV_EXT);
-  }
-  else {
-    lua_pop(L, 1);
-    lua_rawgetp(L, LUA_REGISTRYINDEX, &ffistore_key);
-    lua_pushvalue(L, tidx);
-    lua_pushvalue(L, -3);
-    lua_rawset(L, -3);
-    lua_pop(L, 2);
-  }
-  t->ffi = &a->ft;
-  return a;
-}
-
-
-ffi_type *ct_ffitype (lua_State *L, int tidx) {
-  ct_Type *t = (ct_Type *)lua_touserdata(L, tidx);
-  if (t->ffi != NULL) return t->ffi;
-  switch (t->kind) {
-    case CT_STRUCT: case CT_UNION:
-      ct_checkcomplete(L, tidx);
-      buildagg(L, tidx);
-      return t->ffi;
-    case CT_SIMPLE:   /* set by scalar.c; not reached */
-      return &ffi_type_sint;
-    default:          /* pointers, functions; arrays decay to pointers */
-      return &ffi_type_pointer;
-  }
-}
-
-
-/* the lowering of any type used as an argument or result */
-static Low typelow (lua_State *L, int tidx) {
-  ct_Type *t = (ct_Type *)lua_touserdata(L, tidx);
-  Low low;
-  memset(&low, 0, sizeof low);
-  if (t->kind == CT_STRUCT || t->kind == CT_UNION) {
-    ct_ffitype(L, tidx);
-    return ((AggFFI *)t->ffi)->low;
-  }
-  if (t->kind == CT_SIMPLE && t->scalar == CT_LONGDOUBLE) {
-    low.x87 = 1;
-    return low;
-  }
-  low.n = 1;
-  low.c[0] = t->kind == CT_SIMPLE ? scalarclass(t->scalar) : CL_INT;
-  return low;
-}
-
-/* } ====================================================================== */
-
-
-/* {======================================================================
-** Signatures: everything about a call that depends only on the types,
-** prepared once (ct_Sig is the part the callbacks read)
-** ======================================================================= */
-
-/* fast argument converters */
-enum {
-  FC_GEN, FC_I8, FC_U8, FC_I16, FC_U16, FC_I32, FC_U32, FC_I64, FC_BOOL,
-  FC_FLOAT, FC_DOUBLE, FC_CHARP, FC_VOIDP, FC_PTR, FC_AGG
-};
-
-/* how results come back */
-enum {
-  RK_VOID, RK_SCALAR, RK_OBJ, RK_BIG, RK_CALLABLE
-};
-
-/* where the direct path finds the result */
-enum {
-  RD_VOID, RD_INT, RD_SSE, RD_X87, RD_II, RD_SS, RD_IS, RD_SI, RD_MEM
-};
-
-typedef struct Arg {
-  ct_Type *t;
-  Low low;
-  unsigned char fc;     /* FC_* */
-  unsigned char hasfp;  /* the type's body defines from_param */
-} Arg;
-
-typedef struct Sig {
-  ct_Sig s;             /* first: ct_Sig * and Sig * are the same pointer */
-  unsigned char untyped;/* no argtypes: arguments convert by Lua type */
-  unsigned char direct; /* all fixed arguments in registers (x86-64) */
-  unsigned char fast;   /* direct, and a result the hot path can push */
-  unsigned char hotint; /* fast, only int/long arguments, result in rax */
-  unsigned char hotdbl; /* fast, only double arguments (at most 4) */
-  const void *cdmt;     /* the "ctypes.CData" metatable (identity only) */
-  unsigned char split;  /* some argument needs the libffi bug workaround */
-  unsigned char rk;     /* RK_* */
-  unsigned char rd;     /* RD_* */
-  unsigned char rscalar;/* RK_SCALAR: the scalar code */
-  Low rlow;
-  int ngpr, nsse;       /* registers taken by the fixed arguments */
-  size_t rsize;
-  ffi_cif *callcif;     /* &s.cif, or &scif when split */
-  ffi_cif scif;
-  int nsplit;           /* libffi arguments of scif */
-  ffi_type **satypes;
-  Arg *a;
-} Sig;
-
-
-/* Decides which arguments travel in registers, as the ABI assigns them in
-** order (an aggregate that does not fit whole goes to the stack and later
-** ones may still take registers). Marks the arguments that hit libffi
-** 3.4.4's bug: an aggregate larger than 8 bytes whose first eightbyte is
-** INTEGER and lands in the last integer register is copied whole into
-** that register's slot, overwriting the first SSE register (fixed upstream
-** in libffi PR #848). Those are handed to libffi as one scalar per
-** eightbyte, which the ABI passes in exactly the same registers.
-** Returns 1 if every argument is in registers. */
-static int place (Low *lw, int n, int hidden, int *gpr, int *sse, int *split) {
-  int gi = hidden, xi = 0, allreg = 1, i;
-  *split = 0;
-  for (i = 0; i < n; i++) {
-    int ng = 0, nx = 0, j;
-    lw[i].split = 0;
-    if (lw[i].n == 0) { allreg = 0; continue; }
-    for (j = 0; j < lw[i].n; j++) {
-      if (lw[i].c[j] == CL_INT) ng++; else nx++;
-    }
-    if (gi + ng > MAXGPR || xi + nx > MAXSSE) { allreg = 0; continue; }
-    if (lw[i].agg && lw[i].n == 2 && lw[i].c[0] == CL_INT &&
-        gi == MAXGPR - 1) {
-      lw[i].split = 1;
-      *split = 1;
-    }
-    gi += ng;
-    xi += nx;
-  }
-  *gpr = gi;
-  *sse = xi;
-  return allreg;
-}
-
-
-/* the libffi types after the workaround: split arguments become one scalar
-** per eightbyte; returns the count */
-static int splittypes (const Low *lw, ffi_type *const *at, int n,
-                       ffi_type **out) {
-  int i, k = 0;
-  for (i = 0; i < n; i++) {
-    if (lw[i].split) {
-      out[k++] = lw[i].c[0] == CL_INT ? &ffi_type_uint64 : &ffi_type_double;
-      out[k++] = lw[i].c[1] == CL_INT ? &ffi_type_uint64 : &ffi_type_double;
-    }
-    else out[k++] = at[i];
-  }
-  return k;
-}
-
-
-static unsigned char fastconv (const ct_Type *t) {
-  switch (t->kind) {
-    case CT_SIMPLE:
-      switch (t->scalar) {
-        case CT_BYTE: return FC_I8;
-        case CT_UBYTE: return FC_U8;
-        case CT_SHORT: return FC_I16;
-        case CT_USHORT: return FC_U16;
-        case CT_INT: return FC_I32;
-        case CT_UINT: return FC_U32;
-        case CT_LONG: case CT_ULONG: case CT_LONGLONG: case CT_ULONGLONG:
-          return FC_I64;
-        case CT_BOOL: return FC_BOOL;
-        case CT_FLOAT: return FC_FLOAT;
-        case CT_DOUBLE: return FC_DOUBLE;
-        case CT_CHAR_P: return FC_CHARP;
-        case CT_VOID_P: return FC_VOIDP;
-        default: return FC_GEN;
-      }
-    case CT_POINTER: return FC_PTR;
-    case CT_STRUCT: case CT_UNION: return FC_AGG;
-    default: return FC_GEN;
-  }
-}
-
-
-static int hasfromparam (lua_State *L, int tidx) {
-  ct_Type *t = (ct_Type *)lua_touserdata(L, tidx);
-  int r = 0;
-  if (t->kind != CT_STRUCT && t->kind != CT_UNION) return 0;
-  if (lua_getiuservalue(L, tidx, CT_TUV_BODY) == LUA_TTABLE) {
-    lua_getfield(L, -1, "from_param");
-    r = lua_isfunction(L, -1);
-    lua_pop(L, 1);
-  }
-  lua_pop(L, 1);
-  return r;
-}
-
-
-static void checkargtype (lua_State *L, int idx, lua_Integer i) {
-  ct_Type *t = ct_totype(L, idx);
-  if (t == NULL) {
-    const char *got = ct_describe(L, idx);
-    ct_error(L, "TypeError", "argtypes: item %I must be a ctypes type, got %s",
-             i, got);
-  }
-  if ((t->kind == CT_STRUCT || t->kind == CT_UNION) &&
-      (t->flags & CT_INCOMPLETE))
-    ct_error(L, "TypeError", "argtypes: item %I: %s is an incomplete type",
-             i, ct_typename(L, idx));
-  if (t->kind == CT_SIMPLE && t->scalar < 0)
-    ct_error(L, "TypeError", "argtypes: item %I: bad type", i);
-}
-
-
-static void checkrestype (lua_State *L, int idx) {
-  ct_Type *t;
-  if (lua_isnoneornil(L, idx) || lua_isfunction(L, idx) ||
-      (lua_isboolean(L, idx) && !lua_toboolean(L, idx)))
-    return;
-  t = ct_totype(L, idx);
-  if (t == NULL) {
-    const char *got = ct_describe(L, idx);
-    ct_error(L, "TypeError", "restype must be a ctypes type, a function or "
-             "nil, got %s", got);
-  }
-  if (t->kind == CT_ARRAY)
-    ct_error(L, "TypeError", "restype: %s: a function cannot return an array",
-             ct_typename(L, idx));
-  if ((t->kind == CT_STRUCT || t->kind == CT_UNION) &&
-      (t->flags & CT_INCOMPLETE))
-    ct_error(L, "TypeError", "restype: %s is an incomplete type",
-             ct_typename(L, idx));
-}
-
-
-ct_Sig *ct_newsig (lua_State *L, int retidx, int argsidx, unsigned flags) {
-  lua_Integer n = 0, i;
-  Sig *s;
-  size_t sz;
-  char *mem;
-  ffi_status st;
-  int gpr, sse, split, allreg, hidden;
-  Low *lw;
-  retidx = lua_absindex(L, retidx);
-  if (argsidx != 0) {
-    argsidx = lua_absindex(L, argsidx);
-    if (!lua_istable(L, argsidx)) {
-      const char *got = ct_describe(L, argsidx);
-      ct_error(L, "TypeError", "argtypes must be a table (sequence) of types "
-               "or nil, got %s", got);
-    }
-    n = luaL_len(L, argsidx);
-    if (n > 1024)
-      ct_error(L, "ValueError", "argtypes: too many arguments (%I)", n);
-    for (i = 1; i <= n; i++) {
-      lua_rawgeti(L, argsidx, i);
-      checkargtype(L, -1, i);
-      lua_pop(L, 1);
-    }
-  }
-  checkrestype(L, retidx);
-  /* Sig, then ct_Type *args[n], ffi_type *atypes[n], ffi_type
-  ** *satypes[2n], Arg a[n], Low lw[n] */
-  sz = sizeof(Sig) + (size_t)n * (2 * sizeof(void *) + sizeof(Arg) +
-                                  sizeof(Low) + 2 * sizeof(void *));
-  s = (Sig *)lua_newuserdatauv(L, sz, 2);
-  memset(s, 0, sz);
-  mem = (char *)(s + 1);
-  s->s.flags = flags;
-  s->s.nargs = (int)n;
-  /* pointers first, the 6-byte Low records last: everything aligned */
-  s->s.args = (ct_Type **)mem; mem += (size_t)n * sizeof(void *);
-  s->s.atypes = (ffi_type **)mem; mem += (size_t)n * sizeof(void *);
-  s->satypes = (ffi_type **)mem; mem += 2 * (size_t)n * sizeof(void *);
-  s->a = (Arg *)mem; mem += (size_t)n * sizeof(Arg);
-  lw = (Low *)mem;
-  s->untyped = argsidx == 0;
-  luaL_getmetatable(L, "ctypes.CData");
-  s->cdmt = lua_topointer(L, -1);
-  lua_pop(L, 1);
-  /* uservalues: 1 = restype (false = void), 2 = private argtypes copy */
-  if (lua_isnoneornil(L, retidx)) lua_pushboolean(L, 0);
-  else lua_pushvalue(L, retidx);
-  lua_setiuservalue(L, -2, 1);
-  if (argsidx != 0) {
-    lua_createtable(L, (int)n, 0);
-    for (i = 1; i <= n; i++) {
-      lua_rawgeti(L, argsidx, i);
-      lua_rawseti(L, -2, i);
-    }
-    lua_setiuservalue(L, -2, 2);
-  }
-  /* arguments */
-  lua_getiuservalue(L, -1, 2);                      /* sig, args */
-  for (i = 0; i < n; i++) {
-    Arg *a = &s->a[i];
-    lua_rawgeti(L, -1, i + 1);
-    a->t = (ct_Type *)lua_touserdata(L, -1);
-    s->s.args[i] = a->t;
-    s->s.atypes[i] = ct_ffitype(L, -1);
-    a->low = typelow(L, -1);
-    a->fc = fastconv(a->t);
-    a->hasfp = (unsigned char)hasfromparam(L, -1);
-    if (a->hasfp) a->fc = FC_GEN;
-    lw[i] = a->low;
-    lua_pop(L, 1);
-  }
-  lua_pop(L, 1);
-  /* result */
-  s->rk = RK_VOID;
-  s->rd = RD_VOID;
-  s->s.rtype = &ffi_type_void;
-  if (lua_isfunction(L, retidx)) {
-    /* ctypes' callable restype: called with the int result */
-    s->rk = RK_CALLABLE;
-    s->rd = RD_INT;
-    s->rscalar = CT_INT;
-    s->s.rtype = &ffi_type_sint;
-  }
-  else if (ct_totype(L, retidx) != NULL) {
-    ct_Type *rt = (ct_Type *)lua_touserdata(L, retidx);
-    s->s.ret = rt;
-    s->s.rtype = ct_ffitype(L, retidx);
-    s->rlow = typelow(L, retidx);
-    s->rsize = rt->size;
-    if (rt->kind == CT_SIMPLE) {
-      s->rk = RK_SCALAR;
-      s->rscalar = (unsigned char)rt->scalar;
-    }
-    else if ((rt->kind == CT_STRUCT || rt->kind == CT_UNION) && rt->size > 16)
-      s->rk = RK_BIG;
-    else
-      s->rk = RK_OBJ;
-    /* libffi reads a one-long-double aggregate from rax:rdx; it comes back
-    ** in st0 exactly like a plain long double */
-    if (s->rlow.x87 && s->rlow.agg) s->s.rtype = &ffi_type_longdouble;
-    if (s->rlow.x87) s->rd = RD_X87;
-    else if (s->rlow.n == 0) s->rd = RD_MEM;
-    else if (s->rlow.n == 1) s->rd = s->rlow.c[0] == CL_INT ? RD_INT : RD_SSE;
-    else if (s->rlow.c[0] == CL_INT)
-      s->rd = s->rlow.c[1] == CL_INT ? RD_II : RD_IS;
-    else
-      s->rd = s->rlow.c[1] == CL_INT ? RD_SI : RD_SS;
-  }
-  hidden = s->rd == RD_MEM;
-  allreg = place(lw, (int)n, hidden, &gpr, &sse, &split);
-  for (i = 0; i < n; i++) s->a[i].low = lw[i];
-  s->ngpr = gpr;
-  s->nsse = sse;
-  s->split = (unsigned char)split;
-#if defined(__x86_64__) && !defined(_WIN32)
-  s->direct = (unsigned char)(allreg && !s->untyped);
-  s->fast = (unsigned char)(s->direct && s->rk != RK_BIG &&
-                            s->rk != RK_CALLABLE);
-  s->hotint = (unsigned char)(s->fast && n <= MAXGPR &&
-                              (s->rk == RK_VOID || (s->rk == RK_SCALAR &&
-                               s->rd == RD_INT)));
-  for (i = 0; i < n && s->hotint; i++) {
-    unsigned char fc = s->a[i].fc;
-    if (fc != FC_I32 && fc != FC_U32 && fc != FC_I64) s->hotint = 0;
-  }
-  /* and for up to four doubles, with a double, int-class or no result */
-  s->hotdbl = (unsigned char)(s->fast && n <= 4 &&
-                              (s->rk == RK_VOID || (s->rk == RK_SCALAR &&
-                               (s->rd == RD_INT || s->rscalar == CT_DOUBLE))));
-  for (i = 0; i < n && s->hotdbl; i++)
-    if (s->a[i].fc != FC_DOUBLE) s->hotdbl = 0;
-  if (s->rk == RK_VOID) s->rscalar = CT_VOID_P;
-#else
-  s->direct = 0;
-  (void)allreg;
-#endif
-  st = ffi_prep_cif(&s->s.cif, FFI_DEFAULT_ABI, (unsigned)n, s->s.rtype,
-                    s->s.atypes);
-  if (st != FFI_OK)
-    ct_error(L, "TypeError", "libffi cannot prepare this signature (%d)",
-             (int)st);
-  s->callcif = &s->s.cif;
-  if (split) {
-    s->nsplit = splittypes(lw, s->s.atypes, (int)n, s->satypes);
-    st = ffi_prep_cif(&s->scif, FFI_DEFAULT_ABI, (unsigned)s->nsplit,
-                      s->s.rtype, s->satypes);
-    if (st != FFI_OK)
-      ct_error(L, "TypeError", "libffi cannot prepare this signature (%d)",
-               (int)st);
-    s->callcif = &s->scif;
-  }
-  return &s->s;
-}
-
-/* } ====================================================================== */
-
-
-/* {======================================================================
-** Function objects
-** ======================================================================= */
-
-/* per-object call info: uservalue 1 = the Sig userdata, 2 = paramflags */
-#define CI_ERRCHECK   0x01
-#define CI_PARAMFLAGS 0x02
-#define CI_EXACT      0x04   /* made by a prototype: no variadic extras */
-
-typedef struct Call {
-  Sig *sig;
-  unsigned flags;
-  int hotn;      /* the argument count when the int-only hot path applies,
-                    else -1 */
-  int hotdn;     /* the same for the double-only hot path */
-} Call;
-
-
-/* pushes the default type of library functions (restype c_int, arguments
-** by their Lua types) for the given CT_SIG_* flags */
-static void deffunctype (lua_State *L, unsigned flags) {
-  ct_Type *t;
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &deffunc_key);
-  if (lua_rawgeti(L, -1, (lua_Integer)flags) != LUA_TNIL) {
-    lua_remove(L, -2);
-    return;
-  }
-  lua_pop(L, 1);                                   /* cache */
-  t = ct_newtype(L, CT_FUNC, "_FuncPtr");          /* cache, F */
-  t->size = sizeof(void *);
-  t->align = alignof(void *);
-  t->ffi = &ffi_type_pointer;
-  t->flags = CT_FINAL;
-  ct_pushscalartype(L, CT_INT);                    /* cache, F, c_int */
-  lua_pushvalue(L, -1);
-  lua_setiuservalue(L, -3, CT_TUV_PROTO);
-  t->ext = ct_newsig(L, -1, 0, flags);             /* cache, F, c_int, sig */
-  lua_setiuservalue(L, -3, CT_TUV_EXT);
-  lua_pop(L, 1);
-  lua_pushvalue(L, -1);
-  lua_rawseti(L, -3, (lua_Integer)flags);
-  lua_remove(L, -2);
-}
-
-
-/* makes the call info of the function object at idx from the signature
-** userdata on top (popped); returns it */
-static Call *setcallinfo (lua_State *L, int idx, unsigned cflags) {
-  Call *ci;
-  ct_CData *cd;
-  idx = lua_absindex(L, idx);
-  cd = (ct_CData *)lua_touserdata(L, idx);
-  ci = (Call *)lua_newuserdatauv(L, sizeof(Call), 2);   /* sig, ci */
-  ci->sig = (Sig *)lua_touserdata(L, -2);
-  ci->flags = cflags;
-  ci->hotn = (ci->sig->hotint && cflags == 0) ? ci->sig->s.nargs : -1;
-  ci->hotdn = (ci->sig->hotdbl && cflags == 0) ? ci->sig->s.nargs : -1;
-  if (cd->flags & CT_CD_CALLINFO) ((Call **)cd->ptr)[1] = ci;
-  lua_insert(L, -2);                                    /* ci, sig */
-  lua_setiuservalue(L, -2, 1);                          /* ci */
-  lua_setiuservalue(L, idx, CT_UV_CALLINFO);
-  return ci;
-}
-
-
-/* a new function object of the CT_FUNC type at tidx: its payload holds
-** the address and, after it, the Call pointer that spares the call path a
-** uservalue lookup */
-static ct_CData *newfuncobj (lua_State *L, int tidx, void *addr) {
-  ct_CData *cd = ct_newcdata_sized(L, tidx, 2 * sizeof(void *), CT_NUV_FUNC);
-  cd->size = sizeof(void *);
-  cd->flags |= CT_CD_CALLINFO;
-  ((void **)cd->ptr)[0] = addr;
-  ((void **)cd->ptr)[1] = NULL;
-  return cd;
-}
-
-
-/* the call info of the function object at idx (made from its type's
-** signature for objects that have none yet: views, callbacks) */
-static Call *getcallinfo (lua_State *L, int idx) {
-  Call *ci;
-  if (lua_getiuservalue(L, idx, CT_UV_CALLINFO) == LUA_TUSERDATA) {
-    ci = (Call *)lua_touserdata(L, -1);
-    lua_pop(L, 1);
-    return ci;
-  }
-  lua_pop(L, 1);
-  lua_getiuservalue(L, idx, CT_UV_TYPE);
-  if (lua_getiuservalue(L, -1, CT_TUV_EXT) != LUA_TUSERDATA ||
-      ((ct_Type *)lua_touserdata(L, -2))->ext == NULL)
-    ct_error(L, "TypeError", "%s has no signature", ct_typename(L, -2));
-  lua_remove(L, -2);
-  ci = setcallinfo(L, idx, CI_EXACT);
-  return ci;
-}
-
-
-ct_CData *ct_func_new (lua_State *L, void *addr, int ownidx, unsigned flags) {
-  ct_CData *cd;
-  if (ownidx != 0) ownidx = lua_absindex(L, ownidx);
-  deffunctype(L, flags);                               /* F */
-  cd = newfuncobj(L, -1, addr);                        /* F, f */
-  if (ownidx != 0) {
-    lua_pushvalue(L, ownidx);
-    lua_setiuservalue(L, -2, CT_UV_OWNER);
-  }
-  lua_getiuservalue(L, -2, CT_TUV_EXT);                /* F, f, sig */
-  setcallinfo(L, -2, 0);
-  lua_remove(L, -2);                                   /* f */
-  return cd;
-}
-
-
-/* rebuilds the signature of the function object at 1 from restype at
-** retidx and argtypes at argsidx (0: untyped) */
-static void resig (lua_State *L, int retidx, int argsidx) {
-  Call *ci;
-  retidx = lua_absindex(L, retidx);
-  if (argsidx != 0) argsidx = lua_absindex(L, argsidx);
-  ci = getcallinfo(L, 1);
-  unsigned flags = ci->sig->s.flags;
-  unsigned cflags = ci->flags;
-  lua_getiuservalue(L, 1, CT_UV_CALLINFO);
-  lua_getiuservalue(L, -1, 2);                       /* ci, paramflags */
-  ct_newsig(L, retidx, argsidx, flags);              /* ci, pf, sig */
-  if ((cflags & CI_PARAMFLAGS) && lua_istable(L, -2)) {
-    lua_Integer n = luaL_len(L, -2);
-    if (n != ((Sig *)lua_touserdata(L, -1))->s.nargs)
-      ct_error(L, "ValueError", "paramflags must have the same length as "
-               "argtypes (%I, not %d)", n,
-               ((Sig *)lua_touserdata(L, -1))->s.nargs);
-  }
-  ci = setcallinfo(L, 1, cflags);                    /* ci, pf */
-  lua_getiuservalue(L, 1, CT_UV_CALLINFO);
-  lua_insert(L, -2);
-  lua_setiuservalue(L, -2, 2);
-  lua_pop(L, 2);
-}
-
-
-/* pushes a fresh copy of the sequence at idx (nil stays nil) */
-static void copyseq (lua_State *L, int idx) {
-  lua_Integer i, n;
-  idx = lua_absindex(L, idx);
-  if (!lua_istable(L, idx)) { lua_pushnil(L); return; }
-  n = luaL_len(L, idx);
-  lua_createtable(L, (int)n, 0);
-  for (i = 1; i <= n; i++) {
-    lua_rawgeti(L, idx, i);
-    lua_rawseti(L, -2, i);
-  }
-}
-
-
-static int noattr (lua_State *L) {
-  const char *name, *key;
-  lua_getiuservalue(L, 1, CT_UV_TYPE);
-  name = ct_typename(L, -1);
-  key = luaL_tolstring(L, 2, NULL);
-  return ct_error(L, "AttributeError", "'%s' object has no attribute '%s'",
-                  name, key);
-}
-
-
-int ct_func_index (lua_State *L) {
-  const char *k = lua_tostring(L, 2);
-  if (lua_type(L, 2) == LUA_TSTRING) {
-    if (strcmp(k, "argtypes") == 0) {
-      getcallinfo(L, 1);
-      lua_getiuservalue(L, 1, CT_UV_CALLINFO);
-      lua_getiuservalue(L, -1, 1);
-      lua_getiuservalue(L, -1, 2);
-      copyseq(L, -1);
-      return 1;
-    }
-    if (strcmp(k, "restype") == 0) {
-      getcallinfo(L, 1);
-      lua_getiuservalue(L, 1, CT_UV_CALLINFO);
-      lua_getiuservalue(L, -1, 1);
-      if (lua_getiuservalue(L, -1, 1) == LUA_TBOOLEAN) lua_pushnil(L);
-      return 1;
-    }
-    if (strcmp(k, "errcheck") == 0) {
-      lua_getiuservalue(L, 1, CT_UV_ERRCHECK);
-      return 1;
-    }
-    if (strcmp(k, "release") == 0) {
-      /* cb:release() frees a callback now (nothing for foreign functions) */
-      lua_pushcfunction(L, ct_callback_close);
-      return 1;
-    }
-  }
-  return noattr(L);
-}
-
-
-/* Can a function object of type `from` be passed where the function type
-** `to` is expected? Its own type, one with the same signature, or a
-** library function (declared by the user on the object, not by a
-** prototype: the user vouches for it, as for an address). */
-static int samesig (const ct_Type *to, const ct_Type *from) {
-  const Sig *a = (const Sig *)to->ext, *b = (const Sig *)from->ext;
-  int i;
-  if (to == from || b == NULL || b->untyped) return 1;
-  if (a == NULL || a->untyped) return 0;
-  if (a->s.nargs != b->s.nargs || a->s.ret != b->s.ret) return 0;
-  for (i = 0; i < a->s.nargs; i++)
-    if (a->s.args[i] != b->s.args[i]) return 0;
-  return 1;
-}
-
-
-/* pushes "restype(argtype, ...)" for the function type at tidx */
-static void pushsig (lua_State *L, int tidx) {
-  lua_Integer i, n = 0;
-  int top;
-  tidx = lua_absindex(L, tidx);
-  lua_getiuservalue(L, tidx, CT_TUV_FIELDS);          /* argtypes */
-  top = lua_gettop(L);
-  if (lua_getiuservalue(L, tidx, CT_TUV_PROTO) == LUA_TUSERDATA)
-    lua_pushstring(L, ct_typename(L, -1));
-  else lua_pushliteral(L, "void");
-  lua_remove(L, -2);
-  lua_pushliteral(L, "(");
-  if (lua_istable(L, top)) n = (lua_Integer)lua_rawlen(L, top);
-  for (i = 1; i <= n; i++) {
-    luaL_checkstack(L, 3, NULL);
-    if (i > 1) lua_pushliteral(L, ", ");
-    lua_rawgeti(L, top, i);
-    lua_pushstring(L, ct_totype(L, -1) ? ct_typename(L, -1) : "?");
-    lua_remove(L, -2);
-    lua_concat(L, lua_gettop(L) - top);               /* argtypes, sig so far */
-  }
-  lua_pushliteral(L, ")");
-  lua_concat(L, lua_gettop(L) - top);
-  lua_remove(L, top);
-}
-
-
-void ct_checkcallback (lua_State *L, int tidx, int idx, const char *what) {
-  ct_CData *o = ct_tocdata(L, idx);
-  ct_Type *t = (ct_Type *)lua_touserdata(L, tidx);
-  tidx = lua_absindex(L, tidx);
-  idx = lua_absindex(L, idx);
-  if (o == NULL || o->type->kind != CT_FUNC || t->kind != CT_FUNC ||
-      samesig(t, o->type))
-    return;
-  if (lua_getiuservalue(L, idx, CT_UV_CLOSURE) == LUA_TNIL) {
-    lua_pop(L, 1);
-    return;                          /* a foreign function: the user's word */
-  }
-  lua_getiuservalue(L, idx, CT_UV_TYPE);
-  pushsig(L, tidx);
-  pushsig(L, -2);
-  ct_error(L, "TypeError", "%s: expected a function %s, got a callback %s",
-           what, lua_tostring(L, -2), lua_tostring(L, -1));
-}
-
-
-/* A callback's C code converts its arguments and result by its type's
-** signature, whatever the object says: argtypes/restype set on it (for
-** calls from Lua) may only repeat that signature, else those calls would
-** hand it, say, integers it reads as pointers. Raises otherwise. */
-static void checkfixed (lua_State *L, int isargs) {
-  const Sig *s;
-  int same = 1;
-  if (lua_getiuservalue(L, 1, CT_UV_CLOSURE) == LUA_TNIL ||
-      lua_getiuservalue(L, 1, CT_UV_TYPE) != LUA_TUSERDATA ||
-      (s = (const Sig *)((ct_Type *)lua_touserdata(L, -1))->ext) == NULL) {
-    lua_settop(L, 3);
-    return;                                    /* not a callback */
-  }
-  if (isargs) {
-    lua_Integer i, n = lua_istable(L, 3) ? (lua_Integer)lua_rawlen(L, 3) : -1;
-    if (n != s->s.nargs) same = 0;
-    for (i = 1; same && i <= n; i++) {
-      lua_rawgeti(L, 3, i);
-      same = ct_totype(L, -1) == s->s.args[i - 1] && s->s.args[i - 1] != NULL;
-      lua_pop(L, 1);
-    }
-  }
-  else if (lua_isnil(L, 3) || (lua_isboolean(L, 3) && !lua_toboolean(L, 3)))
-    same = s->s.ret == NULL;
-  else
-    same = s->s.ret != NULL && ct_totype(L, 3) == s->s.ret;
-  if (!same) {
-    pushsig(L, -1);
-    ct_error(L, "TypeError", "%s of a callback %s fixed by its prototype %s",
-             isargs ? "argtypes" : "restype", isargs ? "are" : "is",
-             lua_tostring(L, -1));
-  }
-  lua_settop(L, 3);
-}
-
-
-int ct_func_newindex (lua_State *L) {
-  const char *k = lua_tostring(L, 2);
-  if (lua_type(L, 2) == LUA_TSTRING) {
-    if (strcmp(k, "argtypes") == 0) {
-      checkfixed(L, 1);
-      getcallinfo(L, 1);
-      lua_getiuservalue(L, 1, CT_UV_CALLINFO);
-      lua_getiuservalue(L, -1, 1);
-      lua_getiuservalue(L, -1, 1);                   /* ci, sig, restype */
-      resig(L, -1, lua_isnil(L, 3) ? 0 : 3);
-      lua_settop(L, 3);
-      if (lua_isnil(L, 3)) lua_pushnil(L); else copyseq(L, 3);
-      lua_setiuservalue(L, 1, CT_UV_ARGTYPES);
-      return 0;
-    }
-    if (strcmp(k, "restype") == 0) {
-      int hasargs;
-      checkfixed(L, 0);
-      getcallinfo(L, 1);
-      lua_getiuservalue(L, 1, CT_UV_CALLINFO);
-      lua_getiuservalue(L, -1, 1);
-      hasargs = lua_getiuservalue(L, -1, 2) == LUA_TTABLE;  /* ci, sig, at */
-      resig(L, 3, hasargs ? -1 : 0);
-      lua_settop(L, 3);
-      if (lua_isnil(L, 3)) lua_pushboolean(L, 0);
-      lua_setiuservalue(L, 1, CT_UV_RESTYPE);
-      return 0;
-    }
-    if (strcmp(k, "errcheck") == 0) {
-      Call *ci;
-      if (!lua_isnil(L, 3) && !lua_isfunction(L, 3) &&
-          !luaL_getmetafield(L, 3, "__call")) {
-        const char *got = ct_describe(L, 3);
-        return ct_error(L, "TypeError", "errcheck must be a function or nil, "
-                        "got %s", got);
-      }
-      lua_settop(L, 3);
-      ci = getcallinfo(L, 1);
-      if (lua_isnil(L, 3)) ci->flags &= ~(unsigned)CI_ERRCHECK;
-      else ci->flags |= CI_ERRCHECK;
-      ci->hotn = (ci->sig->hotint && ci->flags == 0) ? ci->sig->s.nargs : -1;
-      ci->hotdn = (ci->sig->hotdbl && ci->flags == 0) ? ci->sig->s.nargs : -1;
-      lua_setiuservalue(L, 1, CT_UV_ERRCHECK);
-      return 0;
-    }
-  }
-  return noattr(L);
-}
-
-/* } ====================================================================== */
 
 
 /* {======================================================================
 ** Argument conversion
 ** ======================================================================= */
 
-/* one argument's storage: big enough and aligned for any scalar and for
-** aggregates of up to 16 bytes */
-typedef union Slot {
-  ffi_arg i;
-  int64_t l;
-  double d;
-  float f;
-  long double ld;
-  void *p;
-  unsigned char b[16];
-} Slot;
 
 #define NLOCAL 16   /* arguments handled with storage on the C stack */
+#if CT_ABI_X64
+#define LOWSIZE sizeof(ct_Low)
+#else
+#define LOWSIZE 0
+#endif
 
 /* per-call arrays */
 typedef struct Frame {
-  Slot *slot;
+  ct_Slot *slot;
   void **av;
   ffi_type **at;
-  Low *lw;
+#if CT_ABI_X64
+  ct_Low *lw;
+#endif
 } Frame;
 
-
-/* replaces the value at idx by its _as_parameter_ (tables, repeatedly);
-** returns the index of the value to convert */
-static int asparam (lua_State *L, int idx) {
-  int depth = 0;
-  while (lua_type(L, idx) == LUA_TTABLE) {
-    luaL_checkstack(L, 2, "too many arguments");
-    if (lua_getfield(L, idx, "_as_parameter_") == LUA_TNIL) {
-      lua_pop(L, 1);
-      break;
-    }
-    idx = lua_gettop(L);
-    if (++depth > 16) break;
-  }
-  return idx;
-}
-
-
-/* Converts the Lua value at idx to an argument of the type at tidx (argument
-** number argn). The value goes to slot, or stays in memory that the stack
-** keeps alive; returns its address. Objects the value points into stay on
-** the stack until the call returns. */
-static void *convtyped (lua_State *L, int argn, int tidx, const Arg *a,
-                        int idx, Slot *slot) {
-  ct_Type *t = a->t;
-  ct_CData *cd;
-  int r;
-  tidx = lua_absindex(L, tidx);
-  if (a->hasfp) {              /* the body's from_param(T, value) */
-    lua_getiuservalue(L, tidx, CT_TUV_BODY);
-    lua_getfield(L, -1, "from_param");
-    lua_remove(L, -2);
-    lua_pushvalue(L, tidx);
-    lua_pushvalue(L, idx);
-    lua_call(L, 2, 1);
-    idx = lua_gettop(L);
-  }
-  idx = asparam(L, idx);
-  cd = lua_type(L, idx) == LUA_TUSERDATA ? ct_tocdata(L, idx) : NULL;
-  switch (t->kind) {
-    case CT_STRUCT: case CT_UNION:
-      if (cd != NULL && cd->type == t) return cd->ptr;
-      if (lua_istable(L, idx)) {
-        ct_CData *tmp = ct_newcdata(L, tidx);
-        r = ct_tocvalue(L, tidx, tmp->ptr, idx);
-        if (r == CT_CONV_FAIL) break;
-        /* what the initialiser made it point into stays on the stack */
-        return tmp->ptr;
-      }
-      ct_pushexpected(L, tidx, idx);
-      r = CT_CONV_FAIL;
-      break;
-    case CT_ARRAY:
-      /* arrays pass as pointers to their first element */
-      if (cd != NULL && cd->type == t) { slot->p = cd->ptr; return slot; }
-      if (lua_istable(L, idx) || lua_type(L, idx) == LUA_TSTRING) {
-        ct_CData *tmp = ct_newcdata(L, tidx);
-        r = ct_tocvalue(L, tidx, tmp->ptr, idx);
-        if (r == CT_CONV_FAIL) break;
-        slot->p = tmp->ptr;
-        return slot;
-      }
-      ct_pushexpected(L, tidx, idx);
-      r = CT_CONV_FAIL;
-      break;
-    case CT_FUNC:
-      if (lua_isfunction(L, idx)) {
-        /* a callback living as long as this call */
-        ct_CData *cb;
-        ct_callback_new(L, tidx, idx);
-        cb = ct_tocdata(L, -1);
-        if (cb == NULL)
-          ct_argerror(L, argn, "cannot make a callback");
-        slot->p = ct_pointervalue(cb);
-        return slot;
-      }
-      if (cd != NULL && cd->type->kind == CT_FUNC) {
-        if (!samesig(t, cd->type)) {
-          /* C would call it with the wrong arguments: a callback would read
-          ** them as what they are not (pointers...), its closure would
-          ** store the wrong result */
-          lua_getiuservalue(L, idx, CT_UV_TYPE);
-          pushsig(L, tidx);
-          pushsig(L, -2);
-          ct_argerror(L, argn, "expected a function %s, got a function %s",
-                      lua_tostring(L, -2), lua_tostring(L, -1));
-        }
-        slot->p = ct_pointervalue(cd);
-        return slot;
-      }
-      r = ct_tocvalue(L, tidx, slot, idx);
-      break;
-    case CT_POINTER:
-      if (cd != NULL && cd->type->kind == CT_POINTER) {
-        /* any pointer to the same pointee type */
-        lua_getiuservalue(L, tidx, CT_TUV_PROTO);
-        lua_getiuservalue(L, idx, CT_UV_TYPE);
-        lua_getiuservalue(L, -1, CT_TUV_PROTO);
-        r = lua_rawequal(L, -1, -3);
-        lua_pop(L, 3);
-        if (r) { slot->p = ct_pointervalue(cd); return slot; }
-      }
-      r = ct_tocvalue(L, tidx, slot, idx);
-      break;
-    default:
-      r = ct_tocvalue(L, tidx, slot, idx);
-      break;
-  }
-  if (r == CT_CONV_FAIL)
-    ct_argerror(L, argn, "%s", lua_tostring(L, -1));
-  /* CT_CONV_KEEPTOP: the new object stays on the stack for the call */
-  return slot;
-}
-
-
-/* Converts the Lua value at idx by its Lua type (no argtypes, or a variadic
-** extra when promote is set: C's default argument promotions). */
-static void *convuntyped (lua_State *L, int argn, int idx, Slot *slot,
-                          ffi_type **ft, Low *lw, int promote) {
-  memset(lw, 0, sizeof *lw);
-  lw->n = 1;
-  lw->c[0] = CL_INT;
-  *ft = &ffi_type_pointer;
-  idx = asparam(L, idx);
-  switch (lua_type(L, idx)) {
-    case LUA_TNUMBER:
-      if (lua_isinteger(L, idx)) {
-        lua_Integer v = lua_tointeger(L, idx);
-        if (v < INT32_MIN || v > (lua_Integer)UINT32_MAX)
-          ct_argerror(L, argn, "OverflowError: int too long to convert (%I "
-                      "does not fit in c_int; declare argtypes)", v);
-        slot->i = 0;
-        *(int *)slot = (int)(int64_t)v;
-        *ft = &ffi_type_sint;
-      }
-      else {
-        slot->d = lua_tonumber(L, idx);
-        *ft = &ffi_type_double;
-        lw->c[0] = CL_SSE;
-      }
-      return slot;
-    case LUA_TSTRING:
-      slot->p = (void *)lua_tostring(L, idx);
-      return slot;
-    case LUA_TNIL:
-      slot->p = NULL;
-      return slot;
-    case LUA_TBOOLEAN:
-      slot->i = 0;
-      *(int *)slot = lua_toboolean(L, idx);
-      *ft = &ffi_type_sint;
-      return slot;
-    case LUA_TUSERDATA: {
-      ct_CData *cd = ct_tocdata(L, idx);
-      if (cd != NULL) {
-        ct_Type *t = cd->type;
-        switch (t->kind) {
-          case CT_SIMPLE:
-            if (ct_ispointerlike(t)) {
-              slot->p = ct_pointervalue(cd);
-              return slot;
-            }
-            /* the bytes go through the slot: the instance may be unaligned
-            ** (from_buffer at an odd offset), and a c_bool may hold any
-            ** byte (any non-zero byte is true; C wants 0 or 1) */
-            slot->i = 0;
-            memcpy(slot, cd->ptr, t->size);
-            if (t->scalar == CT_BOOL) slot->b[0] = slot->b[0] != 0;
-            *ft = t->ffi;
-            lw->c[0] = scalarclass(t->scalar);
-            if (t->scalar == CT_LONGDOUBLE) { lw->n = 0; lw->x87 = 1; }
-            if (promote) {
-              if (t->scalar == CT_FLOAT) {
-                float f;
-                memcpy(&f, slot, sizeof f);
-                slot->d = (double)f;
-                *ft = &ffi_type_double;
-              }
-              else if (t->size < sizeof(int)) {
-                int v;
-                short sh;
-                unsigned short ush;
-                switch (t->scalar) {
-                  case CT_BOOL: v = slot->b[0]; break;
-                  case CT_CHAR: v = (char)slot->b[0]; break;
-                  case CT_BYTE: v = (signed char)slot->b[0]; break;
-                  case CT_UBYTE: v = slot->b[0]; break;
-                  case CT_SHORT: memcpy(&sh, slot, sizeof sh); v = sh; break;
-                  default: memcpy(&ush, slot, sizeof ush); v = ush; break;
-                }
-                slot->i = 0;
-                *(int *)slot = v;
-                *ft = &ffi_type_sint;
-              }
-            }
-            return slot;
-          case CT_STRUCT: case CT_UNION:
-            lua_getiuservalue(L, idx, CT_UV_TYPE);
-            *ft = ct_ffitype(L, -1);
-            *lw = typelow(L, -1);
-            lua_pop(L, 1);
-            return cd->ptr;
-          case CT_ARRAY:
-            slot->p = cd->ptr;
-            return slot;
-          default:             /* pointers, functions */
-            slot->p = ct_pointervalue(cd);
-            return slot;
-        }
-      }
-      slot->p = ct_tobyref(L, idx);
-      if (slot->p != NULL) return slot;
-      break;
-    }
-    default: break;
-  }
-  ct_argerror(L, argn, "TypeError: Don't know how to convert parameter %d "
-              "(%s)", argn, ct_describe(L, idx));
-  return NULL;
-}
-
-
-#if HAVE_DIRECT
-/* the register image of eightbyte j of an argument of size sz at p */
-static uint64_t eightbyte (const void *p, size_t sz, int j) {
-  uint64_t u = 0;
-  size_t n = sz - 8 * (size_t)j;
-  memcpy(&u, (const char *)p + 8 * j, n < 8 ? n : 8);
-  return u;
-}
-#endif
 
 /* } ====================================================================== */
 
@@ -1231,69 +54,17 @@ static uint64_t eightbyte (const void *p, size_t sz, int j) {
 ** libffi
 ** ======================================================================= */
 
-#if HAVE_DIRECT
-
-typedef struct { uint64_t a, b; } R_II;   /* rax, rdx */
-typedef struct { double a, b; } R_SS;     /* xmm0, xmm1 */
-typedef struct { uint64_t a; double b; } R_IS;   /* rax, xmm0 */
-typedef struct { double a; uint64_t b; } R_SI;   /* xmm0, rax */
-
-/* Every register-only call is made through a variadic pointer type taking
-** six integer and eight double registers: the ABI assigns integer and SSE
-** registers independently and in order, so the callee finds its arguments
-** where it expects them, extra registers are ignored, and %al (the count of
-** vector registers a variadic callee reads) is set by the compiler. Floats
-** travel as the low half of a double's bit pattern. */
-#define DCALL(RT, fn, g, x, nsse) \
-  ((nsse) == 0 ? \
-   ((RT (*)(uint64_t, ...))(fn))(g[0], g[1], g[2], g[3], g[4], g[5]) : \
-   ((RT (*)(uint64_t, ...))(fn))(g[0], g[1], g[2], g[3], g[4], g[5], \
-                                 x[0], x[1], x[2], x[3], x[4], x[5], \
-                                 x[6], x[7]))
-
-static void directcall (void *fn, int rd, const uint64_t *g, const double *x,
-                        int nsse, void *ret) {
-  switch (rd) {
-    case RD_SSE: {
-      double r = DCALL(double, fn, g, x, nsse);
-      memcpy(ret, &r, sizeof r);
-      break;
-    }
-    case RD_X87: {
-      long double r = DCALL(long double, fn, g, x, nsse);
-      memcpy(ret, &r, sizeof r);
-      break;
-    }
-    /* two eightbytes back, in the register classes the type names */
-#define PAIR(RT) { RT r = DCALL(RT, fn, g, x, nsse); \
-                   memcpy(ret, &r.a, 8); memcpy((char *)ret + 8, &r.b, 8); }
-    case RD_II: PAIR(R_II) break;
-    case RD_SS: PAIR(R_SS) break;
-    case RD_IS: PAIR(R_IS) break;
-    case RD_SI: PAIR(R_SI) break;
-#undef PAIR
-    case RD_MEM:   /* written through the hidden pointer; rax is that */
-      (void)DCALL(uint64_t, fn, g, x, nsse);
-      break;
-    default: {   /* void, integer class */
-      uint64_t r = DCALL(uint64_t, fn, g, x, nsse);
-      memcpy(ret, &r, sizeof r);
-      break;
-    }
-  }
-}
-#endif
 
 
 /* pushes the result from the return buffer; the sig userdata is at sigidx,
-** a preallocated result (RK_BIG) at bigidx. Returns the number pushed. */
-static int pushresult (lua_State *L, Sig *s, void *rbuf, int sigidx,
+** a preallocated result (CT_RK_BIG) at bigidx. Returns the number pushed. */
+static int pushresult (lua_State *L, ct_CallSig *s, void *rbuf, int sigidx,
                        int bigidx) {
   switch (s->rk) {
-    case RK_VOID: return 0;
-    case RK_SCALAR: ct_scalar_push(L, s->rscalar, rbuf); return 1;
-    case RK_BIG: lua_pushvalue(L, bigidx); return 1;
-    case RK_CALLABLE:
+    case CT_RK_VOID: return 0;
+    case CT_RK_SCALAR: ct_fast_push(L, s->rscalar, rbuf); return 1;
+    case CT_RK_BIG: lua_pushvalue(L, bigidx); return 1;
+    case CT_RK_CALLABLE:
       lua_getiuservalue(L, sigidx, 1);
       lua_pushinteger(L, *(int *)rbuf);
       lua_call(L, 1, 1);
@@ -1313,6 +84,7 @@ static int pushresult (lua_State *L, Sig *s, void *rbuf, int sigidx,
 ** (ctypes.h), whose callbacks leave slots on its stack without asking. */
 #define AROUND(L, s, CALL) do { \
     lua_State *saved_ = ct_active_L; \
+    ct_assert(((uintptr_t)(L) & CT_WIN_BITS) == 0); \
     ct_active_L = (lua_State *)((uintptr_t)(L) | CT_WIN_OPEN); \
     if ((s)->s.flags & CT_SIG_USE_ERRNO) { \
       int t_ = errno; errno = ct_errno; \
@@ -1334,75 +106,70 @@ static int nullfunc (lua_State *L) {
 }
 
 
-static int general (lua_State *L, Call *ci, void *fn, int n)
+static int general (lua_State *L, ct_Call *ci, void *fn, int n)
   __attribute__((noinline));
 
 
-#if HAVE_DIRECT
+#if CT_X64_DIRECT
 /* the register-only path for any mix of arguments the quick checks accept;
 ** -1: start over in general() */
-static int directpath (lua_State *L, ct_CData *cd, Sig *s, int n)
+static int directpath (lua_State *L, ct_CData *cd, ct_CallSig *s, int n)
   __attribute__((noinline));
-static int directpath (lua_State *L, ct_CData *cd, Sig *s, int n) {
+static int directpath (lua_State *L, ct_CData *cd, ct_CallSig *s, int n) {
     void *fn = *(void **)cd->ptr;
-    uint64_t g[MAXGPR];
-    double x[MAXSSE];
+    uint64_t g[CT_X64_NGPR];
+    double x[CT_X64_NSSE];
     alignas(16) unsigned char rbuf[16];
     int i, gi = 0, xi = 0;
     /* a MEMORY-class result (at most 16 bytes here: packed, unaligned):
     ** the callee writes it where the hidden first argument points */
-    if (s->rd == RD_MEM) g[gi++] = (uint64_t)(uintptr_t)rbuf;
+    if (s->rd == CT_RD_MEM) g[gi++] = (uint64_t)(uintptr_t)rbuf;
     for (i = 0; i < n; i++) {
-      const Arg *a = &s->a[i];
-      int idx = i + 2, ok;
+      const ct_Arg *a = &s->a[i];
+      int idx = i + 2;
       lua_Integer v;
       switch (a->fc) {
 #define FINT(FC, T) \
         case FC: \
-          v = lua_tointegerx(L, idx, &ok); \
-          if (!ok || lua_type(L, idx) != LUA_TNUMBER) return -1; \
+          if (!ct_fast_tointeger(L, idx, &v)) return -1; \
           g[gi++] = (uint64_t)(int64_t)(T)v; \
           break;
-        FINT(FC_I8, signed char)
-        FINT(FC_U8, unsigned char)
-        FINT(FC_I16, short)
-        FINT(FC_U16, unsigned short)
-        FINT(FC_I32, int)
-        FINT(FC_U32, unsigned int)
-        FINT(FC_I64, int64_t)
+        FINT(CT_FC_I8, signed char)
+        FINT(CT_FC_U8, unsigned char)
+        FINT(CT_FC_I16, short)
+        FINT(CT_FC_U16, unsigned short)
+        FINT(CT_FC_I32, int)
+        FINT(CT_FC_U32, unsigned int)
+        FINT(CT_FC_I64, int64_t)
 #undef FINT
-        case FC_BOOL:
+        case CT_FC_BOOL:
           if (!lua_isboolean(L, idx)) return -1;
           g[gi++] = (uint64_t)lua_toboolean(L, idx);
           break;
-        case FC_DOUBLE: {
-          lua_Number d = lua_tonumberx(L, idx, &ok);
-          if (!ok || lua_type(L, idx) != LUA_TNUMBER) return -1;
-          x[xi++] = (double)d;
+        case CT_FC_DOUBLE:
+          if (!ct_fast_todouble(L, idx, &x[xi])) return -1;
+          xi++;
           break;
-        }
-        case FC_FLOAT: {
+        case CT_FC_FLOAT: {
           float f;
           double d = 0;
-          lua_Number nv = lua_tonumberx(L, idx, &ok);
-          if (!ok || lua_type(L, idx) != LUA_TNUMBER) return -1;
-          f = (float)nv;
+          if (!ct_fast_tofloat(L, idx, &f)) return -1;
           memcpy(&d, &f, sizeof f);
           x[xi++] = d;
           break;
         }
-        case FC_CHARP:
+        case CT_FC_CHARP:
           if (lua_type(L, idx) == LUA_TSTRING)
             g[gi++] = (uint64_t)(uintptr_t)lua_tostring(L, idx);
           else if (lua_isnil(L, idx)) g[gi++] = 0;
           else return -1;
           break;
-        case FC_VOIDP:
+        case CT_FC_VOIDP:
           if (lua_isinteger(L, idx)) g[gi++] = (uint64_t)lua_tointeger(L, idx);
           else if (lua_isnil(L, idx)) g[gi++] = 0;
           else return -1;
           break;
-        case FC_PTR: case FC_AGG: {
+        case CT_FC_PTR: case CT_FC_AGG: {
           ct_CData *p = (ct_CData *)lua_touserdata(L, idx);
           int j, iscd;
           /* a CData (its metatable compared by address) of exactly the
@@ -1411,13 +178,13 @@ static int directpath (lua_State *L, ct_CData *cd, Sig *s, int n) {
           iscd = lua_topointer(L, -1) == s->cdmt;
           lua_pop(L, 1);
           if (!iscd || p->type != a->t) return -1;
-          if (a->fc == FC_PTR) {
+          if (a->fc == CT_FC_PTR) {
             g[gi++] = (uint64_t)(uintptr_t)ct_pointervalue(p);
             break;
           }
           for (j = 0; j < a->low.n; j++) {
-            uint64_t u = eightbyte(p->ptr, a->t->size, j);
-            if (a->low.c[j] == CL_INT) g[gi++] = u;
+            uint64_t u = ct_x64_eightbyte(p->ptr, a->t->size, j);
+            if (a->low.c[j] == CT_CL_INT) g[gi++] = u;
             else memcpy(&x[xi++], &u, 8);
           }
           break;
@@ -1426,17 +193,15 @@ static int directpath (lua_State *L, ct_CData *cd, Sig *s, int n) {
           return -1;
       }
     }
-    for (; gi < MAXGPR; gi++) g[gi] = 0;
+    for (; gi < CT_X64_NGPR; gi++) g[gi] = 0;
     if (fn == NULL) return nullfunc(L);
-    AROUND(L, s, directcall(fn, s->rd, g, x, xi, rbuf));
+    AROUND(L, s, ct_x64_call(fn, s->rd, g, x, xi, rbuf));
     checkpending(L);
-    if (s->rk == RK_SCALAR) {
-      if (s->rscalar == CT_INT) lua_pushinteger(L, *(int *)rbuf);
-      else if (s->rscalar == CT_DOUBLE) lua_pushnumber(L, *(double *)rbuf);
-      else ct_scalar_push(L, s->rscalar, rbuf);
+    if (s->rk == CT_RK_SCALAR) {
+      ct_fast_push(L, s->rscalar, rbuf);
       return 1;
     }
-    if (s->rk == RK_VOID) return 0;
+    if (s->rk == CT_RK_VOID) return 0;
     lua_getiuservalue(L, 1, CT_UV_CALLINFO);
     lua_getiuservalue(L, -1, 1);
     return pushresult(L, s, rbuf, lua_gettop(L), 0);
@@ -1451,12 +216,12 @@ static int directpath (lua_State *L, ct_CData *cd, Sig *s, int n) {
 ** general(), which starts over: nothing here has side effects. */
 int ct_func_call (lua_State *L) {
   ct_CData *cd = (ct_CData *)lua_touserdata(L, 1);
-  Call *ci;
-  Sig *s;
+  ct_Call *ci;
+  ct_CallSig *s;
   int n;
   if ((cd->flags & (CT_CD_CALLINFO | CT_CD_RESIZED)) == CT_CD_CALLINFO &&
-      ((Call **)cd->ptr)[1] != NULL)
-    ci = ((Call **)cd->ptr)[1];
+      ((ct_Call **)cd->ptr)[1] != NULL)
+    ci = ((ct_Call **)cd->ptr)[1];
   else {
     /* also fit to be the CData __call itself: other kinds are an error */
     if (cd->type->kind != CT_FUNC) {
@@ -1464,11 +229,11 @@ int ct_func_call (lua_State *L) {
       return ct_error(L, "TypeError", "'%s' object is not callable",
                       ct_typename(L, -1));
     }
-    ci = getcallinfo(L, 1);
+    ci = ct_func_callinfo(L, 1);
   }
   s = ci->sig;
   n = lua_gettop(L) - 1;
-#if HAVE_DIRECT
+#if CT_X64_DIRECT
   /* hotter still: up to six int/long arguments, nothing but rax back. The
   ** callee reads only the low 32 bits of an int register, so the Lua
   ** integer goes as it is (narrower types are not on this path). */
@@ -1520,12 +285,12 @@ int ct_func_call (lua_State *L) {
     }
 #undef ARG
     if (ct_cb_pending) ct_callback_raise(L);
-    if (s->rscalar == CT_INT) {
+    if (s->rscalar == CT_INT) {           /* ct_fast_push's first case */
       lua_pushinteger(L, (int)r);
       return 1;
     }
-    if (s->rk == RK_VOID) return 0;
-    ct_scalar_push(L, s->rscalar, &r);
+    if (s->rk == CT_RK_VOID) return 0;
+    ct_fast_push(L, s->rscalar, &r);      /* the low bytes: little endian */
     return 1;
   }
   if (n == ci->hotdn && !ct_nodirect) {
@@ -1556,8 +321,8 @@ int ct_func_call (lua_State *L) {
       AROUND(L, s, r = ((uint64_t (*) (double, double, double, double))fn)
                        (d0, d1, d2, d3));
       if (ct_cb_pending) ct_callback_raise(L);
-      if (s->rk == RK_VOID) return 0;
-      ct_scalar_push(L, s->rscalar, &r);
+      if (s->rk == CT_RK_VOID) return 0;
+      ct_fast_push(L, s->rscalar, &r);
       return 1;
     }
   }
@@ -1576,7 +341,7 @@ int ct_func_call (lua_State *L) {
 /* Builds the effective argument list for a function with paramflags at
 ** stack positions base..base+nargs-1 and returns base. outs receives, per
 ** argument, 1 for an out parameter. */
-static int applyparamflags (lua_State *L, Sig *s, int pfidx, int n,
+static int applyparamflags (lua_State *L, ct_CallSig *s, int pfidx, int n,
                             unsigned char *outs) {
   int nargs = s->s.nargs, i, given = 0, required = 0, base;
   lua_Integer flag;
@@ -1633,14 +398,153 @@ static int applyparamflags (lua_State *L, Sig *s, int pfidx, int n,
 }
 
 
-static int general (lua_State *L, Call *ci, void *fn, int n) {
-  Sig *s = ci->sig;
-  int nfixed = s->s.nargs, na, base, i, sigidx, bigidx = 0, direct, split;
-  int gpr, sse, hidden, argsidx = 0, pfidx = 0, calltop;
-  Slot lslot[NLOCAL];
+#if CT_ABI_X64
+/* The foreign call of general() on x86-64: register-only calls go direct
+** (unless turned off for the differential tests, or PORTABLE), the rest
+** through libffi, with the workaround for libffi's register-copy bug where
+** it applies. */
+static void x64call (lua_State *L, ct_CallSig *s, Frame *fr, int na, void *fn,
+                     void *rvalue, void *rbuf) {
+  int nfixed = s->s.nargs, i, direct, split, gpr, sse;
+  int hidden = s->rd == CT_RD_MEM;
+  if (na == nfixed && !s->untyped && !s->adapters) {
+    direct = s->direct;
+    split = s->split;
+    for (i = 0; i < na; i++) fr->lw[i] = s->a[i].low;
+  }
+  else {
+    for (i = 0; i < na; i++)
+      fr->lw[i] = i < nfixed && !s->untyped && !s->a[i].adapter ? s->a[i].low
+                                            : ct_x64_ffilow(fr->at[i]);
+    direct = ct_x64_place(fr->lw, na, hidden, &gpr, &sse, &split, NULL);
+  }
+  (void)gpr; (void)sse;
+#if CT_X64_DIRECT
+  if (ct_nodirect) direct = 0;
+  if (direct) {
+    uint64_t g[CT_X64_NGPR] = {0, 0, 0, 0, 0, 0};
+    double x[CT_X64_NSSE];
+    int gi = 0, xi = 0, j;
+    if (hidden) g[gi++] = (uint64_t)(uintptr_t)rvalue;
+    for (i = 0; i < na; i++) {
+      const ct_Low *lw = &fr->lw[i];
+      ffi_type *ft = fr->at[i];
+      if (ft->type == FFI_TYPE_STRUCT) {
+        for (j = 0; j < lw->n; j++) {
+          uint64_t u = ct_x64_eightbyte(fr->av[i], ft->size, j);
+          if (lw->c[j] == CT_CL_INT) g[gi++] = u;
+          else memcpy(&x[xi++], &u, 8);
+        }
+      }
+      else {
+        uint64_t u;
+        switch (ft->type) {
+          case FFI_TYPE_SINT8: u = (uint64_t)(int64_t)*(int8_t *)fr->av[i]; break;
+          case FFI_TYPE_UINT8: u = *(uint8_t *)fr->av[i]; break;
+          case FFI_TYPE_SINT16: u = (uint64_t)(int64_t)*(int16_t *)fr->av[i]; break;
+          case FFI_TYPE_UINT16: u = *(uint16_t *)fr->av[i]; break;
+          case FFI_TYPE_SINT32: case FFI_TYPE_INT:
+            u = (uint64_t)(int64_t)*(int32_t *)fr->av[i]; break;
+          case FFI_TYPE_UINT32: u = *(uint32_t *)fr->av[i]; break;
+          case FFI_TYPE_FLOAT: u = 0; memcpy(&u, fr->av[i], 4); break;
+          default: memcpy(&u, fr->av[i], 8); break;
+        }
+        if (lw->c[0] == CT_CL_INT) g[gi++] = u;
+        else memcpy(&x[xi++], &u, 8);
+      }
+    }
+    AROUND(L, s, ct_x64_call(fn, s->rd, g, x, xi, rbuf));
+  }
+  else
+#else
+  (void)direct; (void)rbuf;
+#endif
+  {
+    ffi_cif cif, *cp;
+    void **av = fr->av;
+    void *sav[2 * NLOCAL];
+    ffi_type *sat[2 * NLOCAL];
+    ct_Slot spad[NLOCAL];
+    if (split) {
+      /* libffi bug workaround: split arguments go as one scalar per
+      ** eightbyte, read from a zero-padded copy */
+      int k = 0, m = 0;
+      void **bav = sav;
+      ffi_type **bat = sat;
+      ct_Slot *pad = spad;
+      if (na > NLOCAL) {
+        char *mm = (char *)lua_newuserdatauv(L, (size_t)na * (4 * sizeof(void *)
+                                             + sizeof(ct_Slot)) + 16, 0);
+        mm = (char *)(((uintptr_t)mm + 15) & ~(uintptr_t)15);
+        pad = (ct_Slot *)mm; mm += (size_t)na * sizeof(ct_Slot);
+        bav = (void **)mm; mm += 2 * (size_t)na * sizeof(void *);
+        bat = (ffi_type **)mm;
+      }
+      for (i = 0; i < na; i++) {
+        if (fr->lw[i].split) {
+          memset(&pad[m], 0, sizeof(ct_Slot));
+          memcpy(&pad[m], fr->av[i], fr->at[i]->size);
+          bav[k] = &pad[m];
+          bat[k++] = fr->lw[i].c[0] == CT_CL_INT ? &ffi_type_uint64 :
+                                              &ffi_type_double;
+          bav[k] = pad[m].b + 8;
+          bat[k++] = fr->lw[i].c[1] == CT_CL_INT ? &ffi_type_uint64 :
+                                              &ffi_type_double;
+          m++;
+        }
+        else {
+          bav[k] = fr->av[i];
+          bat[k++] = fr->at[i];
+        }
+      }
+      av = bav;
+      if (na == nfixed && !s->untyped && !s->adapters) cp = s->callcif;
+      else {
+        int nf = k;   /* fixed libffi arguments, after splitting */
+        if (!s->untyped) {
+          int q;
+          nf = 0;
+          for (q = 0; q < nfixed; q++) nf += fr->lw[q].split ? 2 : 1;
+        }
+        if ((s->untyped || na == nfixed ?
+                        ffi_prep_cif(&cif, FFI_DEFAULT_ABI, (unsigned)k,
+                                       s->s.rtype, bat)
+                        : ffi_prep_cif_var(&cif, FFI_DEFAULT_ABI, (unsigned)nf,
+                                           (unsigned)k, s->s.rtype, bat))
+            != FFI_OK)
+          ct_error(L, "TypeError", "libffi cannot prepare this call");
+        cp = &cif;
+      }
+    }
+    else if (na == nfixed && !s->untyped && !s->adapters) cp = &s->s.cif;
+    else {
+      ffi_status st = s->untyped || na == nfixed ?
+        ffi_prep_cif(&cif, FFI_DEFAULT_ABI, (unsigned)na, s->s.rtype, fr->at) :
+        ffi_prep_cif_var(&cif, FFI_DEFAULT_ABI, (unsigned)nfixed,
+                         (unsigned)na, s->s.rtype, fr->at);
+      if (st != FFI_OK)
+        ct_error(L, "TypeError", "libffi cannot prepare this call");
+      cp = &cif;
+    }
+    AROUND(L, s, ffi_call(cp, FFI_FN(fn), rvalue, av));
+  }
+}
+#endif
+
+
+static int general (lua_State *L, ct_Call *ci, void *fn, int n) {
+  ct_CallSig *s = ci->sig;
+  if (n > CT_MAXARGS)
+    return ct_error(L, "ArgumentError", "too many arguments (%d), maximum is "
+                    "%d", n, CT_MAXARGS);
+  int nfixed = s->s.nargs, na, base, i, sigidx, bigidx = 0;
+  int argsidx = 0, pfidx = 0, calltop;
+  ct_Slot lslot[NLOCAL];
   void *lav[NLOCAL];
   ffi_type *lat[NLOCAL];
-  Low llw[NLOCAL];
+#if CT_ABI_X64
+  ct_Low llw[NLOCAL];
+#endif
   unsigned char louts[NLOCAL];
   unsigned char *outs = louts;
   Frame fr;
@@ -1658,7 +562,7 @@ static int general (lua_State *L, Call *ci, void *fn, int n) {
   }
   base = 2;
   na = n;
-  if (ci->flags & CI_PARAMFLAGS) {
+  if (ci->flags & CT_CI_PARAMFLAGS) {
     lua_getiuservalue(L, sigidx - 1, 2);
     pfidx = lua_gettop(L);
     if (nfixed > NLOCAL)
@@ -1669,11 +573,11 @@ static int general (lua_State *L, Call *ci, void *fn, int n) {
       if (outs[i] == 1) {
         /* out parameter: POINTER(T) gets a new T, an array type itself */
         lua_rawgeti(L, argsidx, i + 1);
-        if (s->s.args[i]->kind == CT_POINTER) {
+        if (s->s.args[i] != NULL && s->s.args[i]->kind == CT_POINTER) {
           lua_getiuservalue(L, -1, CT_TUV_PROTO);
           lua_remove(L, -2);
         }
-        else if (s->s.args[i]->kind != CT_ARRAY) {
+        else if (s->s.args[i] == NULL || s->s.args[i]->kind != CT_ARRAY) {
           ct_error(L, "TypeError", "'out' parameter %d must be a pointer "
                    "type, not %s", i + 1, ct_typename(L, -1));
         }
@@ -1686,158 +590,64 @@ static int general (lua_State *L, Call *ci, void *fn, int n) {
   else if (!s->untyped) {
     if (n < nfixed)
       ct_error(L, "TypeError", "this function takes %s%d argument%s (%d "
-               "given)", (ci->flags & CI_EXACT) ? "" : "at least ", nfixed,
+               "given)", (ci->flags & CT_CI_EXACT) ? "" : "at least ", nfixed,
                nfixed == 1 ? "" : "s", n);
-    if (n > nfixed && (ci->flags & CI_EXACT))
+    if (n > nfixed && (ci->flags & CT_CI_EXACT))
       ct_error(L, "TypeError", "this function takes %d argument%s (%d given)",
                nfixed, nfixed == 1 ? "" : "s", n);
   }
   /* per-argument storage: on the C stack, or one scratch userdata */
   if (na <= NLOCAL) {
-    fr.slot = lslot; fr.av = lav; fr.at = lat; fr.lw = llw;
+    fr.slot = lslot; fr.av = lav; fr.at = lat;
+#if CT_ABI_X64
+    fr.lw = llw;
+#endif
   }
   else {
-    size_t sz = (size_t)na * (sizeof(Slot) + 2 * sizeof(void *) +
-                              sizeof(Low)) + 16;
+    size_t sz = (size_t)na * (sizeof(ct_Slot) + 2 * sizeof(void *) +
+                              LOWSIZE) + 16;
     char *m = (char *)lua_newuserdatauv(L, sz, 0);
     m = (char *)(((uintptr_t)m + 15) & ~(uintptr_t)15);
-    fr.slot = (Slot *)m; m += (size_t)na * sizeof(Slot);
+    fr.slot = (ct_Slot *)m; m += (size_t)na * sizeof(ct_Slot);
     fr.av = (void **)m; m += (size_t)na * sizeof(void *);
     fr.at = (ffi_type **)m; m += (size_t)na * sizeof(void *);
-    fr.lw = (Low *)m;
+#if CT_ABI_X64
+    fr.lw = (ct_Low *)m;
+#endif
   }
   for (i = 0; i < na; i++) {
     int idx = base + i;
     if (i < nfixed && !s->untyped) {
       lua_rawgeti(L, argsidx, i + 1);
-      fr.av[i] = convtyped(L, i + 1, lua_gettop(L), &s->a[i], idx,
-                           &fr.slot[i]);
-      fr.at[i] = s->s.atypes[i];
-      fr.lw[i] = s->a[i].low;
+      if (s->a[i].adapter)
+        fr.av[i] = ct_conv_adapted(L, i + 1, lua_gettop(L), idx, &fr.slot[i],
+                                   &fr.at[i]);
+      else {
+        fr.av[i] = ct_conv_arg(L, i + 1, lua_gettop(L), &s->a[i], idx,
+                               &fr.slot[i]);
+        fr.at[i] = s->s.atypes[i];
+      }
     }
     else
-      fr.av[i] = convuntyped(L, i + 1, idx, &fr.slot[i], &fr.at[i],
-                             &fr.lw[i], !s->untyped);
+      fr.av[i] = ct_conv_vararg(L, i + 1, idx, &fr.slot[i], &fr.at[i],
+                             !s->untyped);
   }
-  if (s->rk == RK_BIG) {
+  if (s->rk == CT_RK_BIG) {
     lua_getiuservalue(L, sigidx, 1);
     rvalue = ct_newcdata(L, -1)->ptr;
     bigidx = lua_gettop(L);
   }
-  hidden = s->rd == RD_MEM;
-  if (na == nfixed && !s->untyped) {
-    direct = s->direct;
-    split = s->split;
-    gpr = s->ngpr;
-    sse = s->nsse;
-  }
-  else {
-    direct = place(fr.lw, na, hidden, &gpr, &sse, &split);
-  }
-  (void)gpr; (void)sse;
   /* the room callbacks may use without asking (the window, ctypes.h); what
   ** they leave above calltop goes after the call */
   luaL_checkstack(L, CT_CB_SLACK, "too many arguments");
   calltop = lua_gettop(L);
-  if (!HAVE_DIRECT || ct_nodirect) direct = 0;
-  (void)direct;
-#if HAVE_DIRECT
-  if (direct) {
-    uint64_t g[MAXGPR] = {0, 0, 0, 0, 0, 0};
-    double x[MAXSSE];
-    int gi = 0, xi = 0, j;
-    if (hidden) g[gi++] = (uint64_t)(uintptr_t)rvalue;
-    for (i = 0; i < na; i++) {
-      const Low *lw = &fr.lw[i];
-      ffi_type *ft = fr.at[i];
-      if (ft->type == FFI_TYPE_STRUCT) {
-        for (j = 0; j < lw->n; j++) {
-          uint64_t u = eightbyte(fr.av[i], ft->size, j);
-          if (lw->c[j] == CL_INT) g[gi++] = u;
-          else memcpy(&x[xi++], &u, 8);
-        }
-      }
-      else {
-        uint64_t u;
-        switch (ft->type) {
-          case FFI_TYPE_SINT8: u = (uint64_t)(int64_t)*(int8_t *)fr.av[i]; break;
-          case FFI_TYPE_UINT8: u = *(uint8_t *)fr.av[i]; break;
-          case FFI_TYPE_SINT16: u = (uint64_t)(int64_t)*(int16_t *)fr.av[i]; break;
-          case FFI_TYPE_UINT16: u = *(uint16_t *)fr.av[i]; break;
-          case FFI_TYPE_SINT32: case FFI_TYPE_INT:
-            u = (uint64_t)(int64_t)*(int32_t *)fr.av[i]; break;
-          case FFI_TYPE_UINT32: u = *(uint32_t *)fr.av[i]; break;
-          case FFI_TYPE_FLOAT: u = 0; memcpy(&u, fr.av[i], 4); break;
-          default: memcpy(&u, fr.av[i], 8); break;
-        }
-        if (lw->c[0] == CL_INT) g[gi++] = u;
-        else memcpy(&x[xi++], &u, 8);
-      }
-    }
-    AROUND(L, s, directcall(fn, s->rd, g, x, xi, rbuf));
-    if (hidden && rvalue != rbuf) { /* the callee wrote through rvalue */ }
-  }
-  else
-#endif
+#if CT_ABI_X64
+  x64call(L, s, &fr, na, fn, rvalue, rbuf);
+#else
   {
-    ffi_cif cif, *cp;
-    void **av = fr.av;
-    void *sav[2 * NLOCAL];
-    ffi_type *sat[2 * NLOCAL];
-    Slot spad[NLOCAL];
-    if (split) {
-      /* libffi bug workaround: split arguments go as one scalar per
-      ** eightbyte, read from a zero-padded copy */
-      int k = 0, m = 0;
-      void **bav = sav;
-      ffi_type **bat = sat;
-      Slot *pad = spad;
-      if (na > NLOCAL) {
-        char *mm = (char *)lua_newuserdatauv(L, (size_t)na * (4 * sizeof(void *)
-                                             + sizeof(Slot)) + 16, 0);
-        mm = (char *)(((uintptr_t)mm + 15) & ~(uintptr_t)15);
-        pad = (Slot *)mm; mm += (size_t)na * sizeof(Slot);
-        bav = (void **)mm; mm += 2 * (size_t)na * sizeof(void *);
-        bat = (ffi_type **)mm;
-      }
-      for (i = 0; i < na; i++) {
-        if (fr.lw[i].split) {
-          memset(&pad[m], 0, sizeof(Slot));
-          memcpy(&pad[m], fr.av[i], fr.at[i]->size);
-          bav[k] = &pad[m];
-          bat[k++] = fr.lw[i].c[0] == CL_INT ? &ffi_type_uint64 :
-                                              &ffi_type_double;
-          bav[k] = pad[m].b + 8;
-          bat[k++] = fr.lw[i].c[1] == CL_INT ? &ffi_type_uint64 :
-                                              &ffi_type_double;
-          m++;
-        }
-        else {
-          bav[k] = fr.av[i];
-          bat[k++] = fr.at[i];
-        }
-      }
-      av = bav;
-      if (na == nfixed && !s->untyped) cp = s->callcif;
-      else {
-        int nf = k;   /* fixed libffi arguments, after splitting */
-        if (!s->untyped) {
-          int q;
-          nf = 0;
-          for (q = 0; q < nfixed; q++) nf += fr.lw[q].split ? 2 : 1;
-        }
-        if ((s->untyped ? ffi_prep_cif(&cif, FFI_DEFAULT_ABI, (unsigned)k,
-                                       s->s.rtype, bat)
-                        : ffi_prep_cif_var(&cif, FFI_DEFAULT_ABI, (unsigned)nf,
-                                           (unsigned)k, s->s.rtype, bat))
-            != FFI_OK)
-          ct_error(L, "TypeError", "libffi cannot prepare this call");
-        cp = &cif;
-      }
-    }
-    else if (na == nfixed && !s->untyped) cp = &s->s.cif;
-    else {
-      ffi_status st = s->untyped ?
+    ffi_cif cif, *cp = &s->s.cif;
+    if (na != nfixed || s->untyped || s->adapters) {
+      ffi_status st = s->untyped || na == nfixed ?
         ffi_prep_cif(&cif, FFI_DEFAULT_ABI, (unsigned)na, s->s.rtype, fr.at) :
         ffi_prep_cif_var(&cif, FFI_DEFAULT_ABI, (unsigned)nfixed,
                          (unsigned)na, s->s.rtype, fr.at);
@@ -1845,15 +655,20 @@ static int general (lua_State *L, Call *ci, void *fn, int n) {
         ct_error(L, "TypeError", "libffi cannot prepare this call");
       cp = &cif;
     }
-    AROUND(L, s, ffi_call(cp, FFI_FN(fn), rvalue, av));
+    AROUND(L, s, ffi_call(cp, FFI_FN(fn), rvalue, fr.av));
   }
+#endif
+  /* integer results narrower than ffi_arg come back widened to a whole
+  ** ffi_arg (libffi's contract, on every endianness) */
+  if (s->rk == CT_RK_SCALAR || s->rk == CT_RK_CALLABLE)
+    ct_ffiret_narrow(s->rscalar, rbuf);
   lua_settop(L, calltop);
   checkpending(L);
   {
     int top = lua_gettop(L), nres;
     nres = pushresult(L, s, rbuf, sigidx, bigidx);
     if (nres == 0) { lua_pushnil(L); }
-    if (ci->flags & CI_ERRCHECK) {
+    if (ci->flags & CT_CI_ERRCHECK) {
       /* errcheck(result, func, args) */
       lua_getiuservalue(L, 1, CT_UV_ERRCHECK);
       lua_insert(L, -2);
@@ -1906,209 +721,6 @@ static int general (lua_State *L, Call *ci, void *fn, int n) {
 
 
 /* {======================================================================
-** Prototypes: CFUNCTYPE
-** ======================================================================= */
-
-/* ctypes.CFUNCTYPE(restype, argtype...[, {use_errno = true}]) */
-static int call_CFUNCTYPE (lua_State *L) {
-  int top = lua_gettop(L), nargs, i, argsidx, optidx = 0, nocache = 0;
-  unsigned flags = 0;
-  ct_Type *t;
-  luaL_Buffer b;
-  if (top < 1)
-    return ct_error(L, "TypeError", "CFUNCTYPE() needs a restype (nil for "
-                    "void)");
-  if (top >= 2 && lua_type(L, top) == LUA_TTABLE) {
-    optidx = top;
-    lua_getfield(L, top, "use_errno");
-    if (lua_toboolean(L, -1)) flags |= CT_SIG_USE_ERRNO;
-    lua_pop(L, 1);
-    /* options beyond use_errno (the callbacks' error/onerror) make the
-    ** type unique: only plain signatures are cached */
-    lua_pushnil(L);
-    while (lua_next(L, top)) {
-      lua_pop(L, 1);
-      if (lua_type(L, -1) != LUA_TSTRING ||
-          strcmp(lua_tostring(L, -1), "use_errno") != 0)
-        nocache = 1;
-    }
-    top--;
-  }
-  nargs = top - 1;
-  checkrestype(L, 1);
-  if (lua_isfunction(L, 1))
-    return ct_error(L, "TypeError", "CFUNCTYPE: restype must be a ctypes "
-                    "type or nil");
-  for (i = 0; i < nargs; i++) checkargtype(L, 2 + i, i + 1);
-  /* the cache key: the identities of the types and the flags */
-  luaL_buffinit(L, &b);
-  lua_pushfstring(L, "%d:", (int)flags);
-  luaL_addvalue(&b);
-  for (i = 0; i <= nargs; i++) {
-    if (lua_isnoneornil(L, 1 + i)) lua_pushliteral(L, "v,");
-    else lua_pushfstring(L, "%p,", lua_touserdata(L, 1 + i));
-    luaL_addvalue(&b);
-  }
-  luaL_pushresult(&b);                               /* key */
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &protocache_key);
-  lua_pushvalue(L, -2);
-  if (lua_rawget(L, -2) != LUA_TNIL && !nocache) return 1;
-  lua_pop(L, 1);                                     /* key, cache */
-  lua_createtable(L, nargs, 0);
-  for (i = 0; i < nargs; i++) {
-    lua_pushvalue(L, 2 + i);
-    lua_rawseti(L, -2, i + 1);
-  }
-  argsidx = lua_gettop(L);                           /* key, cache, args */
-  t = ct_newtype(L, CT_FUNC, "CFunctionType");       /* ..., F */
-  t->size = sizeof(void *);
-  t->align = alignof(void *);
-  t->ffi = &ffi_type_pointer;
-  t->flags = CT_FINAL;
-  lua_pushvalue(L, argsidx);
-  lua_setiuservalue(L, -2, CT_TUV_FIELDS);
-  if (!lua_isnoneornil(L, 1)) {
-    lua_pushvalue(L, 1);
-    lua_setiuservalue(L, -2, CT_TUV_PROTO);
-  }
-  /* the options: a copy, use_errno normalised to a boolean */
-  lua_newtable(L);
-  if (optidx != 0) {
-    lua_pushnil(L);
-    while (lua_next(L, optidx)) {
-      lua_pushvalue(L, -2);
-      lua_insert(L, -2);
-      lua_rawset(L, -4);
-    }
-  }
-  lua_pushboolean(L, (flags & CT_SIG_USE_ERRNO) != 0);
-  lua_setfield(L, -2, "use_errno");
-  lua_setiuservalue(L, -2, CT_TUV_BODY);
-  t->ext = ct_newsig(L, 1, argsidx, flags);          /* ..., F, sig */
-  lua_setiuservalue(L, -2, CT_TUV_EXT);
-  if (!nocache) {
-    lua_pushvalue(L, -4);                            /* key */
-    lua_pushvalue(L, -2);
-    lua_rawset(L, -5);                               /* cache[key] = F */
-  }
-  return 1;
-}
-
-
-/* validates paramflags at idx against the prototype at 1 and pushes the
-** normalized table { {flag, name, default}, ... } */
-static void checkparamflags (lua_State *L, int idx, int nargs) {
-  lua_Integer n, i;
-  idx = lua_absindex(L, idx);
-  if (!lua_istable(L, idx)) {
-    const char *got = ct_describe(L, idx);
-    ct_error(L, "TypeError", "paramflags must be a table, got %s", got);
-  }
-  n = luaL_len(L, idx);
-  if (n != nargs)
-    ct_error(L, "ValueError", "paramflags must have the same length as "
-             "argtypes (%I, not %d)", n, nargs);
-  lua_createtable(L, (int)n, 0);
-  for (i = 1; i <= n; i++) {
-    lua_Integer flag;
-    int isnum;
-    lua_rawgeti(L, idx, i);
-    if (!lua_istable(L, -1))
-      ct_error(L, "TypeError", "paramflags: item %I must be a table {flag[, "
-               "name[, default]]}", i);
-    lua_rawgeti(L, -1, 1);
-    flag = ct_tointegerx(L, -1, &isnum);          /* no string coercion */
-    if (!isnum || flag < 0 || (flag & ~(lua_Integer)7) != 0)
-      ct_error(L, "ValueError", "paramflags: item %I: flag must be 0, 1 "
-               "(in), 2 (out), 4 (default zero) or a combination", i);
-    lua_pop(L, 1);
-    lua_createtable(L, 3, 0);
-    lua_pushinteger(L, flag);
-    lua_rawseti(L, -2, 1);
-    lua_rawgeti(L, -2, 2);
-    if (!lua_isnil(L, -1) && lua_type(L, -1) != LUA_TSTRING)
-      ct_error(L, "TypeError", "paramflags: item %I: name must be a string", i);
-    lua_rawseti(L, -2, 2);
-    lua_rawgeti(L, -2, 3);
-    lua_rawseti(L, -2, 3);
-    lua_rawseti(L, -3, i);
-    lua_pop(L, 1);
-  }
-}
-
-
-int ct_functype_new (lua_State *L) {
-  ct_Type *t = (ct_Type *)lua_touserdata(L, 1);
-  Sig *s = (Sig *)t->ext;
-  void *addr = NULL;
-  int ownidx = 0, haspf;
-  if (s == NULL)
-    return ct_error(L, "TypeError", "abstract function type");
-  haspf = !lua_isnoneornil(L, 3);
-  if (haspf && lua_type(L, 2) != LUA_TTABLE)
-    return ct_error(L, "TypeError", "paramflags need a {name, library} "
-                    "function spec");
-  switch (lua_type(L, 2)) {
-    case LUA_TFUNCTION:
-      return ct_callback_new(L, 1, 2);
-    case LUA_TNONE: case LUA_TNIL:
-      break;
-    case LUA_TNUMBER:
-      if (!lua_isinteger(L, 2))
-        return ct_error(L, "TypeError", "function address must be an "
-                        "integer, got number");
-      addr = (void *)(intptr_t)lua_tointeger(L, 2);
-      break;
-    case LUA_TUSERDATA: {
-      /* another function object: the same address, this prototype */
-      ct_CData *o = ct_tocdata(L, 2);
-      if (o == NULL || o->type->kind != CT_FUNC) goto bad;
-      ct_checkcallback(L, 1, 2, ct_typename(L, 1));
-      addr = ct_pointervalue(o);
-      ownidx = 2;
-      break;
-    }
-    case LUA_TTABLE: {
-      const char *name;
-      lua_rawgeti(L, 2, 1);
-      lua_rawgeti(L, 2, 2);
-      if (lua_type(L, -2) != LUA_TSTRING)
-        return ct_error(L, "TypeError", "function spec must be {name, "
-                        "library}");
-      name = lua_tostring(L, -2);
-      addr = ct_lib_sym(L, -1, name, "CFUNCTYPE");
-      ownidx = lua_gettop(L);
-      break;
-    }
-    default: bad: {
-      const char *got = ct_describe(L, 2);
-      return ct_error(L, "TypeError", "argument must be a function, an "
-                      "integer address or {name, library}, got %s", got);
-    }
-  }
-  if (haspf)
-    checkparamflags(L, 3, s->s.nargs);             /* ..., pf */
-  else lua_pushnil(L);
-  newfuncobj(L, 1, addr);                          /* pf, f */
-  if (ownidx != 0) {
-    lua_pushvalue(L, ownidx);
-    lua_setiuservalue(L, -2, CT_UV_OWNER);
-  }
-  lua_getiuservalue(L, 1, CT_TUV_EXT);             /* pf, f, sig */
-  setcallinfo(L, -2, CI_EXACT | (haspf ? CI_PARAMFLAGS : 0));  /* pf, f */
-  if (haspf) {
-    lua_getiuservalue(L, -1, CT_UV_CALLINFO);      /* pf, f, ci */
-    lua_pushvalue(L, -3);
-    lua_setiuservalue(L, -2, 2);
-    lua_pop(L, 1);
-  }
-  return 1;
-}
-
-/* } ====================================================================== */
-
-
-/* {======================================================================
 ** errno
 ** ======================================================================= */
 
@@ -2137,36 +749,20 @@ static int call_set_errno (lua_State *L) {
 static int call_direct (lua_State *L) {
   int old = !ct_nodirect;
   if (!lua_isnone(L, 1)) ct_nodirect = !lua_toboolean(L, 1);
-  lua_pushboolean(L, old && HAVE_DIRECT);
+  lua_pushboolean(L, old && CT_X64_DIRECT);
   return 1;
 }
 
 /* } ====================================================================== */
 
 
-/* registry[key] = a new table with weak keys or values (mode) */
-static void weakregistry (lua_State *L, const void *key, const char *mode) {
-  lua_newtable(L);
-  lua_createtable(L, 0, 1);
-  lua_pushstring(L, mode);
-  lua_setfield(L, -2, "__mode");
-  lua_setmetatable(L, -2);
-  lua_rawsetp(L, LUA_REGISTRYINDEX, key);
-}
-
-
 void ct_open_call (lua_State *L) {
   static const luaL_Reg funcs[] = {
-    {"CFUNCTYPE", call_CFUNCTYPE},
     {"get_errno", call_get_errno},
     {"set_errno", call_set_errno},
     {"_calls_direct", call_direct},
     {NULL, NULL}
   };
   luaL_setfuncs(L, funcs, 0);
-  /* type -> libffi storage, alive as long as the type */
-  weakregistry(L, &ffistore_key, "k");
-  weakregistry(L, &protocache_key, "v");
-  lua_newtable(L);
-  lua_rawsetp(L, LUA_REGISTRYINDEX, &deffunc_key);
+  ct_open_func(L);
 }

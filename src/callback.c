@@ -41,9 +41,9 @@
 #define _POSIX_C_SOURCE 200809L
 #define _DEFAULT_SOURCE   /* MAP_ANONYMOUS */
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
-#include <sys/mman.h>
 #include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,26 +51,6 @@
 
 #include "ctypes.h"
 
-/* The Lua API functions cb_fast calls, called through the GOT instead of a
-** PLT stub (gcc's noplt: one jump less each, a dozen per callback). */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-#define CB_NOPLT __attribute__((noplt))
-LUA_API void (lua_settop) (lua_State *L, int idx) CB_NOPLT;
-LUA_API int (lua_checkstack) (lua_State *L, int n) CB_NOPLT;
-LUA_API void (lua_xmove) (lua_State *from, lua_State *to, int n) CB_NOPLT;
-LUA_API int (lua_isinteger) (lua_State *L, int idx) CB_NOPLT;
-LUA_API lua_Integer (lua_tointegerx) (lua_State *L, int idx, int *isnum)
-  CB_NOPLT;
-LUA_API const void *(lua_topointer) (lua_State *L, int idx) CB_NOPLT;
-LUA_API void (lua_pushnumber) (lua_State *L, lua_Number n) CB_NOPLT;
-LUA_API void (lua_pushinteger) (lua_State *L, lua_Integer n) CB_NOPLT;
-LUA_API void (lua_pushcclosure) (lua_State *L, lua_CFunction fn, int n)
-  CB_NOPLT;
-LUA_API int (lua_rawgeti) (lua_State *L, int idx, lua_Integer n) CB_NOPLT;
-LUA_API int (lua_getiuservalue) (lua_State *L, int idx, int n) CB_NOPLT;
-LUA_API int (lua_pcallk) (lua_State *L, int nargs, int nresults, int errfunc,
-                          lua_KContext ctx, lua_KFunction k) CB_NOPLT;
-#endif
 
 
 
@@ -88,6 +68,12 @@ static CT_TLS const void *cb_last;
 
 /* registry keys (addresses of statics) */
 static const char KEY_SHARED = 'S';  /* the per-state cb_Shared userdata */
+static const char KEY_AUTO = 'A';    /* weak keys: Lua function -> { [F] =
+                                        its callback of type F } */
+
+/* collected callbacks whose code stays valid (reporting late calls from C)
+** before it may be reused: the last this many */
+#define CB_QUARANTINE 256
 
 /* uservalues of a closure userdata */
 enum {
@@ -129,24 +115,10 @@ struct cb_State;
 
 /* x86-64 System V: callbacks whose arguments all travel in registers and
 ** whose result comes back in rax or xmm0 get a stub of our own instead of a
-** libffi closure (libffi classifies every argument again on every call). */
-#if defined(__x86_64__) && defined(__linux__)
-#define CB_DIRECT 1
-#define CB_NGPR 6
-#define CB_NSSE 8
-#define CB_CHUNK 256          /* stubs per chunk (one page of code) */
-#define CB_STUBSIZE 16
-
-/* a chunk: CB_CHUNK stubs in one read+execute page, followed by a
-** read+write page of CB_CHUNK data slots { state, entry }; stub i loads
-** slot i's state into r10 and jumps to slot i's entry */
-typedef struct cb_Chunk {
-  struct cb_Chunk *next;
-  unsigned char *mem;         /* the two pages */
-  size_t page;
-  int nfree;
-  unsigned short free[CB_CHUNK];
-} cb_Chunk;
+** libffi closure (libffi classifies every argument again on every call);
+** abi_x64.c makes the stubs */
+#if CT_X64_DIRECT
+#define CB_NREGS (CT_X64_NGPR + CT_X64_NSSE)
 #endif
 
 /* Per Lua state (universe). The atomics are written by any OS thread; the
@@ -166,12 +138,16 @@ typedef struct cb_Shared {
   lua_State *mainL;        /* the main thread: it lives as long as this
                               record, so being it proves the universe */
   lua_State *holder;       /* a thread of ours (SH_UV_HOLDER) whose stack
-                              slot 1 holds the funcs table: cb_fast copies it
-                              from there without a registry lookup */
+                              slot 1 holds the funcs table: cb_trampoline
+                              copies it from there (no allocation, no
+                              registry lookup); cb_fast reads the registry,
+                              once per window */
   lua_Integer nextid;      /* ids ever handed out */
   struct cb_State *graves; /* debug mode: closures kept as tombstones */
-#ifdef CB_DIRECT
-  cb_Chunk *chunks;        /* stubs of direct callbacks */
+  struct cb_State *qhead, *qtail;  /* quarantine, oldest first */
+  int nq;
+#if CT_X64_DIRECT
+  ct_X64Chunk *chunks;     /* stubs of direct callbacks */
   int nodirect;            /* stubs could not be made: libffi only */
 #endif
   char msg[512];           /* the first unraisable report */
@@ -180,11 +156,10 @@ typedef struct cb_Shared {
 typedef struct cb_State {
   atomic_int status;       /* CB_LIVE, CB_RELEASED, CB_DEAD */
   ffi_closure *closure;    /* libffi closure, or NULL */
-#ifdef CB_DIRECT
-  cb_Chunk *chunk;         /* or a stub of this chunk */
-  int slot;
-  unsigned char off[CB_NGPR + CB_NSSE];  /* argument offsets in cb_Regs */
-  unsigned char retoff;    /* result offset in cb_Regs */
+#if CT_X64_DIRECT
+  ct_X64Stub stub;         /* or a stub */
+  unsigned char off[CB_NREGS];  /* argument offsets in ct_X64Regs */
+  unsigned char retoff;    /* result offset in ct_X64Regs */
   unsigned char sse;       /* some argument or the result uses xmm */
 #endif
   void *code;              /* the C function pointer */
@@ -291,9 +266,8 @@ static int fastresult (lua_State *L, const cb_State *st, void *ret) {
   switch (st->retcode) {
 #define INTCASE(CODE, F) \
     case CT_##CODE: { \
-      int isint; \
-      lua_Integer i = lua_tointegerx(L, -1, &isint); \
-      if (!isint || lua_type(L, -1) != LUA_TNUMBER) return 0; \
+      lua_Integer i; \
+      if (!ct_fast_tointeger(L, -1, &i)) return 0; \
       v.F = (__typeof__(v.F))i; break; \
     }
     INTCASE(BYTE, sc)
@@ -312,14 +286,10 @@ static int fastresult (lua_State *L, const cb_State *st, void *ret) {
       v.b = lua_toboolean(L, -1);
       break;
     case CT_FLOAT:
-      if (lua_type(L, -1) != LUA_TNUMBER) return 0;
-      v.f = lua_isinteger(L, -1) ? (float)lua_tointeger(L, -1)
-                                 : (float)lua_tonumber(L, -1);
+      if (!ct_fast_tofloat(L, -1, &v.f)) return 0;
       break;
     case CT_DOUBLE:
-      if (lua_type(L, -1) != LUA_TNUMBER) return 0;
-      v.d = lua_isinteger(L, -1) ? (double)lua_tointeger(L, -1)
-                                 : (double)lua_tonumber(L, -1);
+      if (!ct_fast_todouble(L, -1, &v.d)) return 0;
       break;
     case CT_LONGDOUBLE:
       if (lua_type(L, -1) != LUA_TNUMBER) return 0;
@@ -574,17 +544,27 @@ static inline int cb_ours (lua_State *L, const cb_Shared *sh) {
 }
 
 
-/* a plain-number argument at a, the common ones inline */
-static inline void pushscalar (lua_State *L, int code, const void *a) {
-  switch (code) {
-    case CT_INT: lua_pushinteger(L, *(const int *)a); break;
-    case CT_LONG: case CT_LONGLONG:
-      lua_pushinteger(L, *(const long long *)a);
-      break;
-    case CT_DOUBLE: lua_pushnumber(L, *(const double *)a); break;
-    default: ct_scalar_push(L, code, a); break;
-  }
+/* use_errno callbacks, as CPython's: ctypes' private errno and the real one
+** are swapped before the Lua function runs and again after it */
+static void cb_swaperrno (void) {
+  int t = errno;
+  errno = ct_errno;
+  ct_errno = t;
 }
+
+
+/* whether the running frame of L is a C function (another binding calling
+** back from its own lua_CFunction): only then may a callback entered
+** outside a window run Lua (ctypes.h, W3). Reads the frame, allocates
+** nothing. */
+static int cb_cframe (lua_State *L) {
+  lua_Debug ar;
+  if (!lua_getstack(L, 0, &ar)) return 0;
+  if (!lua_getinfo(L, "S", &ar)) return 0;
+  return ar.what[0] == 'C';
+}
+
+
 
 
 /* What is left to do once no cb_fast call of st is in progress any more
@@ -681,6 +661,7 @@ int cb_fast (cb_State *st, void *ret, void **args, const char *regs) {
     ct_active_L = (lua_State *)((uintptr_t)L | CT_WIN_SET);
   }
   else w = cb_win;
+  ct_assert(lua_gettop(L) == w + 3);   /* ctypes.h, W2 */
   /* the top (w + 3) is a copy of cb_last's function, ready for the call */
   if (st != cb_last) {
     if (lua_rawgeti(L, w + 1, 2 * st->id - 1) != LUA_TFUNCTION) {
@@ -691,9 +672,10 @@ int cb_fast (cb_State *st, void *ret, void **args, const char *regs) {
     lua_replace(L, w + 3);
     cb_last = st;
   }
-  ct_active_L = L;  /* Lua runs: no window until it returns */
+  ct_active_L = L;  /* Lua runs: no window until it returns (W3) */
   st->inflight++;
-#ifdef CB_DIRECT
+  ct_assert(st->inflight > 0);
+#if CT_X64_DIRECT
   if (regs != NULL && st->allint) {
     /* the register, shifted left and back: sign or zero extended */
 #define IARG(k) do { \
@@ -716,13 +698,13 @@ int cb_fast (cb_State *st, void *ret, void **args, const char *regs) {
 #endif
   for (i = 0; i < n; i++) {
     const void *a;
-#ifdef CB_DIRECT
+#if CT_X64_DIRECT
     a = regs != NULL ? (const void *)(regs + st->off[i]) : args[i];
 #else
     (void)regs;
     a = args[i];
 #endif
-    pushscalar(L, st->acode[i], a);
+    ct_fast_push(L, st->acode[i], a);
   }
   r = lua_pcall(L, n, 1, w);
   if (r == LUA_OK) {
@@ -731,7 +713,13 @@ int cb_fast (cb_State *st, void *ret, void **args, const char *regs) {
         if (lua_isinteger(L, -1)) {
           uint64_t x = (uint64_t)lua_tointeger(L, -1) << st->rsh;
           x = st->rsgn ? (uint64_t)((int64_t)x >> st->rsh) : x >> st->rsh;
-          memcpy(ret, &x, sizeof x);
+          if (sizeof(ffi_arg) >= sizeof x || st->retsize > sizeof(ffi_arg))
+            memcpy(ret, &x, sizeof x);
+          else {  /* a whole ffi_arg (libffi's contract): the value's type
+                     fits in it, so is no wider than 32 bits */
+            ffi_arg y = (ffi_arg)x;
+            memcpy(ret, &y, sizeof y);
+          }
           goto done;
         }
         break;
@@ -758,7 +746,7 @@ static void cb_trampoline (ffi_cif *cif, void *ret, void **args, void *ud) {
   cb_State *st = (cb_State *)ud;
   int status = atomic_load_explicit(&st->status, memory_order_acquire);
   lua_State *L, *active;
-  int base, top, hidx, r, win, saved = 0;
+  int base, top, hidx, r, win, saved = 0, useerrno;
   cb_Frame fr;
   (void)cif;
   if (cb_fast(st, ret, args, NULL)) return;
@@ -779,6 +767,15 @@ static void cb_trampoline (ffi_cif *cif, void *ret, void **args, void *ud) {
       cb_lost(st, same ? "called while no foreign call from Lua is in "
                          "progress"
                        : "called from a foreign thread");
+    storeerrval(st, ret);
+    return;
+  }
+  if (!((uintptr_t)active & CT_WIN_BITS) && !cb_cframe(L)) {
+    /* ctypes.h, W3: Lua code of this state is running (a signal handler
+    ** interrupted it): touching the state now could break it */
+    cb_lost(st, status == CB_RELEASED ? "called after release, while Lua "
+                "code runs (from a signal handler?)"
+              : "called while Lua code runs (from a signal handler?)");
     storeerrval(st, ret);
     return;
   }
@@ -805,6 +802,8 @@ static void cb_trampoline (ffi_cif *cif, void *ret, void **args, void *ud) {
   fr.st = st; fr.ret = ret; fr.args = args;
   win = cb_win;
   ct_active_L = L;  /* Lua runs: no window until it returns */
+  useerrno = (st->sig->flags & CT_SIG_USE_ERRNO) != 0;
+  if (useerrno) cb_swaperrno();  /* what C left in errno, for get_errno() */
   lua_pushcfunction(L, cb_msgh);
   hidx = top + 1;
   if (status == CB_RELEASED) {
@@ -824,7 +823,7 @@ static void cb_trampoline (ffi_cif *cif, void *ret, void **args, void *ud) {
       goto done;
     }
     for (i = 0; i < nargs; i++)
-      pushscalar(L, st->sig->args[i]->scalar, args[i]);
+      ct_fast_push(L, st->sig->args[i]->scalar, args[i]);
     r = lua_pcall(L, nargs, 1, hidx);
     if (r == LUA_OK && st->retmode != RET_VOID && !fastresult(L, st, ret))
       r = cb_convertp(L, &fr, hidx, lua_gettop(L), hidx + 1);
@@ -838,6 +837,7 @@ static void cb_trampoline (ffi_cif *cif, void *ret, void **args, void *ud) {
   }
  done:
   if (r != LUA_OK) cb_failed(L, st, &fr, hidx, status);
+  if (useerrno) cb_swaperrno();  /* set_errno() in the callback: C sees it */
   if (saved) cb_putback(L, st->shared, saved, top);
   lua_settop(L, base);
   ct_active_L = active;
@@ -848,23 +848,16 @@ static void cb_trampoline (ffi_cif *cif, void *ret, void **args, void *ud) {
 /* } ====================================================================== */
 
 
-#ifdef CB_DIRECT
+#if CT_X64_DIRECT
 /* {======================================================================
-** Direct stubs (x86-64 System V)
+** The C side of the register entries (abi_x64.c)
 ** ======================================================================= */
 
-/* the argument registers as ct_cb_entry saves them */
-typedef struct cb_Regs {
-  uint64_t gpr[CB_NGPR];
-  double xmm[CB_NSSE];
-} cb_Regs;
-
-/* Called by ct_cb_entry with the stub's state and the saved registers. The
-** result goes where ct_cb_entry reloads rax (gpr[0]) and xmm0 (xmm[0]) from;
-** the arguments have been read by then. */
-__attribute__((used, noinline, noclone))
-static void cb_direct (cb_State *st, cb_Regs *r) {
-  void *args[CB_NGPR + CB_NSSE];
+/* The result goes where the entry reloads rax (gpr[0]) and xmm0 (xmm[0])
+** from; the arguments have been read by then. */
+void ct_x64_cb_regs (void *state, ct_X64Regs *r) {
+  cb_State *st = (cb_State *)state;
+  void *args[CB_NREGS];
   int i, n;
   if (r == NULL) __builtin_unreachable();  /* it is the entry's rsp: lets
                                              cb_fast drop its args[] path */
@@ -874,13 +867,12 @@ static void cb_direct (cb_State *st, cb_Regs *r) {
   cb_trampoline(NULL, (char *)r + st->retoff, args, st);
 }
 
-/* The entry of the stubs of signatures with at most five arguments, all in
-** general registers, and the result (if any) in rax: r10 = the cb_State
-** goes to r9, the sixth argument register (unused by such a signature), so
-** this is an ordinary C function of the five argument registers. */
-__attribute__((used, noinline, noclone))
-static uint64_t cb_gpr5 (uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3,
-                         uint64_t a4, cb_State *st) {
+/* signatures with at most five arguments, all in general registers, and
+** the result (if any) in rax: an ordinary C function of the five argument
+** registers and the state */
+uint64_t ct_x64_cb_gpr5 (uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3,
+                         uint64_t a4, void *state) {
+  cb_State *st = (cb_State *)state;
   uint64_t g[5], rv = 0;
   void *args[5];
   int i, n;
@@ -892,176 +884,17 @@ static uint64_t cb_gpr5 (uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3,
   return rv;
 }
 
-/* The common entry of the stubs: r10 = the cb_State. Saves the argument
-** registers in a cb_Regs on the stack (rsp is 16-byte aligned after the
-** subtraction: it was 8 mod 16 at entry), calls cb_direct, returns the
-** result in both rax and xmm0 (the caller reads the one it expects). */
-__asm__(
-  "  .text\n"
-  "  .p2align 4\n"
-  "  .globl ct_cb_entry\n"
-  "  .hidden ct_cb_entry\n"
-  "  .type ct_cb_entry, @function\n"
-  "ct_cb_entry:\n"
-  "  .cfi_startproc\n"
-  "  subq $120, %rsp\n"
-  "  .cfi_def_cfa_offset 128\n"
-  "  movq %rdi, 0(%rsp)\n"
-  "  movq %rsi, 8(%rsp)\n"
-  "  movq %rdx, 16(%rsp)\n"
-  "  movq %rcx, 24(%rsp)\n"
-  "  movq %r8, 32(%rsp)\n"
-  "  movq %r9, 40(%rsp)\n"
-  "  movsd %xmm0, 48(%rsp)\n"
-  "  movsd %xmm1, 56(%rsp)\n"
-  "  movsd %xmm2, 64(%rsp)\n"
-  "  movsd %xmm3, 72(%rsp)\n"
-  "  movsd %xmm4, 80(%rsp)\n"
-  "  movsd %xmm5, 88(%rsp)\n"
-  "  movsd %xmm6, 96(%rsp)\n"
-  "  movsd %xmm7, 104(%rsp)\n"
-  "  movq %r10, %rdi\n"
-  "  movq %rsp, %rsi\n"
-  "  call cb_direct\n"
-  "  movq 0(%rsp), %rax\n"
-  "  movsd 48(%rsp), %xmm0\n"
-  "  addq $120, %rsp\n"
-  "  .cfi_def_cfa_offset 8\n"
-  "  ret\n"
-  "  .cfi_endproc\n"
-  "  .size ct_cb_entry, .-ct_cb_entry\n"
-  /* the same for signatures that use no SSE register: saves and reloads
-  ** the integer registers only */
-  "  .p2align 4\n"
-  "  .globl ct_cb_entry_gpr\n"
-  "  .hidden ct_cb_entry_gpr\n"
-  "  .type ct_cb_entry_gpr, @function\n"
-  "ct_cb_entry_gpr:\n"
-  "  .cfi_startproc\n"
-  "  subq $120, %rsp\n"
-  "  .cfi_def_cfa_offset 128\n"
-  "  movq %rdi, 0(%rsp)\n"
-  "  movq %rsi, 8(%rsp)\n"
-  "  movq %rdx, 16(%rsp)\n"
-  "  movq %rcx, 24(%rsp)\n"
-  "  movq %r8, 32(%rsp)\n"
-  "  movq %r9, 40(%rsp)\n"
-  "  movq %r10, %rdi\n"
-  "  movq %rsp, %rsi\n"
-  "  call cb_direct\n"
-  "  movq 0(%rsp), %rax\n"
-  "  addq $120, %rsp\n"
-  "  .cfi_def_cfa_offset 8\n"
-  "  ret\n"
-  "  .cfi_endproc\n"
-  "  .size ct_cb_entry_gpr, .-ct_cb_entry_gpr\n"
-  /* cb_gpr5's: the state as its sixth argument */
-  "  .p2align 4\n"
-  "  .globl ct_cb_entry_g5\n"
-  "  .hidden ct_cb_entry_g5\n"
-  "  .type ct_cb_entry_g5, @function\n"
-  "ct_cb_entry_g5:\n"
-  "  .cfi_startproc\n"
-  "  movq %r10, %r9\n"
-  "  jmp cb_gpr5\n"
-  "  .cfi_endproc\n"
-  "  .size ct_cb_entry_g5, .-ct_cb_entry_g5\n"
-);
-extern void ct_cb_entry (void) __attribute__((visibility("hidden")));
-extern void ct_cb_entry_gpr (void) __attribute__((visibility("hidden")));
-extern void ct_cb_entry_g5 (void) __attribute__((visibility("hidden")));
-
-
-/* where the arguments and the result of sig sit in cb_Regs; 0 if some do
-** not travel in registers (long double, aggregates, too many) */
-static int cb_directable (const ct_Sig *sig, cb_State *st) {
-  int i, g = 0, x = 0;
-  const ct_Type *t = sig->ret;
-  for (i = 0; i < sig->nargs; i++) {
-    t = sig->args[i];
-    if (t->kind == CT_SIMPLE && (t->scalar == CT_FLOAT ||
-                                 t->scalar == CT_DOUBLE)) {
-      if (x == CB_NSSE) return 0;
-      st->off[i] = (unsigned char)(offsetof(cb_Regs, xmm) + 8 * x++);
-      st->sse = 1;
-    }
-    else if ((t->kind == CT_SIMPLE && t->scalar != CT_LONGDOUBLE) ||
-             t->kind == CT_POINTER || t->kind == CT_FUNC) {
-      if (g == CB_NGPR) return 0;
-      st->off[i] = (unsigned char)(offsetof(cb_Regs, gpr) + 8 * g++);
-    }
-    else return 0;
-  }
-  t = sig->ret;
-  if (t == NULL || t->kind == CT_POINTER || t->kind == CT_FUNC ||
-      (t->kind == CT_SIMPLE && t->scalar != CT_LONGDOUBLE &&
-       t->scalar != CT_FLOAT && t->scalar != CT_DOUBLE))
-    st->retoff = (unsigned char)offsetof(cb_Regs, gpr);
-  else if (t->kind == CT_SIMPLE && t->scalar != CT_LONGDOUBLE) {
-    st->retoff = (unsigned char)offsetof(cb_Regs, xmm);
-    st->sse = 1;
-  }
-  else return 0;
-  return 1;
-}
-
-
-/* a new chunk of stubs, or NULL */
-static cb_Chunk *cb_newchunk (cb_Shared *sh) {
-  long pg = sysconf(_SC_PAGESIZE);
-  size_t page;
-  unsigned char *mem;
-  cb_Chunk *c;
-  int i;
-  if (pg < CB_CHUNK * CB_STUBSIZE) return NULL;
-  page = (size_t)pg;
-  mem = (unsigned char *)mmap(NULL, 2 * page, PROT_READ | PROT_WRITE,
-                              MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (mem == MAP_FAILED) return NULL;
-  for (i = 0; i < CB_CHUNK; i++) {
-    /* mov r10, [rip + d1]; jmp [rip + d2]; int3 x3 -- the data slot of
-    ** stub i lies exactly one page after it */
-    unsigned char *p = mem + (size_t)i * CB_STUBSIZE;
-    int32_t d1 = (int32_t)(page - 7), d2 = (int32_t)(page + 8 - 13);
-    p[0] = 0x4c; p[1] = 0x8b; p[2] = 0x15; memcpy(p + 3, &d1, 4);
-    p[7] = 0xff; p[8] = 0x25; memcpy(p + 9, &d2, 4);
-    p[13] = p[14] = p[15] = 0xcc;
-  }
-  if (mprotect(mem, page, PROT_READ | PROT_EXEC) != 0 ||
-      (c = (cb_Chunk *)malloc(sizeof(cb_Chunk))) == NULL) {
-    munmap(mem, 2 * page);
-    return NULL;
-  }
-  c->mem = mem;
-  c->page = page;
-  c->nfree = CB_CHUNK;
-  for (i = 0; i < CB_CHUNK; i++)
-    c->free[i] = (unsigned short)(CB_CHUNK - 1 - i);
-  c->next = sh->chunks;
-  sh->chunks = c;
-  return c;
-}
-
 
 /* gives st a stub; 0 if none can be made */
 static int cb_stub (cb_Shared *sh, cb_State *st) {
-  cb_Chunk *c;
-  void **data;
-  void (*entry)(void) = st->sse ? ct_cb_entry
-                       : st->sig->nargs <= 5 ? ct_cb_entry_g5
-                       : ct_cb_entry_gpr;
+  int entry = st->sse ? CT_X64_ENTRY_ALL
+            : st->sig->nargs <= 5 ? CT_X64_ENTRY_G5 : CT_X64_ENTRY_GPR;
   if (sh->nodirect) return 0;
-  for (c = sh->chunks; c != NULL && c->nfree == 0; c = c->next) ;
-  if (c == NULL && (c = cb_newchunk(sh)) == NULL) {
+  st->code = ct_x64_stub_new(&sh->chunks, &st->stub, st, entry);
+  if (st->code == NULL) {
     sh->nodirect = 1;  /* e.g. no executable mappings allowed */
     return 0;
   }
-  st->chunk = c;
-  st->slot = c->free[--c->nfree];
-  data = (void **)(c->mem + c->page + (size_t)st->slot * CB_STUBSIZE);
-  data[0] = st;
-  memcpy(&data[1], &entry, sizeof(void *));
-  st->code = c->mem + (size_t)st->slot * CB_STUBSIZE;
   return 1;
 }
 
@@ -1213,7 +1046,9 @@ int ct_callback_new (lua_State *L, int tidx, int fidx) {
   for (i = 0; i < sig->nargs; i++)
     if (sig->args[i]->kind != CT_SIMPLE || !fastscalar(sig->args[i]->scalar))
       st->fast = 0;
-  st->nfast = st->fast && sig->nargs <= CB_MAXFAST ? sig->nargs : -1;
+  /* use_errno callbacks take the general path, which swaps errno */
+  st->nfast = st->fast && sig->nargs <= CB_MAXFAST &&
+              !(sig->flags & CT_SIG_USE_ERRNO) ? sig->nargs : -1;
   st->rfast = sig->ret == NULL ? RF_VOID
             : intshift(sig->ret, &st->rsh, &st->rsgn) ? RF_INT : RF_OTHER;
   st->allint = 1;
@@ -1262,8 +1097,10 @@ int ct_callback_new (lua_State *L, int tidx, int fidx) {
     lua_settop(L, optidx);
   }
   lua_settop(L, udidx);
-#ifdef CB_DIRECT
-  if (!(atomic_load(&sh->direct) && cb_directable(sig, st) && cb_stub(sh, st)))
+#if CT_X64_DIRECT
+  if (!(atomic_load(&sh->direct) &&
+        ct_x64_cbplace(sig, st->off, &st->retoff, &st->sse) &&
+        cb_stub(sh, st)))
 #endif
   {
     st->closure = (ffi_closure *)ffi_closure_alloc(sizeof(ffi_closure),
@@ -1279,6 +1116,37 @@ int ct_callback_new (lua_State *L, int tidx, int fidx) {
   atomic_store_explicit(&st->status, CB_LIVE, memory_order_release);
   lua_setiuservalue(L, cdidx, CT_UV_CLOSURE);
   lua_settop(L, cdidx);
+  return 1;
+}
+
+
+/* The callback of the function type at tidx for the Lua function at fidx
+** passed where a function pointer is expected: one per (function, type),
+** alive as long as the Lua function is (C may keep the pointer, as
+** signal() or sqlite3_create_function do: the same function passed again
+** is the same C code). Pushes it. */
+int ct_callback_auto (lua_State *L, int tidx, int fidx) {
+  tidx = lua_absindex(L, tidx);
+  fidx = lua_absindex(L, fidx);
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &KEY_AUTO);          /* auto */
+  lua_pushvalue(L, fidx);
+  if (lua_rawget(L, -2) != LUA_TTABLE) {                 /* auto, bytype */
+    lua_pop(L, 1);
+    lua_newtable(L);
+    lua_pushvalue(L, fidx);
+    lua_pushvalue(L, -2);
+    lua_rawset(L, -4);
+  }
+  lua_pushvalue(L, tidx);
+  if (lua_rawget(L, -2) != LUA_TUSERDATA) {              /* auto, bytype, cb */
+    lua_pop(L, 1);
+    ct_callback_new(L, tidx, fidx);
+    lua_pushvalue(L, tidx);
+    lua_pushvalue(L, -2);
+    lua_rawset(L, -4);
+  }
+  lua_replace(L, -3);
+  lua_pop(L, 1);
   return 1;
 }
 
@@ -1334,29 +1202,56 @@ int ct_callback_close (lua_State *L) {
 static int cb_release_api (lua_State *L) {
   cb_Box *box = tobox(L, 1);
   if (box == NULL)
-    return luaL_typeerror(L, 1, "callback");
+    return ct_error(L, "TypeError", "release: expected a callback, got %s",
+                    ct_describe(L, 1));
   cb_release(L, box, lua_gettop(L));
   return 0;
 }
 
 
 static int cb_hascode (const cb_State *st) {
-#ifdef CB_DIRECT
-  if (st->chunk != NULL) return 1;
+#if CT_X64_DIRECT
+  if (st->stub.chunk != NULL) return 1;
 #endif
   return st->closure != NULL;
 }
 
 
 static void cb_freecode (cb_State *st) {
-#ifdef CB_DIRECT
-  if (st->chunk != NULL) {
-    st->chunk->free[st->chunk->nfree++] = (unsigned short)st->slot;
-    st->chunk = NULL;
-  }
+#if CT_X64_DIRECT
+  ct_x64_stub_free(&st->stub);
 #endif
   if (st->closure != NULL) ffi_closure_free(st->closure);
   st->closure = NULL;
+}
+
+
+/* A collected callback's code is not freed at once: C may still hold its
+** address, and a new callback would get the same code, so that a late call
+** would run a different Lua function. It stays, reporting such calls
+** ("called after it was garbage-collected"), until CB_QUARANTINE callbacks
+** collected after it; its function type (which owns the cif libffi reads)
+** stays with it. The closure userdata is at 1. */
+static void cb_quarantine (lua_State *L, cb_State *st) {
+  cb_Shared *sh = st->shared;
+  atomic_store(&st->status, CB_DEAD);
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &KEY_SHARED);
+  lua_getiuservalue(L, -1, SH_UV_GRAVE);
+  lua_getiuservalue(L, 1, CB_UV_FTYPE);
+  lua_rawsetp(L, -2, st);
+  st->next = NULL;
+  if (sh->qtail != NULL) sh->qtail->next = st; else sh->qhead = st;
+  sh->qtail = st;
+  if (++sh->nq > CB_QUARANTINE) {
+    cb_State *o = sh->qhead;
+    sh->qhead = o->next;
+    sh->nq--;
+    lua_pushnil(L);
+    lua_rawsetp(L, -2, o);
+    cb_freecode(o);
+    free(o);
+  }
+  lua_pop(L, 2);
 }
 
 
@@ -1396,7 +1291,8 @@ static int closure_gc (lua_State *L) {
       lua_rawsetp(L, -2, st);
       return 0;
     }
-    cb_freecode(st);
+    cb_quarantine(L, st);
+    return 0;
   }
   free(st);
   return 0;
@@ -1406,19 +1302,20 @@ static int closure_gc (lua_State *L) {
 
 static int shared_gc (lua_State *L) {
   cb_Shared *sh = (cb_Shared *)lua_touserdata(L, 1);
+  while (sh->qhead != NULL) {
+    cb_State *st = sh->qhead;
+    sh->qhead = st->next;
+    cb_freecode(st);
+    free(st);
+  }
   while (sh->graves != NULL) {
     cb_State *st = sh->graves;
     sh->graves = st->next;
     cb_freecode(st);
     free(st);
   }
-#ifdef CB_DIRECT
-  while (sh->chunks != NULL) {
-    cb_Chunk *c = sh->chunks;
-    sh->chunks = c->next;
-    munmap(c->mem, 2 * c->page);
-    free(c);
-  }
+#if CT_X64_DIRECT
+  ct_x64_stubs_close(&sh->chunks);
 #endif
   return 0;
 }
@@ -1480,19 +1377,21 @@ static int cb_config (lua_State *L) {
   slots[0] = &sh->report; slots[1] = &sh->debug; slots[2] = &sh->direct;
   for (i = 0; i < 3; i++) old[i] = atomic_load(slots[i]);
   if (!lua_isnoneornil(L, 1)) {
-    luaL_checktype(L, 1, LUA_TTABLE);
+    if (!lua_istable(L, 1))
+      return ct_error(L, "TypeError", "callback_config: expected a table of "
+                      "options, got %s", ct_describe(L, 1));
     lua_pushnil(L);
     while (lua_next(L, 1)) {  /* check everything before changing anything */
       const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "";
       for (i = 0; i < 3 && strcmp(k, names[i]) != 0; i++) ;
       if (i == 3) {
         lua_pushvalue(L, -2);
-        return luaL_argerror(L, 1, lua_pushfstring(L, "unknown option '%s'",
-                             luaL_tolstring(L, -1, NULL)));
+        return ct_error(L, "TypeError", "callback_config: unknown option '%s'",
+                        luaL_tolstring(L, -1, NULL));
       }
       if (!lua_isboolean(L, -1))
-        return luaL_argerror(L, 1, lua_pushfstring(L, "option '%s': expected "
-                             "boolean, got %s", k, luaL_typename(L, -1)));
+        return ct_error(L, "TypeError", "callback_config: option '%s': "
+                        "expected boolean, got %s", k, ct_describe(L, -1));
       lua_pop(L, 1);
     }
     for (i = 0; i < 3; i++) {
@@ -1551,6 +1450,12 @@ void ct_open_callback (lua_State *L) {
   lua_setiuservalue(L, -3, SH_UV_HOLDER);
   sh->funcsref = luaL_ref(L, LUA_REGISTRYINDEX);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &KEY_SHARED);
+  lua_newtable(L);                       /* the auto-wrapped callbacks */
+  lua_createtable(L, 0, 1);
+  lua_pushliteral(L, "k");
+  lua_setfield(L, -2, "__mode");
+  lua_setmetatable(L, -2);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &KEY_AUTO);
   lua_pushcfunction(L, cb_release_api);
   lua_setfield(L, -2, "release");
   lua_pushcfunction(L, cb_errors);

@@ -6,6 +6,7 @@
 #ifndef CTYPES_H
 #define CTYPES_H
 
+#include <assert.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include <ffi.h>
 #include <lua.h>
 #include <lauxlib.h>
+#include "compat53.h"   /* the 5.4 API used here, for Lua 5.3 */
 
 #define CT_EXPORT __attribute__((visibility("default")))
 
@@ -152,13 +154,13 @@ enum {
   CT_UV_BASE,       /* views: what keeps the memory alive (base object) */
   CT_UV_N = CT_UV_BASE
 };
-/* CT_FUNC instances (function objects and callbacks) have more */
+/* CT_FUNC instances (function objects and callbacks) have more; the
+** signature (argtypes, restype) lives in the call info only */
 enum {
-  CT_UV_CALLINFO = CT_UV_N + 1,  /* call.c: prepared call info userdata */
-  CT_UV_ARGTYPES,   /* call.c: argtypes table or nil */
-  CT_UV_RESTYPE,    /* call.c: restype (false = void) */
-  CT_UV_ERRCHECK,   /* call.c: errcheck function or nil */
-  CT_UV_OWNER,      /* call.c: the library the symbol came from */
+  CT_UV_CALLINFO = CT_UV_N + 1,  /* func.c: ct_Call userdata (uservalue 1:
+                       the signature userdata, 2: paramflags) */
+  CT_UV_ERRCHECK,   /* func.c: errcheck function or nil */
+  CT_UV_OWNER,      /* func.c: the library the symbol came from */
   CT_UV_CLOSURE,    /* callback.c: closure userdata (owns the libffi closure
                        and holds the Lua function) */
   CT_NUV_FUNC = CT_UV_CLOSURE
@@ -289,9 +291,49 @@ void ct_newmetatable (lua_State *L, const char *name, const luaL_Reg *funcs);
 void ct_registerscalar (lua_State *L, int code, int tidx);
 void ct_open_type (lua_State *L);
 
+/* The scalar rules' fast halves: scalar.c's ct_scalar_set/ct_scalar_push
+** start with them, and the hot paths of call.c (direct calls) and
+** callback.c (arguments, results) use them, so that each rule is written
+** once. Each takes the common case and returns 0, having changed nothing,
+** where the general routine must decide. */
+
+/* integer types take numbers with an integer value, never strings (floats
+** beyond the int64 range: the general routine) */
+static inline int ct_fast_tointeger (lua_State *L, int idx, lua_Integer *v) {
+  int ok;
+  if (lua_type(L, idx) != LUA_TNUMBER) return 0;
+  *v = lua_tointegerx(L, idx, &ok);
+  return ok;
+}
+/* floating types take any number, never a string; an integer converts
+** straight to the C type (for double that is what lua_tonumber does; a
+** float must not be rounded twice) */
+static inline int ct_fast_todouble (lua_State *L, int idx, double *d) {
+  if (lua_type(L, idx) != LUA_TNUMBER) return 0;
+  *d = (double)lua_tonumber(L, idx);
+  return 1;
+}
+static inline int ct_fast_tofloat (lua_State *L, int idx, float *f) {
+  if (lua_type(L, idx) != LUA_TNUMBER) return 0;
+  *f = lua_isinteger(L, idx) ? (float)lua_tointeger(L, idx)
+                             : (float)lua_tonumber(L, idx);
+  return 1;
+}
+void ct_scalar_push (lua_State *L, int code, const void *p);
+/* loads: the most common scalars inline, the rest by ct_scalar_push (p is
+** aligned for the type) */
+static inline void ct_fast_push (lua_State *L, int code, const void *p) {
+  switch (code) {
+    case CT_INT: lua_pushinteger(L, *(const int *)p); break;
+    case CT_LONG: lua_pushinteger(L, *(const long *)p); break;
+    case CT_LONGLONG: lua_pushinteger(L, *(const long long *)p); break;
+    case CT_DOUBLE: lua_pushnumber(L, *(const double *)p); break;
+    default: ct_scalar_push(L, code, p); break;
+  }
+}
+
 /* scalar.c */
 int ct_scalar_set (lua_State *L, int code, void *p, int idx, int tidx);
-void ct_scalar_push (lua_State *L, int code, const void *p);
 void ct_bswap (void *p, size_t n);
 /* UTF-8 <-> wchar_t */
 void ct_pushwstring (lua_State *L, const wchar_t *w, size_t n);
@@ -329,6 +371,8 @@ void ct_setvalue (lua_State *L, int cdidx, int tidx, void *p, int idx,
                   const char *what);
 int ct_simple_new (lua_State *L);       /* T(...) for scalars */
 void ct_pushvalue (lua_State *L, int tidx, const void *p, int baseidx);
+/* conv.c: the value of the scalar type t at p (any byte order) */
+void ct_pushscalarvalue (lua_State *L, const ct_Type *t, const void *p);
 int ct_toaddress (lua_State *L, int idx, void **out);
 void *ct_pointervalue (const ct_CData *cd);   /* pointer-like: the address */
 const char *ct_cdname (lua_State *L, int idx);   /* name of its type */
@@ -409,6 +453,10 @@ void *ct_lib_sym (lua_State *L, int idx, const char *name, const char *what);
 /* call.c: function objects, the call path, errno.
 ** A CT_FUNC type's ext is its prepared signature. */
 #define CT_SIG_USE_ERRNO  0x01
+/* ct_newsig only (never stored): argtypes may hold from_param adapters */
+#define CT_SIG_ADAPTERS   0x100
+/* the most arguments of a call or a signature, as in ctypes */
+#define CT_MAXARGS 1024
 /* ct_CData.flags bit set only by call.c on the function objects it makes:
 ** their payload is { address, call info pointer } (cd->size stays the
 ** size of a pointer) */
@@ -440,40 +488,211 @@ ct_CData *ct_func_new (lua_State *L, void *addr, int ownidx, unsigned flags);
 ** are not); foreign functions and other values pass */
 void ct_checkcallback (lua_State *L, int tidx, int idx, const char *what);
 void ct_open_call (lua_State *L);
+
+/* {======================================================================
+** The callback window: every invariant call.c and callback.c share
+** ======================================================================= */
+
 /* Thread-locals shared by call.c (which defines them) and callback.c. The
 ** initial-exec model makes each access one instruction instead of a
 ** __tls_get_addr call (the few bytes come from the static TLS surplus that
 ** the dynamic loader keeps for modules loaded later). */
 #define CT_TLS _Thread_local __attribute__((tls_model("initial-exec")))
-/* The lua_State making the innermost foreign call on this OS thread, or
-** NULL: callbacks run Lua only on it. Its two low bits (free: a lua_State
-** is allocated, so aligned) tell the callback window: while ct_func_call's
-** foreign call is in progress and no Lua code runs, CT_WIN_OPEN (set by
-** call.c), or CT_WIN_SET once the first callback of the call has left its
-** message handler and a few more slots on the stack for the next ones
-** (callback.c); no bit everywhere else (callbacks clear them while they
-** run Lua). In the window the running Lua frame is ct_func_call's and the
-** stack had CT_CB_SLACK free slots above its top when the window opened;
-** the slots callbacks leave there stay at most until ct_func_call
-** returns. */
+
+/* W1. ct_active_L is NULL, or the lua_State making the innermost foreign
+**     call on this OS thread. Callbacks run Lua only on it, and only if
+**     they belong to its universe (callback.c, cb_ours).
+** W2. Its two low bits (free: a lua_State is allocated, so aligned) are the
+**     window. CT_WIN_OPEN: set only by call.c around ct_func_call's foreign
+**     call (AROUND), when no Lua code runs, the running Lua frame is
+**     ct_func_call's and the stack has at least CT_CB_SLACK free slots above
+**     its top: general() asks for them with luaL_checkstack, the hot paths
+**     push nothing and have LUA_MINSTACK (W6). CT_WIN_SET: the first
+**     callback of that foreign call (cb_fast) has left its message handler,
+**     the funcs table and two copies of a Lua function at cb_win..cb_win+3
+**     (callback.c) for the next ones; the next ones push nothing else.
+** W3. No bit means no window: while a callback's own Lua code runs (and
+**     outside foreign calls) the bits are clear. A callback entered then
+**     takes the general path, which runs Lua only when the running frame
+**     of that state is a C function (another binding calling back from its
+**     own C function); entered in the middle of Lua code (a signal handler)
+**     it runs no Lua and reports, as a call from a foreign thread does.
+** W4. The slots callbacks leave above the foreign call's stack top stay
+**     until ct_func_call returns (lua_settop to the top of the call).
+** W5. A cb_fast call does not keep its closure userdata on the stack:
+**     release and collection during it defer what that call still uses to
+**     its end (cb_State.inflight, idhold, zombie; cb_settle).
+** W6. The hot paths rely on the LUA_MINSTACK free slots Lua gives every C
+**     function: */
+#define CT_CB_SLACK 16
+_Static_assert(LUA_MINSTACK >= CT_CB_SLACK,
+               "the callback window needs LUA_MINSTACK >= CT_CB_SLACK");
 extern CT_TLS lua_State *ct_active_L;
 #define CT_WIN_OPEN ((uintptr_t)1)
 #define CT_WIN_SET  ((uintptr_t)2)
 #define CT_WIN_BITS (CT_WIN_OPEN | CT_WIN_SET)
-#define CT_CB_SLACK 16
-/* set by the callback trampoline when it stored an error to re-raise:
-** call.c checks it right after each foreign call returns and then calls
-** ct_callback_raise */
+/* W7. Set by the callback trampoline when it stored an error to re-raise:
+**     call.c checks it right after each foreign call returns and then calls
+**     ct_callback_raise (no error unwinds through C frames). */
 extern CT_TLS int ct_cb_pending;
+/* ctypes' private errno (call.c): swapped with the real errno around the
+** foreign calls of use_errno functions and around the Lua code of use_errno
+** callbacks (CPython's order: in before, out after) */
+extern CT_TLS int ct_errno;
+/* debug builds (make asan) check the invariants where that is cheap */
+#ifdef CT_DEBUG
+#define ct_assert(c) assert(c)    /* <assert.h>: top of the header */
+#else
+#define ct_assert(c) ((void)0)
+#endif
+
+/* } ====================================================================== */
+
+
+/* libffi returns integer results narrower than ffi_arg widened to a whole
+** ffi_arg (on every endianness): narrows the one at p in place, so that the
+** value starts at p as every other result does */
+static inline void ct_ffiret_narrow (int code, void *p) {
+  ffi_arg v;
+  size_t n;
+  switch (code) {
+    case CT_BOOL: case CT_CHAR: case CT_BYTE: case CT_UBYTE: n = 1; break;
+    case CT_SHORT: case CT_USHORT: n = sizeof(short); break;
+    case CT_INT: case CT_UINT: n = sizeof(int); break;
+    case CT_WCHAR: n = sizeof(wchar_t); break;
+    default: return;
+  }
+  if (n >= sizeof(ffi_arg)) return;
+  memcpy(&v, p, sizeof v);
+  switch (n) {
+    case 1: { uint8_t x = (uint8_t)v; memcpy(p, &x, 1); break; }
+    case 2: { uint16_t x = (uint16_t)v; memcpy(p, &x, 2); break; }
+    default: { uint32_t x = (uint32_t)v; memcpy(p, &x, 4); break; }
+  }
+}
 
 /* callback.c */
 int ct_callback_new (lua_State *L, int tidx, int fidx); /* F(lua_function) */
+/* the callback of F for a Lua function passed as an argument: one per
+** (function, F), alive as long as the function */
+int ct_callback_auto (lua_State *L, int tidx, int fidx);
 int ct_callback_close (lua_State *L);    /* __close / explicit release */
 int ct_callback_raise (lua_State *L);    /* raise the pending error */
 void ct_open_callback (lua_State *L);
 
 /* handle.c: ctypes.gc's views and close hooks, cdef's library functions */
 void ct_open_handle (lua_State *L);
+
+/* the target boundary: ABI-specific paths (abi.h, abi_x64.c) */
+#include "abi.h"
+
+/* {======================================================================
+** Function objects (func.c) and the call path (call.c): what both read.
+** A CT_FUNC type's ext is its ct_CallSig; a function object's call info
+** (ct_Call, CT_UV_CALLINFO) points to the signature it calls with.
+** ======================================================================= */
+
+/* fast argument converters */
+enum {
+  CT_FC_GEN, CT_FC_I8, CT_FC_U8, CT_FC_I16, CT_FC_U16, CT_FC_I32, CT_FC_U32, CT_FC_I64, CT_FC_BOOL,
+  CT_FC_FLOAT, CT_FC_DOUBLE, CT_FC_CHARP, CT_FC_VOIDP, CT_FC_PTR, CT_FC_AGG
+};
+
+/* how results come back */
+enum {
+  CT_RK_VOID, CT_RK_SCALAR, CT_RK_OBJ, CT_RK_BIG, CT_RK_CALLABLE
+};
+
+typedef struct ct_Arg {
+  ct_Type *t;
+#if CT_ABI_X64
+  ct_Low low;
+#endif
+  unsigned char fc;     /* CT_FC_* */
+  unsigned char hasfp;  /* the type's body defines from_param */
+  unsigned char adapter;/* not a type but an object with from_param (t is
+                           NULL): converts what from_param returns */
+} ct_Arg;
+
+typedef struct ct_CallSig {
+  ct_Sig s;             /* first: ct_Sig * and ct_CallSig * are one pointer */
+  unsigned char untyped;/* no argtypes: arguments convert by Lua type */
+  unsigned char adapters;/* some argtypes are from_param adapters: the
+                           libffi types are known per call */
+  unsigned char rk;     /* CT_RK_* */
+  unsigned char rscalar;/* CT_RK_SCALAR: the scalar code */
+  size_t rsize;
+  ct_Arg *a;
+#if CT_ABI_X64
+  unsigned char direct; /* all fixed arguments in registers */
+  unsigned char fast;   /* direct, and a result the hot path can push */
+  unsigned char hotint; /* fast, only int/long arguments, result in rax */
+  unsigned char hotdbl; /* fast, only double arguments (at most 4) */
+  const void *cdmt;     /* the "ctypes.CData" metatable (identity only) */
+  unsigned char split;  /* some argument needs the libffi bug workaround */
+  unsigned char rd;     /* CT_RD_* */
+  ct_Low rlow;
+  ffi_cif *callcif;     /* &s.cif, or &scif when split */
+  ffi_cif scif;
+  int nsplit;           /* libffi arguments of scif */
+  ffi_type **satypes;
+#endif
+} ct_CallSig;
+
+
+
+/* per-object call info: uservalue 1 = the ct_CallSig userdata, 2 = paramflags */
+#define CT_CI_ERRCHECK   0x01
+#define CT_CI_PARAMFLAGS 0x02
+#define CT_CI_EXACT      0x04   /* made by a prototype: no variadic extras */
+
+typedef struct ct_Call {
+  ct_CallSig *sig;
+  unsigned flags;
+  int hotn;      /* the argument count when the int-only hot path applies,
+                    else -1 */
+  int hotdn;     /* the same for the double-only hot path */
+} ct_Call;
+
+/* one argument's storage: big enough and aligned for any scalar and for
+** aggregates of up to 16 bytes */
+typedef union ct_Slot {
+  ffi_arg i;
+  int64_t l;
+  double d;
+  float f;
+  long double ld;
+  void *p;
+  unsigned char b[16];
+} ct_Slot;
+
+/* conv.c: the Lua value at idx as argument argn of the declared type at
+** tidx (a is its ct_Arg): the value goes to slot or stays in memory the
+** stack keeps alive; returns its address ("ArgumentError: argument n: ..."
+** if it does not convert). Objects it points into stay on the stack. */
+void *ct_conv_arg (lua_State *L, int argn, int tidx, const ct_Arg *a,
+                   int idx, ct_Slot *slot);
+/* an argument whose argtypes entry at aidx is a from_param adapter: what
+** its from_param returns, converted by its own type; *ft its libffi type */
+void *ct_conv_adapted (lua_State *L, int argn, int aidx, int idx,
+                       ct_Slot *slot, ffi_type **ft);
+/* T.from_param(value): 1 = T, 2 = value (the parameter rules of T) */
+int ct_conv_fromparam (lua_State *L);
+/* the same without a declared type: by the Lua type (no argtypes), or with
+** C's default promotions (promote: a variadic extra); *ft its libffi type */
+void *ct_conv_vararg (lua_State *L, int argn, int idx, ct_Slot *slot,
+                      ffi_type **ft, int promote);
+
+/* the call info of the function object at idx (made from its type's
+** signature for objects that have none yet: views, callbacks) */
+ct_Call *ct_func_callinfo (lua_State *L, int idx);
+/* can a function object of type `from` be passed where `to` is expected? */
+int ct_func_samesig (const ct_Type *to, const ct_Type *from);
+/* pushes "restype(argtype, ...)" for the function type at tidx */
+void ct_func_pushsig (lua_State *L, int tidx);
+void ct_open_func (lua_State *L);   /* CFUNCTYPE; called by ct_open_call */
+
+/* } ====================================================================== */
 
 #pragma GCC visibility pop
 

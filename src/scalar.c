@@ -41,8 +41,9 @@
 /* Lua value -> 64-bit pattern; 0 if not an integer value. Floats from
 ** -2^63 up to (but excluding) 2^64 with an integral value are accepted. */
 static int tointbits (lua_State *L, int idx, uint64_t *out) {
-  if (lua_isinteger(L, idx)) {
-    *out = (uint64_t)lua_tointeger(L, idx);
+  lua_Integer v;
+  if (ct_fast_tointeger(L, idx, &v)) {     /* the common case (ctypes.h) */
+    *out = (uint64_t)v;
     return 1;
   }
   if (lua_type(L, idx) == LUA_TNUMBER) {
@@ -232,22 +233,24 @@ int ct_scalar_set (lua_State *L, int code, void *p, int idx, int tidx) {
         STORE(wchar_t, p, (wchar_t)u);
       else return ct_pushexpected(L, tidx, idx);
       return CT_CONV_OK;
-    case CT_FLOAT: case CT_DOUBLE: case CT_LONGDOUBLE: {
-      lua_Number n;
-      if (lua_type(L, idx) != LUA_TNUMBER) return ct_pushexpected(L, tidx, idx);
-      if (lua_isinteger(L, idx)) {
-        lua_Integer i = lua_tointeger(L, idx);
-        if (code == CT_FLOAT) STORE(float, p, (float)i);
-        else if (code == CT_DOUBLE) STORE(double, p, (double)i);
-        else STORE_LDBL(p, (long double)i);
-        return CT_CONV_OK;
-      }
-      n = lua_tonumber(L, idx);
-      if (code == CT_FLOAT) STORE(float, p, (float)n);
-      else if (code == CT_DOUBLE) STORE(double, p, (double)n);
-      else STORE_LDBL(p, (long double)n);
+    case CT_FLOAT: {
+      float f;
+      if (!ct_fast_tofloat(L, idx, &f)) return ct_pushexpected(L, tidx, idx);
+      STORE(float, p, f);
       return CT_CONV_OK;
     }
+    case CT_DOUBLE: {
+      double d;
+      if (!ct_fast_todouble(L, idx, &d)) return ct_pushexpected(L, tidx, idx);
+      STORE(double, p, d);
+      return CT_CONV_OK;
+    }
+    case CT_LONGDOUBLE:
+      if (lua_type(L, idx) != LUA_TNUMBER) return ct_pushexpected(L, tidx, idx);
+      if (lua_isinteger(L, idx))
+        STORE_LDBL(p, (long double)lua_tointeger(L, idx));
+      else STORE_LDBL(p, (long double)lua_tonumber(L, idx));
+      return CT_CONV_OK;
     case CT_CHAR_P:
       if (lua_type(L, idx) == LUA_TSTRING) {
         STORE(const char *, p, lua_tostring(L, idx));
@@ -348,7 +351,7 @@ void ct_scalar_push (lua_State *L, int code, const void *p) {
       void *a;
       LOAD(void *, p, a);
       if (a == NULL) lua_pushnil(L);
-      else lua_pushinteger(L, (lua_Integer)(intptr_t)a);
+      else lua_pushinteger(L, (lua_Integer)(uintptr_t)a);
       break;
     }
   }
@@ -367,12 +370,13 @@ void ct_open_scalar (lua_State *L) {
 #undef CT_X_ROW
   };
   /* aliases, as ctypes makes them: fixed-width names by size */
-  static const struct { const char *alias, *name; } aliases[] = {
+  const struct { const char *alias, *name; } aliases[] = {
     {"c_voidp", "c_void_p"},
     {"c_int8", "c_byte"}, {"c_uint8", "c_ubyte"},
     {"c_int16", "c_short"}, {"c_uint16", "c_ushort"},
     {"c_int32", "c_int"}, {"c_uint32", "c_uint"},
-    {"c_int64", "c_long"}, {"c_uint64", "c_ulong"},
+    {"c_int64", sizeof(long) == 8 ? "c_long" : "c_longlong"},
+    {"c_uint64", sizeof(long) == 8 ? "c_ulong" : "c_ulonglong"},
     {"c_size_t", "c_ulong"}, {"c_ssize_t", "c_long"},
     {NULL, NULL}
   };

@@ -21,6 +21,9 @@ static const char twins_key = 't';
 
 /* largest type we lay out: keeps every bit count inside 64 bits */
 #define MAXSIZE ((uint64_t)1 << 56)
+/* n > MAXSIZE, as a function: with a 32-bit size_t, `size > MAXSIZE` draws
+** -Wtype-limits */
+static int toolarge (uint64_t n) { return n > MAXSIZE; }
 
 
 /* {======================================================================
@@ -234,7 +237,16 @@ static void otherendian (lua_State *L, int tidx, const char *name) {
 ** - a zero-width bit field aligns the next bit to its type's alignment,
 **   whatever _pack_ says, and does not raise the record's alignment;
 ** - a union puts everything at 0; a bit field occupies ceil(bits/8) bytes.
+** On aarch64 (gcc's TARGET_ALIGN_ANON_BITFIELD) unnamed bit fields raise
+** the record's alignment as named ones do, zero-width ones to their type's
+** alignment whatever _pack_ says.
 ** ======================================================================= */
+
+#if defined(__aarch64__)
+#define ANON_BITS_ALIGN 1
+#else
+#define ANON_BITS_ALIGN 0
+#endif
 
 typedef struct Layout {
   int isunion;
@@ -271,6 +283,7 @@ static void place (Layout *ly, ct_Field *f, const ct_Type *ft, int bits,
     f->bitpos = ly->isunion ? 0 : (size_t)ly->bitpos;
     f->offset = f->bitpos / 8;
     f->bit_offset = 0;
+    if (ANON_BITS_ALIGN && A > ly->align) ly->align = A;
     return;
   }
   if (ly->isunion) {
@@ -284,7 +297,7 @@ static void place (Layout *ly, ct_Field *f, const ct_Type *ft, int bits,
     f->bitpos = (size_t)ly->bitpos;
     ly->bitpos += (uint64_t)bits;
   }
-  if (named && a > ly->align) ly->align = a;
+  if ((named || ANON_BITS_ALIGN) && a > ly->align) ly->align = a;
   /* storage unit for .offset/.bit_offset: the aligned object of the
   ** field's type holding it (as ctypes reports), or, for a field that
   ** straddles such units under _pack_, the byte where it starts */
@@ -641,7 +654,7 @@ static void setfields (lua_State *L, int tidx, int fidx) {
     if (ft->flags & CT_INCOMPLETE)
       ct_error(L, "TypeError", "field '%s': %s is an incomplete type "
                "(_fields_ not set)", name, ct_typename(L, -1));
-    if (ft->size > MAXSIZE)
+    if (toolarge(ft->size))
       ct_error(L, "OverflowError", "field '%s': type too large", name);
     if (ft->depth >= CT_MAXDEPTH)
       ct_error(L, "ValueError", "field '%s': type nested too deeply (more "

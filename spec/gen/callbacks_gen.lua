@@ -12,6 +12,9 @@ local M = {}
 
 local fmt, concat = string.format, table.concat
 
+-- long's width: the fixture's sizeof(long) (gcc)
+local LONGBITS = 8 * require("spec.helper").platform.long_size
+
 -- scalar descriptors: ctypes name, C type, value generator kind
 local SCALARS = {
   { "c_bool", "_Bool", "bool" },
@@ -21,8 +24,8 @@ local SCALARS = {
   { "c_ushort", "unsigned short", "int", 16, false },
   { "c_int", "int", "int", 32, true },
   { "c_uint", "unsigned int", "int", 32, false },
-  { "c_long", "long", "int", 64, true },
-  { "c_ulong", "unsigned long", "int", 64, false },
+  { "c_long", "long", "int", LONGBITS, true },
+  { "c_ulong", "unsigned long", "int", LONGBITS, false },
   { "c_longlong", "long long", "int", 64, true },
   { "c_ulonglong", "unsigned long long", "int", 64, false },
   { "c_float", "float", "float" },

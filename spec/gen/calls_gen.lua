@@ -9,21 +9,30 @@
 -- the same derived value, and compares: gcc is the oracle.
 local M = {}
 
+-- long is 32 or 64 bits wide, as the target has it
+-- and pointers are 32 or 64 bits wide
+local PTR_MAX = require("ctypes").sizeof(require("ctypes").c_void_p) == 8
+                and math.maxinteger or 0xFFFFFFFF
 local concat, fmt, unpack = table.concat, string.format, table.unpack
 local spack, sunpack = string.pack, string.unpack
+
+-- the target's facts, from the fixture (gcc): long's width, char's sign
+local PLATFORM = require("spec.helper").platform
+local LONGBITS = 8 * PLATFORM.long_size
 
 -- scalar kinds: ctypes name, C type, class, bits, signed
 local SCALARS = {
   { ct = "c_bool",       c = "_Bool",              k = "bool" },
-  { ct = "c_char",       c = "char",               k = "int", bits = 8,  signed = true, char = true },
+  { ct = "c_char",       c = "char",               k = "int", bits = 8,
+    signed = PLATFORM.char_signed, char = true },
   { ct = "c_byte",       c = "signed char",        k = "int", bits = 8,  signed = true },
   { ct = "c_ubyte",      c = "unsigned char",      k = "int", bits = 8 },
   { ct = "c_short",      c = "short",              k = "int", bits = 16, signed = true },
   { ct = "c_ushort",     c = "unsigned short",     k = "int", bits = 16 },
   { ct = "c_int",        c = "int",                k = "int", bits = 32, signed = true },
   { ct = "c_uint",       c = "unsigned int",       k = "int", bits = 32 },
-  { ct = "c_long",       c = "long",               k = "int", bits = 64, signed = true },
-  { ct = "c_ulong",      c = "unsigned long",      k = "int", bits = 64 },
+  { ct = "c_long",       c = "long",               k = "int", bits = LONGBITS, signed = true },
+  { ct = "c_ulong",      c = "unsigned long",      k = "int", bits = LONGBITS },
   { ct = "c_longlong",   c = "long long",          k = "int", bits = 64, signed = true },
   { ct = "c_ulonglong",  c = "unsigned long long", k = "int", bits = 64 },
   { ct = "c_float",      c = "float",              k = "float" },
@@ -71,6 +80,7 @@ local function fromderived(s, d)
     return v
   elseif s.k == "float" then return (d & 0xFFFFF) / 4
   else
+    if PTR_MAX ~= math.maxinteger then d = d & PTR_MAX end
     if d == 0 then return nil end
     return d
   end
@@ -90,6 +100,8 @@ local function chash(s, e)
   if s.k == "float" then return fmt("h = mix(h, dbits((double)(%s)));", e)
   elseif s.k == "ptr" then return fmt("h = mix(h, (uint64_t)(uintptr_t)(%s));", e)
   elseif s.k == "bool" then return fmt("h = mix(h, (uint64_t)(%s));", e)
+  elseif s.char then   -- plain char is unsigned on some targets (aarch64, s390x)
+    return fmt("h = mix(h, (uint64_t)(int64_t)(signed char)(%s));", e)
   elseif s.signed then return fmt("h = mix(h, (uint64_t)(int64_t)(%s));", e)
   else return fmt("h = mix(h, (uint64_t)(%s));", e) end
 end
@@ -111,7 +123,7 @@ local function randvalue(rnd, s)
     local v = rnd(-40000, 40000) / 8
     return v, dbits(v)
   else
-    local v = rnd(1, math.maxinteger)
+    local v = rnd(1, PTR_MAX)
     return v, v
   end
 end
@@ -216,10 +228,23 @@ local function pickarg(rnd, aggs)
   return { s = BYNAME[PICK[rnd(1, #PICK)]] }
 end
 
+-- math.random(a, b), also for ranges wider than math.maxinteger, which Lua
+-- 5.3 refuses ("interval too large"): there a 64-bit value is built from
+-- 16-bit draws until one falls in the range (more than half do).  Lua 5.4
+-- draws exactly as math.random does.
+local function draw(a, b)
+  local ok, v = pcall(math.random, a, b)
+  if ok then return v end
+  while true do
+    local x = 0
+    for _ = 1, 4 do x = (x << 16) | math.random(0, 0xffff) end
+    if x >= a and x <= b then return x end
+  end
+end
+
 function M.generate(seed, nsig, nvar)
-  local rng = math.random
   math.randomseed(seed)
-  local rnd = function(a, b) return rng(a, b) end
+  local rnd = draw
   local aggs = {}
   for i = 1, 40 do aggs[i] = genagg(rnd, i, aggs) end
   local sigs = {}
@@ -352,7 +377,7 @@ local function randagg(rnd, a, hs)
       w = v
     else
       v, w = randvalue(rnd, lf.s)
-      if lf.s.char then v = v & 0xFF; w = wrap(v, 8, true) end
+      if lf.s.char then v = v & 0xFF; w = wrap(v, 8, lf.s.signed) end
     end
     setpath(obj, a.T, lf.path, v)
     hs[#hs + 1] = w
@@ -392,7 +417,7 @@ end
 function M.run(ctypes, lib, gen, seed, untyped)
   local fails = maketypes(ctypes, lib, gen)
   math.randomseed(seed)
-  local rnd = function(a, b) return math.random(a, b) end
+  local rnd = draw
   local hashf = lib.diff_hash
   hashf.restype = ctypes.c_uint64
   for _, sig in ipairs(gen.sigs) do
@@ -446,14 +471,15 @@ function M.run(ctypes, lib, gen, seed, untyped)
       local x
       if k == "int" then x = rnd(-2147483648, 2147483647); h = mix(h, x)
       elseif k == "long" then
-        local n = rnd(math.mininteger, math.maxinteger)
+        local n = LONGBITS == 64 and rnd(math.mininteger, math.maxinteger)
+                  or rnd(-2147483648, 2147483647)
         x = ctypes.c_long(n); h = mix(h, n)
       elseif k == "double" then
         x = rnd(-4000, 4000) / 4
         if rnd(0, 1) == 1 then x = ctypes.c_float(x) end  -- promoted
         h = mix(h, dbits(type(x) == "number" and x or x.value))
       else
-        local n = rnd(1, math.maxinteger)
+        local n = rnd(1, PTR_MAX)
         x = ctypes.c_void_p(n); h = mix(h, n)
       end
       vals[j + 1] = x

@@ -40,6 +40,9 @@ local function rng(seed)
 end
 M.rng = rng
 
+-- long's width in bits: the fixture's sizeof(long) (32 on i386)
+local LONGBITS = 8 * require("spec.helper").platform.long_size
+
 -- scalar field types: C spelling, ctypes name, bits allowed (max width)
 local SCALARS = {
   { c = "char",               lua = "c_char" },
@@ -49,8 +52,8 @@ local SCALARS = {
   { c = "unsigned short",     lua = "c_ushort",    bits = 16 },
   { c = "int",                lua = "c_int",       bits = 32 },
   { c = "unsigned int",       lua = "c_uint",      bits = 32 },
-  { c = "long",               lua = "c_long",      bits = 64 },
-  { c = "unsigned long",      lua = "c_ulong",     bits = 64 },
+  { c = "long",               lua = "c_long",      bits = LONGBITS },
+  { c = "unsigned long",      lua = "c_ulong",     bits = LONGBITS },
   { c = "long long",          lua = "c_longlong",  bits = 64 },
   { c = "unsigned long long", lua = "c_ulonglong", bits = 64 },
   { c = "_Bool",              lua = "c_bool",      bits = 1 },
