@@ -721,12 +721,12 @@ static void setfields (lua_State *L, int tidx, int fidx) {
   if (alignopt > ly.align) ly.align = alignopt;
   size = ly.isunion ? ly.size : (ly.bitpos + 7) / 8;
   size = roundup(size, ly.align);
+  fmap = buildfmap(L, newidx);      /* allocates: before the commit */
   /* commit */
   t->size = (size_t)size;
   t->align = (size_t)ly.align;
   t->depth = depth + 1;
   t->flags = (t->flags & ~CT_INCOMPLETE) | CT_FINAL;
-  fmap = buildfmap(L, newidx);
   t->fmap = fmap;
   lua_pushvalue(L, newidx);
   lua_setiuservalue(L, tidx, CT_TUV_FIELDS);
