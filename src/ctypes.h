@@ -132,7 +132,7 @@ enum {
 
 /* ct_CData.flags */
 #define CT_CD_OWNS     0x01  /* ptr is this object's own payload/buffer */
-#define CT_CD_RESIZED  0x02  /* ptr is a resize() buffer held in CT_UV_KEEP */
+#define CT_CD_RESIZED  0x02  /* ptr is a resize() buffer held in its keep table */
 
 typedef struct ct_CData {
   ct_Type *type;       /* descriptor; the type userdata is in CT_UV_TYPE */
