@@ -81,13 +81,11 @@ static ct_CData *newcdata (lua_State *L, int tidx, ct_Type *t, size_t size,
   cd->ptr = (void *)a;
   cd->size = size;
   cd->flags = CT_CD_OWNS;
-  /* scalars: one store instead of a call to memset (ptr is 8-aligned at
-  ** least: the header keeps Lua's alignment) */
-  switch (size) {
-    case 1: *(uint8_t *)cd->ptr = 0; break;
-    case 2: *(uint16_t *)cd->ptr = 0; break;
-    case 4: *(uint32_t *)cd->ptr = 0; break;
-    case 8: *(uint64_t *)cd->ptr = 0; break;
+  switch (size) {      /* scalars: the compiler's stores, not a call */
+    case 1: memset(cd->ptr, 0, 1); break;
+    case 2: memset(cd->ptr, 0, 2); break;
+    case 4: memset(cd->ptr, 0, 4); break;
+    case 8: memset(cd->ptr, 0, 8); break;
     default: memset(cd->ptr, 0, size); break;
   }
   setcdatamt(L);
