@@ -35,7 +35,7 @@ describe("calls differential test against gcc", function()
   end)
 
   teardown(function()
-    ctypes._calls_direct(true)
+    require("ctypes.core")._calls_direct(true)
     if dir then helper.run("rm -rf " .. helper.quote(dir)) end
   end)
 
@@ -51,22 +51,22 @@ describe("calls differential test against gcc", function()
       i, set.seed, set.nsig, set.nvar)
 
     it(name .. ": agrees through the direct path", function()
-      ctypes._calls_direct(true)
+      require("ctypes.core")._calls_direct(true)
       assert.are.same({}, gen.run(ctypes, set.lib, set.g, set.seed))
     end)
 
     it(name .. ": agrees through libffi alone", function()
-      ctypes._calls_direct(false)
+      require("ctypes.core")._calls_direct(false)
       local fails = gen.run(ctypes, set.lib, set.g, set.seed + 1)
-      ctypes._calls_direct(true)
+      require("ctypes.core")._calls_direct(true)
       assert.are.same({}, fails)
     end)
 
     it(name .. ": agrees without argtypes (instances of each type)", function()
       for _, direct in ipairs({ true, false }) do
-        ctypes._calls_direct(direct)
+        require("ctypes.core")._calls_direct(direct)
         local fails = gen.run(ctypes, set.lib, set.g, set.seed + 3, true)
-        ctypes._calls_direct(true)
+        require("ctypes.core")._calls_direct(true)
         assert.are.same({}, fails)
       end
     end)

@@ -14,9 +14,9 @@ local libc = ctypes.CDLL(nil)
 -- runs f once through the direct register path and once through libffi
 local function bothpaths(f)
   for _, direct in ipairs({ true, false }) do
-    ctypes._calls_direct(direct)
+    require("ctypes.core")._calls_direct(direct)
     local ok, err = pcall(f, direct)
-    ctypes._calls_direct(true)
+    require("ctypes.core")._calls_direct(true)
     if not ok then error(err, 0) end
   end
 end
@@ -389,9 +389,8 @@ describe("parameters accept what ctypes' from_param accepts", function()
     local wcslen = libc.wcslen
     wcslen.argtypes, wcslen.restype = { ctypes.c_wchar_p }, ctypes.c_size_t
     assert.are.equal(2, wcslen((ctypes.c_wchar * 4)("a", "b")))
-    local ok, err = pcall(memchr, ctypes.byref(c_int(1)), 97, 1)
-    assert.is_false(ok)
-    assert.matches("^ArgumentError: argument 1: expected c_char_p, got ", err)
+    assert.has_error(function() memchr(ctypes.byref(c_int(1)), 97, 1) end,
+      "ArgumentError: argument 1: expected c_char_p, got byref(c_int)")
   end)
 
   it("POINTER(Struct): a table initialiser, a temporary passed by reference", function()

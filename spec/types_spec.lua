@@ -10,6 +10,18 @@ local scalar_names = {
   "c_char_p", "c_wchar_p", "c_void_p",
 }
 
+describe("the ctypes module", function()
+  it("holds no private names (the core keeps its _-prefixed entry points)", function()
+    local private = {}
+    for k in pairs(ctypes) do
+      if type(k) == "string" and k:sub(1, 1) == "_" then private[#private + 1] = k end
+    end
+    table.sort(private)
+    assert.are.same({}, private)
+    assert.are.equal("function", type(require("ctypes.core")._calls_direct))
+  end)
+end)
+
 describe("type objects", function()
   it("have the sizes string.pack gives for the same C types", function()
     local packed = {

@@ -10,7 +10,11 @@ for _, part in ipairs({
   (require("ctypes.handle")),
   { cdef = require("ctypes.cdef").cdef },
 }) do
-  for k, v in pairs(part) do M[k] = v end
+  -- names starting with "_" are the core's private entry points (for the
+  -- Lua modules and the specs): they stay in ctypes.core only
+  for k, v in pairs(part) do
+    if type(k) ~= "string" or k:sub(1, 1) ~= "_" then M[k] = v end
+  end
 end
 
 return M

@@ -1388,7 +1388,7 @@ A.misc = function(w)
   elseif k == 4 then
     return "callback_errors", PLAINCALL.callback_errors, w:anyargs(2)
   else
-    return "_calls_direct", function(v) local old = S._calls_direct(v); S._calls_direct(old) end, pack(w:any())
+    return "_calls_direct", function(v) local old = core._calls_direct(v); core._calls_direct(old) end, pack(w:any())
   end
 end
 WEIGHTS.misc = 3
@@ -1552,7 +1552,7 @@ function M.run(opts)
     end
   end
   local oldcfg = S.callback_config({ report = false, debug = false })
-  local olddirect = S._calls_direct()
+  local olddirect = core._calls_direct()
   local w
   for step = 1, steps do
     if w == nil or step % world_every == 0 then
@@ -1616,7 +1616,7 @@ function M.run(opts)
   end
   if w then w:cfunc(CFIX[10])(nil); w:forget() end
   S.callback_config(oldcfg)
-  S._calls_direct(olddirect)
+  core._calls_direct(olddirect)
   S.callback_errors()
   return result
 end
