@@ -134,6 +134,23 @@ static inline uint64_t ct_x64_eightbyte (const void *p, size_t sz, int j) {
   memcpy(&u, (const char *)p + 8 * j, n < 8 ? n : 8);
   return u;
 }
+/* the register image of a scalar argument of the libffi type code fftype
+** at p: integers sign or zero extended to 64 bits, a float in the low half
+** (the only place that widens arguments for the direct call) */
+static inline uint64_t ct_x64_regimage (const void *p, unsigned fftype) {
+  uint64_t u = 0;
+  switch (fftype) {
+    case FFI_TYPE_SINT8: return (uint64_t)(int64_t)*(const int8_t *)p;
+    case FFI_TYPE_UINT8: return *(const uint8_t *)p;
+    case FFI_TYPE_SINT16: return (uint64_t)(int64_t)*(const int16_t *)p;
+    case FFI_TYPE_UINT16: return *(const uint16_t *)p;
+    case FFI_TYPE_SINT32: case FFI_TYPE_INT:
+      return (uint64_t)(int64_t)*(const int32_t *)p;
+    case FFI_TYPE_UINT32: return *(const uint32_t *)p;
+    case FFI_TYPE_FLOAT: memcpy(&u, p, 4); return u;
+    default: memcpy(&u, p, 8); return u;
+  }
+}
 /* calls fn with six integer registers g and nsse SSE registers x; the
 ** result (by rd) goes to ret (16 bytes); inline: it is the call itself */
 typedef struct { uint64_t a, b; } ct_R_II;   /* rax, rdx */

@@ -255,6 +255,10 @@ void ct_open_type (lua_State *L);
 ** beyond the int64 range: the general routine) */
 static inline int ct_fast_tointeger (lua_State *L, int idx, lua_Integer *v) {
   int ok;
+  if (lua_isinteger(L, idx)) {      /* the common case first: two calls */
+    *v = lua_tointegerx(L, idx, NULL);
+    return 1;
+  }
   if (lua_type(L, idx) != LUA_TNUMBER) return 0;
   *v = lua_tointegerx(L, idx, &ok);
   return ok;
@@ -272,6 +276,68 @@ static inline int ct_fast_tofloat (lua_State *L, int idx, float *f) {
   *f = lua_isinteger(L, idx) ? (float)lua_tointeger(L, idx)
                              : (float)lua_tonumber(L, idx);
   return 1;
+}
+/* stores: the plain Lua values of every scalar rule that needs no
+** allocation and cannot fail halfway, stored at p (any alignment) as the
+** scalar `code`. Returns 0 (nothing changed: ct_scalar_set decides),
+** CT_FAST_DONE, or CT_FAST_KEEP (p now points into the Lua string at idx,
+** which must stay alive). ct_scalar_set starts with it; call.c's direct
+** path and callback.c's results use it instead of rules of their own. */
+#define CT_FAST_DONE 1
+#define CT_FAST_KEEP 2
+static inline int ct_fast_set (lua_State *L, int code, void *p, int idx) {
+  lua_Integer v;
+  switch (code) {
+#define CT_FAST_INT(CODE, T) \
+    case CT_##CODE: { T x_; \
+      if (!ct_fast_tointeger(L, idx, &v)) return 0; \
+      x_ = (T)v; memcpy(p, &x_, sizeof x_); return CT_FAST_DONE; }
+    CT_FAST_INT(BYTE, signed char)
+    CT_FAST_INT(UBYTE, unsigned char)
+    CT_FAST_INT(SHORT, short)
+    CT_FAST_INT(USHORT, unsigned short)
+    CT_FAST_INT(INT, int)
+    CT_FAST_INT(UINT, unsigned int)
+    CT_FAST_INT(LONG, long)
+    CT_FAST_INT(ULONG, unsigned long)
+    CT_FAST_INT(LONGLONG, long long)
+    CT_FAST_INT(ULONGLONG, unsigned long long)
+#undef CT_FAST_INT
+    case CT_BOOL: {
+      _Bool b;
+      if (!lua_isboolean(L, idx)) return 0;
+      b = lua_toboolean(L, idx);
+      memcpy(p, &b, sizeof b);
+      return CT_FAST_DONE;
+    }
+    case CT_FLOAT: {
+      float f;
+      if (!ct_fast_tofloat(L, idx, &f)) return 0;
+      memcpy(p, &f, sizeof f);
+      return CT_FAST_DONE;
+    }
+    case CT_DOUBLE: {
+      double d;
+      if (!ct_fast_todouble(L, idx, &d)) return 0;
+      memcpy(p, &d, sizeof d);
+      return CT_FAST_DONE;
+    }
+    case CT_CHAR_P:
+      if (lua_type(L, idx) == LUA_TSTRING) {
+        ct_storeptr(p, lua_tostring(L, idx));
+        return CT_FAST_KEEP;
+      }
+      /* FALLTHROUGH */
+    case CT_VOID_P: case CT_WCHAR_P:
+      if (lua_isnil(L, idx)) { ct_storeptr(p, NULL); return CT_FAST_DONE; }
+      if (lua_isinteger(L, idx)) {
+        ct_storeptr(p, (void *)(intptr_t)lua_tointeger(L, idx));
+        return CT_FAST_DONE;
+      }
+      return 0;
+    default:
+      return 0;
+  }
 }
 void ct_scalar_push (lua_State *L, int code, const void *p);
 /* loads: the most common scalars inline, the rest by ct_scalar_push (p is
