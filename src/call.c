@@ -65,8 +65,8 @@ static int pushresult (lua_State *L, ct_CallSig *s, void *rbuf, int sigidx,
     case CT_RK_SCALAR: ct_fast_push(L, s->rscalar, rbuf); return 1;
     case CT_RK_BIG: lua_pushvalue(L, bigidx); return 1;
     case CT_RK_CALLABLE:
-      lua_getiuservalue(L, sigidx, 1);
-      lua_pushinteger(L, *(int *)rbuf);
+      lua_getiuservalue(L, sigidx, 1);   /* restype(the int result) */
+      ct_fast_push(L, CT_INT, rbuf);
       lua_call(L, 1, 1);
       return 1;
     default:
@@ -199,12 +199,11 @@ static int directpath (lua_State *L, ct_CData *cd, ct_CallSig *s, int n) {
 ** general(), which starts over: nothing here has side effects. */
 int ct_func_call (lua_State *L) {
   ct_CData *cd = (ct_CData *)lua_touserdata(L, 1);
-  ct_Call *ci;
+  ct_Call *ci, **slot = ct_func_cislot(cd);
   ct_CallSig *s;
   int n;
-  if ((cd->flags & (CT_CD_CALLINFO | CT_CD_RESIZED)) == CT_CD_CALLINFO &&
-      ((ct_Call **)cd->ptr)[1] != NULL)
-    ci = ((ct_Call **)cd->ptr)[1];
+  if (slot != NULL && *slot != NULL)
+    ci = *slot;
   else {
     /* also fit to be the CData __call itself: other kinds are an error */
     if (cd->type->kind != CT_FUNC) {
@@ -269,8 +268,8 @@ int ct_func_call (lua_State *L) {
     }
 #undef ARG
     if (ct_cb_pending) ct_callback_raise(L);
-    if (s->rscalar == CT_INT) {           /* ct_fast_push's first case */
-      lua_pushinteger(L, (int)r);
+    if (s->rscalar == CT_INT) {  /* ct_fast_push's first case, unswitched */
+      ct_fast_push(L, CT_INT, &r);        /* the low bytes: little endian */
       return 1;
     }
     if (s->rk == CT_RK_VOID) return 0;
@@ -296,7 +295,7 @@ int ct_func_call (lua_State *L) {
       AROUND(L, s, r = ((double (*) (double, double, double, double))fn)
                        (d0, d1, d2, d3));
       if (ct_cb_pending) ct_callback_raise(L);
-      lua_pushnumber(L, r);
+      ct_fast_push(L, CT_DOUBLE, &r);
       return 1;
     }
     else {
@@ -675,7 +674,7 @@ static int general (lua_State *L, ct_Call *ci, void *fn, int n) {
           ** the object itself otherwise; in-out arguments as passed */
           ct_CData *o = ct_tocdata(L, base + i);
           if (o != NULL && o->type->kind == CT_SIMPLE)
-            ct_scalar_push(L, o->type->scalar, o->ptr);
+            ct_pushscalarvalue(L, o->type, o->ptr);   /* any byte order */
           else lua_pushvalue(L, base + i);
           nout++;
         }

@@ -472,9 +472,8 @@ void *ct_lib_sym (lua_State *L, int idx, const char *name, const char *what);
 #define CT_SIG_ADAPTERS   0x100
 /* the most arguments of a call or a signature, as in ctypes */
 #define CT_MAXARGS 1024
-/* ct_CData.flags bit set only by call.c on the function objects it makes:
-** their payload is { address, call info pointer } (cd->size stays the
-** size of a pointer) */
+/* ct_CData.flags bit set only by func.c on the function objects it makes
+** (ct_func_cislot, below) */
 #define CT_CD_CALLINFO    0x100
 typedef struct ct_Sig {
   unsigned flags;      /* CT_SIG_* */
@@ -680,6 +679,19 @@ typedef union ct_Slot {
   void *p;
   unsigned char b[16];
 } ct_Slot;
+
+/* A function object made by func.c (CT_CD_CALLINFO) is one userdata: the
+** CData header, one ct_Call pointer, then the payload at cd->ptr, which is
+** the function's address and nothing else (cd->size bytes). The pointer
+** spares the call path a uservalue lookup; it is written only by func.c's
+** setcallinfo, together with CT_UV_CALLINFO (which keeps the ct_Call
+** alive). Once resize() has moved the payload (CT_CD_RESIZED) the slot is
+** no longer there: NULL, and the uservalue decides. */
+static inline ct_Call **ct_func_cislot (const ct_CData *cd) {
+  if ((cd->flags & (CT_CD_CALLINFO | CT_CD_RESIZED)) != CT_CD_CALLINFO)
+    return NULL;
+  return (ct_Call **)cd->ptr - 1;
+}
 
 /* conv.c: the Lua value at idx as argument argn of the declared type at
 ** tidx (a is its ct_Arg): the value goes to slot or stays in memory the
