@@ -67,6 +67,22 @@
 #endif
 
 
+/* the bytes a (non-empty) bit field's bits occupy, [*first, *last] from
+** the start of its structure (a swapped one: its whole storage unit): both
+** lowerings (the x86-64 classification, libffi types built from the
+** fields) make them integer bytes */
+static inline void ct_abi_bitbytes (const ct_Field *f, size_t *first,
+                                    size_t *last) {
+  if (f->flags & CT_F_SWAPPED) {
+    *first = f->offset;
+    *last = f->offset + f->size - 1;
+  }
+  else {
+    *first = f->bitpos / 8;
+    *last = (f->bitpos + f->bit_size - 1) / 8;
+  }
+}
+
 #if CT_ABI_X64
 /* {======================================================================
 ** x86-64 System V: classification, placement (abi_x64.c)

@@ -91,15 +91,8 @@ static void markbytes (lua_State *L, int tidx, size_t off, unsigned char *map) {
           /* bit fields are integer bytes over the storage they occupy */
           if (f->bit_size > 0) {
             size_t first, last;
-            if (f->flags & CT_F_SWAPPED) {
-              first = off + f->offset;
-              last = first + f->size - 1;
-            }
-            else {
-              first = off + f->bitpos / 8;
-              last = off + (f->bitpos + f->bit_size - 1) / 8;
-            }
-            markint(map, first, last - first + 1);
+            ct_abi_bitbytes(f, &first, &last);             /* abi.h */
+            markint(map, off + first, last - first + 1);
           }
         }
         else if (f != NULL) {
