@@ -361,7 +361,7 @@ static int cb_body (lua_State *L) {
       ct_scalar_push(L, t->scalar, fr->args[i]);
     else {  /* pointers, structures, unions, functions: a CData copy */
       lua_rawgeti(L, atidx, i + 1);
-      ct_pushvalue(L, -1, fr->args[i], 0);
+      ct_pushcopy(L, t, -1, fr->args[i]);   /* ct_pushvalue's, t known */
       lua_replace(L, -2);
     }
   }

@@ -693,6 +693,18 @@ static inline ct_Call **ct_func_cislot (const ct_CData *cd) {
   return (ct_Call **)cd->ptr - 1;
 }
 
+/* conv.c's ct_pushvalue loads a non-scalar (baseidx 0) with this; inline
+** for callers that hold the descriptor t of the type at tidx (callback
+** arguments): a new instance holding a copy of the t->size bytes at p
+** (ct_newcdata without looking the type up twice more) */
+static inline void ct_pushcopy (lua_State *L, const ct_Type *t, int tidx,
+                                const void *p) {
+  ct_CData *cd;
+  if (t->flags & CT_INCOMPLETE) ct_checkcomplete(L, tidx);   /* raises */
+  cd = ct_newcdata_sized(L, tidx, t->size,
+                         t->kind == CT_FUNC ? CT_NUV_FUNC : CT_UV_N);
+  memcpy(cd->ptr, p, t->size);
+}
 /* conv.c: the Lua value at idx as argument argn of the declared type at
 ** tidx (a is its ct_Arg): the value goes to slot or stays in memory the
 ** stack keeps alive; returns its address ("ArgumentError: argument n: ..."
