@@ -35,6 +35,24 @@ describe("function objects", function()
     assert.matches("^<_FuncPtr object at 0x%x+>$", tostring(f))
   end)
 
+  it("hold the function's address alone: sizeof, resize and a call after it", function()
+    local F = ctypes.CFUNCTYPE(c_int, c_int, c_int)
+    local f = F(lib.fxc_add)
+    assert.are.equal(ctypes.sizeof(c_void_p), ctypes.sizeof(f))
+    assert.are.equal(ctypes.cast(lib.fxc_add, c_void_p).value,
+                     ctypes.cast(f, c_void_p).value)
+    -- resize moves the address to a buffer of 9 bytes; the call info made
+    -- after that (argtypes) must not be written into it (asan checks)
+    ctypes.resize(f, ctypes.sizeof(c_void_p) + 1)
+    assert.are.equal(ctypes.sizeof(c_void_p) + 1, ctypes.sizeof(f))
+    f.argtypes = { c_int, c_int }
+    assert.are.equal(5, f(2, 3))
+    local g = lib.fxc_add
+    ctypes.resize(g, ctypes.sizeof(c_void_p) + 1)
+    g.restype = c_int
+    assert.are.equal(7, g(3, 4))
+  end)
+
   it("keep argtypes as a copy and restype as given", function()
     local f = lib.fxc_six
     f.argtypes = { c_int, c_double, ctypes.POINTER(c_int), c_long, c_double, c_int }

@@ -67,6 +67,22 @@
 #endif
 
 
+/* the bytes a (non-empty) bit field's bits occupy, [*first, *last] from
+** the start of its structure (a swapped one: its whole storage unit): both
+** lowerings (the x86-64 classification, libffi types built from the
+** fields) make them integer bytes */
+static inline void ct_abi_bitbytes (const ct_Field *f, size_t *first,
+                                    size_t *last) {
+  if (f->flags & CT_F_SWAPPED) {
+    *first = f->offset;
+    *last = f->offset + f->size - 1;
+  }
+  else {
+    *first = f->bitpos / 8;
+    *last = (f->bitpos + f->bit_size - 1) / 8;
+  }
+}
+
 #if CT_ABI_X64
 /* {======================================================================
 ** x86-64 System V: classification, placement (abi_x64.c)
@@ -133,6 +149,23 @@ static inline uint64_t ct_x64_eightbyte (const void *p, size_t sz, int j) {
   size_t n = sz - 8 * (size_t)j;
   memcpy(&u, (const char *)p + 8 * j, n < 8 ? n : 8);
   return u;
+}
+/* the register image of a scalar argument of the libffi type code fftype
+** at p: integers sign or zero extended to 64 bits, a float in the low half
+** (the only place that widens arguments for the direct call) */
+static inline uint64_t ct_x64_regimage (const void *p, unsigned fftype) {
+  uint64_t u = 0;
+  switch (fftype) {
+    case FFI_TYPE_SINT8: return (uint64_t)(int64_t)*(const int8_t *)p;
+    case FFI_TYPE_UINT8: return *(const uint8_t *)p;
+    case FFI_TYPE_SINT16: return (uint64_t)(int64_t)*(const int16_t *)p;
+    case FFI_TYPE_UINT16: return *(const uint16_t *)p;
+    case FFI_TYPE_SINT32: case FFI_TYPE_INT:
+      return (uint64_t)(int64_t)*(const int32_t *)p;
+    case FFI_TYPE_UINT32: return *(const uint32_t *)p;
+    case FFI_TYPE_FLOAT: memcpy(&u, p, 4); return u;
+    default: memcpy(&u, p, 8); return u;
+  }
 }
 /* calls fn with six integer registers g and nsse SSE registers x; the
 ** result (by rd) goes to ret (16 bytes); inline: it is the call itself */

@@ -99,16 +99,9 @@ static void classify (lua_State *L, int tidx, size_t off, unsigned char cls[2]) 
             /* bit fields are INTEGER over the bytes their bits occupy */
             if (f->bit_size > 0) {
               size_t first, last;
-              if (f->flags & CT_F_SWAPPED) {
-                first = off + f->offset;
-                last = first + f->size - 1;
-              }
-              else {
-                first = off + f->bitpos / 8;
-                last = off + (f->bitpos + f->bit_size - 1) / 8;
-              }
-              mergeat(cls, first, CT_CL_INT);
-              mergeat(cls, last, CT_CL_INT);
+              ct_abi_bitbytes(f, &first, &last);
+              mergeat(cls, off + first, CT_CL_INT);
+              mergeat(cls, off + last, CT_CL_INT);
             }
           }
           else {

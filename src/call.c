@@ -65,8 +65,8 @@ static int pushresult (lua_State *L, ct_CallSig *s, void *rbuf, int sigidx,
     case CT_RK_SCALAR: ct_fast_push(L, s->rscalar, rbuf); return 1;
     case CT_RK_BIG: lua_pushvalue(L, bigidx); return 1;
     case CT_RK_CALLABLE:
-      lua_getiuservalue(L, sigidx, 1);
-      lua_pushinteger(L, *(int *)rbuf);
+      lua_getiuservalue(L, sigidx, 1);   /* restype(the int result) */
+      ct_fast_push(L, CT_INT, rbuf);
       lua_call(L, 1, 1);
       return 1;
     default:
@@ -127,48 +127,31 @@ static int directpath (lua_State *L, ct_CData *cd, ct_CallSig *s, int n) {
     for (i = 0; i < n; i++) {
       const ct_Arg *a = &s->a[i];
       int idx = i + 2;
-      lua_Integer v;
       switch (a->fc) {
-#define FINT(FC, T) \
-        case FC: \
-          if (!ct_fast_tointeger(L, idx, &v)) return -1; \
-          g[gi++] = (uint64_t)(int64_t)(T)v; \
-          break;
-        FINT(CT_FC_I8, signed char)
-        FINT(CT_FC_U8, unsigned char)
-        FINT(CT_FC_I16, short)
-        FINT(CT_FC_U16, unsigned short)
-        FINT(CT_FC_I32, int)
-        FINT(CT_FC_U32, unsigned int)
-        FINT(CT_FC_I64, int64_t)
-#undef FINT
-        case CT_FC_BOOL:
-          if (!lua_isboolean(L, idx)) return -1;
-          g[gi++] = (uint64_t)lua_toboolean(L, idx);
-          break;
-        case CT_FC_DOUBLE:
-          if (!ct_fast_todouble(L, idx, &x[xi])) return -1;
-          xi++;
-          break;
-        case CT_FC_FLOAT: {
-          float f;
-          double d = 0;
-          if (!ct_fast_tofloat(L, idx, &f)) return -1;
-          memcpy(&d, &f, sizeof f);
-          x[xi++] = d;
-          break;
+        /* the scalar rules' plain values (ctypes.h's ct_fast_set, one case
+        ** each: the code is a constant), then the register image (abi.h);
+        ** a Lua string stays alive on the stack */
+#define FSCALAR(FC, CODE, FFT, SSE) \
+        case FC: { \
+          uint64_t v_ = 0, u_; \
+          if (!ct_fast_set(L, CODE, &v_, idx)) return -1; \
+          u_ = ct_x64_regimage(&v_, FFT); \
+          if (SSE) memcpy(&x[xi++], &u_, 8); else g[gi++] = u_; \
+          break; \
         }
-        case CT_FC_CHARP:
-          if (lua_type(L, idx) == LUA_TSTRING)
-            g[gi++] = (uint64_t)(uintptr_t)lua_tostring(L, idx);
-          else if (lua_isnil(L, idx)) g[gi++] = 0;
-          else return -1;
-          break;
-        case CT_FC_VOIDP:
-          if (lua_isinteger(L, idx)) g[gi++] = (uint64_t)lua_tointeger(L, idx);
-          else if (lua_isnil(L, idx)) g[gi++] = 0;
-          else return -1;
-          break;
+        FSCALAR(CT_FC_I8, CT_BYTE, FFI_TYPE_SINT8, 0)
+        FSCALAR(CT_FC_U8, CT_UBYTE, FFI_TYPE_UINT8, 0)
+        FSCALAR(CT_FC_I16, CT_SHORT, FFI_TYPE_SINT16, 0)
+        FSCALAR(CT_FC_U16, CT_USHORT, FFI_TYPE_UINT16, 0)
+        FSCALAR(CT_FC_I32, CT_INT, FFI_TYPE_SINT32, 0)
+        FSCALAR(CT_FC_U32, CT_UINT, FFI_TYPE_UINT32, 0)
+        FSCALAR(CT_FC_I64, CT_LONGLONG, FFI_TYPE_SINT64, 0)
+        FSCALAR(CT_FC_BOOL, CT_BOOL, FFI_TYPE_UINT8, 0)
+        FSCALAR(CT_FC_CHARP, CT_CHAR_P, FFI_TYPE_POINTER, 0)
+        FSCALAR(CT_FC_VOIDP, CT_VOID_P, FFI_TYPE_POINTER, 0)
+        FSCALAR(CT_FC_FLOAT, CT_FLOAT, FFI_TYPE_FLOAT, 1)
+        FSCALAR(CT_FC_DOUBLE, CT_DOUBLE, FFI_TYPE_DOUBLE, 1)
+#undef FSCALAR
         case CT_FC_PTR: case CT_FC_AGG: {
           ct_CData *p = (ct_CData *)lua_touserdata(L, idx);
           int j, iscd;
@@ -216,12 +199,11 @@ static int directpath (lua_State *L, ct_CData *cd, ct_CallSig *s, int n) {
 ** general(), which starts over: nothing here has side effects. */
 int ct_func_call (lua_State *L) {
   ct_CData *cd = (ct_CData *)lua_touserdata(L, 1);
-  ct_Call *ci;
+  ct_Call *ci, **slot = ct_func_cislot(cd);
   ct_CallSig *s;
   int n;
-  if ((cd->flags & (CT_CD_CALLINFO | CT_CD_RESIZED)) == CT_CD_CALLINFO &&
-      ((ct_Call **)cd->ptr)[1] != NULL)
-    ci = ((ct_Call **)cd->ptr)[1];
+  if (slot != NULL && *slot != NULL)
+    ci = *slot;
   else {
     /* also fit to be the CData __call itself: other kinds are an error */
     if (cd->type->kind != CT_FUNC) {
@@ -242,9 +224,10 @@ int ct_func_call (lua_State *L) {
     lua_Integer a0, a1, a2, a3, a4, a5;
     uint64_t r;
     typedef lua_Integer I;
-    /* integers only (strings and floats go the strict way) */
-#define ARG(k) do { if (!lua_isinteger(L, k + 2)) goto slow; \
-                    a##k = lua_tointegerx(L, k + 2, NULL); } while (0)
+    /* the integer rule's plain values (ctypes.h's ct_fast_tointeger; the
+    ** callee casts to its type); the rest the strict way */
+#define ARG(k) do { if (!ct_fast_tointeger(L, k + 2, &a##k)) goto slow; \
+                  } while (0)
     switch (n) {
       case 0:
         if (fn == NULL) return nullfunc(L);
@@ -285,8 +268,8 @@ int ct_func_call (lua_State *L) {
     }
 #undef ARG
     if (ct_cb_pending) ct_callback_raise(L);
-    if (s->rscalar == CT_INT) {           /* ct_fast_push's first case */
-      lua_pushinteger(L, (int)r);
+    if (s->rscalar == CT_INT) {  /* ct_fast_push's first case, unswitched */
+      ct_fast_push(L, CT_INT, &r);        /* the low bytes: little endian */
       return 1;
     }
     if (s->rk == CT_RK_VOID) return 0;
@@ -297,8 +280,7 @@ int ct_func_call (lua_State *L) {
     void *fn = *(void **)cd->ptr;
     double d0 = 0, d1 = 0, d2 = 0, d3 = 0;
     switch (n) {   /* numbers only (strings go the strict way) */
-#define DARG(k) if (lua_type(L, k + 2) != LUA_TNUMBER) goto slow; \
-                d##k = (double)lua_tonumber(L, k + 2);
+#define DARG(k) if (!ct_fast_todouble(L, k + 2, &d##k)) goto slow;
       case 4: DARG(3) /* FALLTHROUGH */
       case 3: DARG(2) /* FALLTHROUGH */
       case 2: DARG(1) /* FALLTHROUGH */
@@ -313,7 +295,7 @@ int ct_func_call (lua_State *L) {
       AROUND(L, s, r = ((double (*) (double, double, double, double))fn)
                        (d0, d1, d2, d3));
       if (ct_cb_pending) ct_callback_raise(L);
-      lua_pushnumber(L, r);
+      ct_fast_push(L, CT_DOUBLE, &r);
       return 1;
     }
     else {
@@ -437,18 +419,7 @@ static void x64call (lua_State *L, ct_CallSig *s, Frame *fr, int na, void *fn,
         }
       }
       else {
-        uint64_t u;
-        switch (ft->type) {
-          case FFI_TYPE_SINT8: u = (uint64_t)(int64_t)*(int8_t *)fr->av[i]; break;
-          case FFI_TYPE_UINT8: u = *(uint8_t *)fr->av[i]; break;
-          case FFI_TYPE_SINT16: u = (uint64_t)(int64_t)*(int16_t *)fr->av[i]; break;
-          case FFI_TYPE_UINT16: u = *(uint16_t *)fr->av[i]; break;
-          case FFI_TYPE_SINT32: case FFI_TYPE_INT:
-            u = (uint64_t)(int64_t)*(int32_t *)fr->av[i]; break;
-          case FFI_TYPE_UINT32: u = *(uint32_t *)fr->av[i]; break;
-          case FFI_TYPE_FLOAT: u = 0; memcpy(&u, fr->av[i], 4); break;
-          default: memcpy(&u, fr->av[i], 8); break;
-        }
+        uint64_t u = ct_x64_regimage(fr->av[i], ft->type);
         if (lw->c[0] == CT_CL_INT) g[gi++] = u;
         else memcpy(&x[xi++], &u, 8);
       }
@@ -703,7 +674,7 @@ static int general (lua_State *L, ct_Call *ci, void *fn, int n) {
           ** the object itself otherwise; in-out arguments as passed */
           ct_CData *o = ct_tocdata(L, base + i);
           if (o != NULL && o->type->kind == CT_SIMPLE)
-            ct_scalar_push(L, o->type->scalar, o->ptr);
+            ct_pushscalarvalue(L, o->type, o->ptr);   /* any byte order */
           else lua_pushvalue(L, base + i);
           nout++;
         }

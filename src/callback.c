@@ -259,52 +259,12 @@ typedef union cb_Scalar {
 } cb_Scalar;
 
 
-/* The fast result conversion: plain numbers only, nothing that can raise or
-** allocate. Returns 0 when the general (protected) path must decide. */
+/* The fast result conversion: the plain values of ctypes.h's ct_fast_set
+** (nothing that can raise, allocate or needs keeping alive). Returns 0 when
+** the general (protected) path must decide. */
 static int fastresult (lua_State *L, const cb_State *st, void *ret) {
   cb_Scalar v;
-  switch (st->retcode) {
-#define INTCASE(CODE, F) \
-    case CT_##CODE: { \
-      lua_Integer i; \
-      if (!ct_fast_tointeger(L, -1, &i)) return 0; \
-      v.F = (__typeof__(v.F))i; break; \
-    }
-    INTCASE(BYTE, sc)
-    INTCASE(UBYTE, uc)
-    INTCASE(SHORT, s)
-    INTCASE(USHORT, us)
-    INTCASE(INT, i)
-    INTCASE(UINT, u)
-    INTCASE(LONG, l)
-    INTCASE(ULONG, ul)
-    INTCASE(LONGLONG, ll)
-    INTCASE(ULONGLONG, ull)
-#undef INTCASE
-    case CT_BOOL:
-      if (!lua_isboolean(L, -1)) return 0;
-      v.b = lua_toboolean(L, -1);
-      break;
-    case CT_FLOAT:
-      if (!ct_fast_tofloat(L, -1, &v.f)) return 0;
-      break;
-    case CT_DOUBLE:
-      if (!ct_fast_todouble(L, -1, &v.d)) return 0;
-      break;
-    case CT_LONGDOUBLE:
-      if (lua_type(L, -1) != LUA_TNUMBER) return 0;
-      v.ld = lua_isinteger(L, -1) ? (long double)lua_tointeger(L, -1)
-                                  : (long double)lua_tonumber(L, -1);
-      break;
-    case CT_VOID_P:
-      if (lua_isnil(L, -1)) v.p = NULL;
-      else if (lua_isinteger(L, -1))
-        v.p = (void *)(intptr_t)lua_tointeger(L, -1);
-      else return 0;
-      break;
-    default:
-      return 0;
-  }
+  if (ct_fast_set(L, st->retcode, &v, -1) != CT_FAST_DONE) return 0;
   storeret(st, ret, &v);
   return 1;
 }
@@ -401,11 +361,7 @@ static int cb_body (lua_State *L) {
       ct_scalar_push(L, t->scalar, fr->args[i]);
     else {  /* pointers, structures, unions, functions: a CData copy */
       lua_rawgeti(L, atidx, i + 1);
-      if (t->kind == CT_POINTER) {  /* the common case, made directly */
-        ct_CData *cd = ct_newcdata_sized(L, -1, sizeof(void *), CT_UV_N);
-        memcpy(cd->ptr, fr->args[i], sizeof(void *));
-      }
-      else ct_pushvalue(L, -1, fr->args[i], 0);
+      ct_pushcopy(L, t, -1, fr->args[i]);   /* ct_pushvalue's, t known */
       lua_replace(L, -2);
     }
   }
@@ -644,6 +600,7 @@ int cb_fast (cb_State *st, void *ret, void **args, const char *regs) {
   uintptr_t a = (uintptr_t)ct_active_L;
   lua_State *L = (lua_State *)(a & ~CT_WIN_BITS);
   int w, n = st->nfast, i, r;
+  lua_Integer iv;
   if (!(a & CT_WIN_BITS) || n < 0 || ct_cb_pending ||
       atomic_load_explicit(&st->status, memory_order_acquire) != CB_LIVE ||
       !cb_ours(L, st->shared) ||
@@ -710,8 +667,9 @@ int cb_fast (cb_State *st, void *ret, void **args, const char *regs) {
   if (r == LUA_OK) {
     switch (st->rfast) {  /* the common results inline */
       case RF_INT:
-        if (lua_isinteger(L, -1)) {
-          uint64_t x = (uint64_t)lua_tointeger(L, -1) << st->rsh;
+        if (ct_fast_tointeger(L, -1, &iv)) {
+          /* (T)iv, then widened as storeret() does: the shifts */
+          uint64_t x = (uint64_t)iv << st->rsh;
           x = st->rsgn ? (uint64_t)((int64_t)x >> st->rsh) : x >> st->rsh;
           if (sizeof(ffi_arg) >= sizeof x || st->retsize > sizeof(ffi_arg))
             memcpy(ret, &x, sizeof x);

@@ -176,10 +176,8 @@ void ct_pushvalue (lua_State *L, int tidx, const void *p, int baseidx) {
     ct_pushscalarvalue(L, t, p);
   else if (baseidx != 0)
     ct_newview(L, tidx, (void *)p, baseidx);
-  else {
-    ct_CData *cd = ct_newcdata(L, tidx);
-    memcpy(cd->ptr, p, t->size);
-  }
+  else
+    ct_pushcopy(L, t, tidx, p);
 }
 
 /* } ====================================================================== */

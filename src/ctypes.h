@@ -301,6 +301,10 @@ void ct_open_type (lua_State *L);
 ** beyond the int64 range: the general routine) */
 static inline int ct_fast_tointeger (lua_State *L, int idx, lua_Integer *v) {
   int ok;
+  if (lua_isinteger(L, idx)) {      /* the common case first: two calls */
+    *v = lua_tointegerx(L, idx, NULL);
+    return 1;
+  }
   if (lua_type(L, idx) != LUA_TNUMBER) return 0;
   *v = lua_tointegerx(L, idx, &ok);
   return ok;
@@ -318,6 +322,68 @@ static inline int ct_fast_tofloat (lua_State *L, int idx, float *f) {
   *f = lua_isinteger(L, idx) ? (float)lua_tointeger(L, idx)
                              : (float)lua_tonumber(L, idx);
   return 1;
+}
+/* stores: the plain Lua values of every scalar rule that needs no
+** allocation and cannot fail halfway, stored at p (any alignment) as the
+** scalar `code`. Returns 0 (nothing changed: ct_scalar_set decides),
+** CT_FAST_DONE, or CT_FAST_KEEP (p now points into the Lua string at idx,
+** which must stay alive). ct_scalar_set starts with it; call.c's direct
+** path and callback.c's results use it instead of rules of their own. */
+#define CT_FAST_DONE 1
+#define CT_FAST_KEEP 2
+static inline int ct_fast_set (lua_State *L, int code, void *p, int idx) {
+  lua_Integer v;
+  switch (code) {
+#define CT_FAST_INT(CODE, T) \
+    case CT_##CODE: { T x_; \
+      if (!ct_fast_tointeger(L, idx, &v)) return 0; \
+      x_ = (T)v; memcpy(p, &x_, sizeof x_); return CT_FAST_DONE; }
+    CT_FAST_INT(BYTE, signed char)
+    CT_FAST_INT(UBYTE, unsigned char)
+    CT_FAST_INT(SHORT, short)
+    CT_FAST_INT(USHORT, unsigned short)
+    CT_FAST_INT(INT, int)
+    CT_FAST_INT(UINT, unsigned int)
+    CT_FAST_INT(LONG, long)
+    CT_FAST_INT(ULONG, unsigned long)
+    CT_FAST_INT(LONGLONG, long long)
+    CT_FAST_INT(ULONGLONG, unsigned long long)
+#undef CT_FAST_INT
+    case CT_BOOL: {
+      _Bool b;
+      if (!lua_isboolean(L, idx)) return 0;
+      b = lua_toboolean(L, idx);
+      memcpy(p, &b, sizeof b);
+      return CT_FAST_DONE;
+    }
+    case CT_FLOAT: {
+      float f;
+      if (!ct_fast_tofloat(L, idx, &f)) return 0;
+      memcpy(p, &f, sizeof f);
+      return CT_FAST_DONE;
+    }
+    case CT_DOUBLE: {
+      double d;
+      if (!ct_fast_todouble(L, idx, &d)) return 0;
+      memcpy(p, &d, sizeof d);
+      return CT_FAST_DONE;
+    }
+    case CT_CHAR_P:
+      if (lua_type(L, idx) == LUA_TSTRING) {
+        ct_storeptr(p, lua_tostring(L, idx));
+        return CT_FAST_KEEP;
+      }
+      /* FALLTHROUGH */
+    case CT_VOID_P: case CT_WCHAR_P:
+      if (lua_isnil(L, idx)) { ct_storeptr(p, NULL); return CT_FAST_DONE; }
+      if (lua_isinteger(L, idx)) {
+        ct_storeptr(p, (void *)(intptr_t)lua_tointeger(L, idx));
+        return CT_FAST_DONE;
+      }
+      return 0;
+    default:
+      return 0;
+  }
 }
 void ct_scalar_push (lua_State *L, int code, const void *p);
 /* loads: the most common scalars inline, the rest by ct_scalar_push (p is
@@ -457,9 +523,8 @@ void *ct_lib_sym (lua_State *L, int idx, const char *name, const char *what);
 #define CT_SIG_ADAPTERS   0x100
 /* the most arguments of a call or a signature, as in ctypes */
 #define CT_MAXARGS 1024
-/* ct_CData.flags bit set only by call.c on the function objects it makes:
-** their payload is { address, call info pointer } (cd->size stays the
-** size of a pointer) */
+/* ct_CData.flags bit set only by func.c on the function objects it makes
+** (ct_func_cislot, below) */
 #define CT_CD_CALLINFO    0x100
 typedef struct ct_Sig {
   unsigned flags;      /* CT_SIG_* */
@@ -666,6 +731,31 @@ typedef union ct_Slot {
   unsigned char b[16];
 } ct_Slot;
 
+/* A function object made by func.c (CT_CD_CALLINFO) is one userdata: the
+** CData header, one ct_Call pointer, then the payload at cd->ptr, which is
+** the function's address and nothing else (cd->size bytes). The pointer
+** spares the call path a uservalue lookup; it is written only by func.c's
+** setcallinfo, together with CT_UV_CALLINFO (which keeps the ct_Call
+** alive). Once resize() has moved the payload (CT_CD_RESIZED) the slot is
+** no longer there: NULL, and the uservalue decides. */
+static inline ct_Call **ct_func_cislot (const ct_CData *cd) {
+  if ((cd->flags & (CT_CD_CALLINFO | CT_CD_RESIZED)) != CT_CD_CALLINFO)
+    return NULL;
+  return (ct_Call **)cd->ptr - 1;
+}
+
+/* conv.c's ct_pushvalue loads a non-scalar (baseidx 0) with this; inline
+** for callers that hold the descriptor t of the type at tidx (callback
+** arguments): a new instance holding a copy of the t->size bytes at p
+** (ct_newcdata without looking the type up twice more) */
+static inline void ct_pushcopy (lua_State *L, const ct_Type *t, int tidx,
+                                const void *p) {
+  ct_CData *cd;
+  if (t->flags & CT_INCOMPLETE) ct_checkcomplete(L, tidx);   /* raises */
+  cd = ct_newcdata_sized(L, tidx, t->size,
+                         t->kind == CT_FUNC ? CT_NUV_FUNC : CT_UV_N);
+  memcpy(cd->ptr, p, t->size);
+}
 /* conv.c: the Lua value at idx as argument argn of the declared type at
 ** tidx (a is its ct_Arg): the value goes to slot or stays in memory the
 ** stack keeps alive; returns its address ("ArgumentError: argument n: ..."

@@ -91,15 +91,8 @@ static void markbytes (lua_State *L, int tidx, size_t off, unsigned char *map) {
           /* bit fields are integer bytes over the storage they occupy */
           if (f->bit_size > 0) {
             size_t first, last;
-            if (f->flags & CT_F_SWAPPED) {
-              first = off + f->offset;
-              last = first + f->size - 1;
-            }
-            else {
-              first = off + f->bitpos / 8;
-              last = off + (f->bitpos + f->bit_size - 1) / 8;
-            }
-            markint(map, first, last - first + 1);
+            ct_abi_bitbytes(f, &first, &last);             /* abi.h */
+            markint(map, off + first, last - first + 1);
           }
         }
         else if (f != NULL) {
@@ -597,7 +590,7 @@ static ct_Call *setcallinfo (lua_State *L, int idx, unsigned cflags) {
   ci->sig = (ct_CallSig *)lua_touserdata(L, -2);
   ci->flags = cflags;
   sethot(ci);
-  if (cd->flags & CT_CD_CALLINFO) ((ct_Call **)cd->ptr)[1] = ci;
+  if (ct_func_cislot(cd) != NULL) *ct_func_cislot(cd) = ci;
   lua_insert(L, -2);                                    /* ci, sig */
   lua_setiuservalue(L, -2, 1);                          /* ci */
   lua_setiuservalue(L, idx, CT_UV_CALLINFO);
@@ -605,15 +598,18 @@ static ct_Call *setcallinfo (lua_State *L, int idx, unsigned cflags) {
 }
 
 
-/* a new function object of the CT_FUNC type at tidx: its payload holds
-** the address and, after it, the ct_Call pointer that spares the call path a
-** uservalue lookup */
+/* a new function object of the CT_FUNC type at tidx: the ct_Call pointer
+** that spares the call path a uservalue lookup, then the payload, the
+** address (ctypes.h, ct_func_cislot) */
 static ct_CData *newfuncobj (lua_State *L, int tidx, void *addr) {
-  ct_CData *cd = ct_newcdata_sized(L, tidx, 2 * sizeof(void *), CT_NUV_FUNC);
+  ct_CData *cd = ct_newcdata_sized(L, tidx, sizeof(ct_Call *) +
+                                   sizeof(void *), CT_NUV_FUNC);
+  ct_Call **slot = (ct_Call **)cd->ptr;
+  *slot = NULL;
+  cd->ptr = slot + 1;
   cd->size = sizeof(void *);
   cd->flags |= CT_CD_CALLINFO;
-  ((void **)cd->ptr)[0] = addr;
-  ((void **)cd->ptr)[1] = NULL;
+  ct_storeptr(cd->ptr, addr);
   return cd;
 }
 

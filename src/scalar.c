@@ -180,6 +180,11 @@ void ct_bswap (void *p, size_t n) {
 ** messages. Returns CT_CONV_*. */
 int ct_scalar_set (lua_State *L, int code, void *p, int idx, int tidx) {
   uint64_t u;
+  switch (ct_fast_set(L, code, p, idx)) {    /* plain values (ctypes.h) */
+    case CT_FAST_DONE: return CT_CONV_OK;
+    case CT_FAST_KEEP: return CT_CONV_KEEPARG;
+    default: break;
+  }
   idx = lua_absindex(L, idx);
   /* an instance of the same scalar type: copy its value */
   if (lua_type(L, idx) == LUA_TUSERDATA) {
