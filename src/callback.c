@@ -634,13 +634,11 @@ int cb_fast (cb_State *st, void *ret, void **args, const char *regs) {
   ct_assert(st->inflight > 0);
 #if CT_X64_DIRECT
   if (regs != NULL && st->allint) {
-    /* the register, shifted left and back: sign or zero extended */
+    /* the register, sign or zero extended (ct_extend) */
 #define IARG(k) do { \
-      uint64_t v_; int sh_ = st->ash[k]; \
+      uint64_t v_; \
       memcpy(&v_, regs + st->off[k], sizeof v_); \
-      v_ <<= sh_; \
-      lua_pushinteger(L, st->asgn[k] ? (lua_Integer)((int64_t)v_ >> sh_) \
-                                     : (lua_Integer)(v_ >> sh_)); \
+      lua_pushinteger(L, (lua_Integer)ct_extend(v_, st->ash[k], st->asgn[k])); \
     } while (0)
     switch (n) {  /* the usual counts straight, the rest in a loop */
       case 0: break;
@@ -669,8 +667,7 @@ int cb_fast (cb_State *st, void *ret, void **args, const char *regs) {
       case RF_INT:
         if (ct_fast_tointeger(L, -1, &iv)) {
           /* (T)iv, then widened as storeret() does: the shifts */
-          uint64_t x = (uint64_t)iv << st->rsh;
-          x = st->rsgn ? (uint64_t)((int64_t)x >> st->rsh) : x >> st->rsh;
+          uint64_t x = ct_extend((uint64_t)iv, st->rsh, st->rsgn);
           if (sizeof(ffi_arg) >= sizeof x || st->retsize > sizeof(ffi_arg))
             memcpy(ret, &x, sizeof x);
           else {  /* a whole ffi_arg (libffi's contract): the value's type
@@ -874,8 +871,8 @@ static cb_Shared *getshared (lua_State *L) {
 }
 
 
-/* whether t is an integer scalar; then its value is a 64-bit word shifted
-** left by *sh and back, arithmetically if *sgn */
+/* whether t is an integer scalar; then *sh and *sgn are what ct_extend
+** needs to widen a 64-bit word holding it */
 static int intshift (const ct_Type *t, unsigned char *sh, unsigned char *sgn) {
   if (t->kind != CT_SIMPLE) return 0;
   switch (t->scalar) {

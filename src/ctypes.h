@@ -617,6 +617,16 @@ extern CT_TLS int ct_errno;
 /* libffi returns integer results narrower than ffi_arg widened to a whole
 ** ffi_arg (on every endianness): narrows the one at p in place, so that the
 ** value starts at p as every other result does */
+/* an integer of a C type 64 - sh bits wide in the low bits of a 64-bit
+** word whose upper bits are undefined (a register) or must be made
+** defined (a widened ffi_arg result): sign-extended if sgn, else
+** zero-extended. Callbacks read register arguments and store inline
+** integer results with it (callback.c: intshift gives sh and sgn). */
+static inline uint64_t ct_extend (uint64_t v, unsigned sh, int sgn) {
+  v <<= sh;
+  return sgn ? (uint64_t)((int64_t)v >> sh) : v >> sh;
+}
+
 static inline void ct_ffiret_narrow (int code, void *p) {
   ffi_arg v;
   size_t n;
