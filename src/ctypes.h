@@ -762,8 +762,7 @@ static inline void ct_pushcopy (lua_State *L, const ct_Type *t, int tidx,
                                 const void *p) {
   ct_CData *cd;
   if (t->flags & CT_INCOMPLETE) ct_checkcomplete(L, tidx);   /* raises */
-  cd = ct_newcdata_sized(L, tidx, t->size,
-                         t->kind == CT_FUNC ? CT_NUV_FUNC : CT_UV_N);
+  cd = ct_newcdata_sized(L, tidx, t->size, CT_UV_N);   /* nuv by kind */
   memcpy(cd->ptr, p, t->size);
 }
 /* conv.c: the Lua value at idx as argument argn of the declared type at
