@@ -1398,10 +1398,13 @@ function P:record()
             local eff = malign
             if opts.pack and opts.pack < eff then eff = opts.pack end
             if eff > 1 then
-              local c = ctypes()
-              local PAD = { [2] = c.c_short, [4] = c.c_int, [8] = c.c_long }
-              if PAD[eff] then
-                fields[#fields + 1] = { "", PAD[eff], 0 }
+              -- the integer type of that alignment (none of 8 on i386)
+              local c, pad = ctypes(), nil
+              for _, t in ipairs({ "c_short", "c_int", "c_long", "c_longlong" }) do
+                if c.alignment(c[t]) == eff then pad = c[t] break end
+              end
+              if pad then
+                fields[#fields + 1] = { "", pad, 0 }
               else
                 bigpad = bigpad or d.tok
                 self.nanon = self.nanon + 1
