@@ -1406,8 +1406,8 @@ function P:record()
             if eff > 1 then
               -- the integer type of that alignment (none of 8 on i386)
               local c, pad = ctypes(), nil
-              for _, t in ipairs({ "c_short", "c_int", "c_long", "c_longlong" }) do
-                if c.alignment(c[t]) == eff then pad = c[t] break end
+              for _, n in ipairs({ "c_short", "c_int", "c_long", "c_longlong" }) do
+                if c.alignment(c[n]) == eff then pad = c[n] break end
               end
               if pad then
                 fields[#fields + 1] = { "", pad, 0 }
@@ -1435,8 +1435,8 @@ function P:record()
   if opts.packed then opts.pack = 1 end
   if bigpad and opts.pack then
     local c, most = ctypes(), 0      -- the largest integer alignment (4 on i386)
-    for _, t in ipairs({ "c_short", "c_int", "c_long", "c_longlong" }) do
-      if c.alignment(c[t]) > most then most = c.alignment(c[t]) end
+    for _, n in ipairs({ "c_short", "c_int", "c_long", "c_longlong" }) do
+      if c.alignment(c[n]) > most then most = c.alignment(c[n]) end
     end
     fail(bigpad, "aligned(n) above " .. most .. " on a member of a packed " .. kind ..
          " is not supported")
