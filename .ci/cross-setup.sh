@@ -14,14 +14,16 @@
 #                            drags in foreign pkg-config/libtool)
 #   DIR/bin/<arch>/gcc       the cross gcc under the name the specs call
 #   DIR/<arch>.env           shell assignments: PATH QEMU_LD_PREFIX CTYPES_LUA
-#                            CROSS_GCC
+#                            CROSS_GCC (and LD_LIBRARY_PATH when DIR/libs/
+#                            <debarch> is used, below)
 # and registers qemu-user with binfmt_misc (mounted if needed), so foreign
 # binaries (the target's lua5.4, gcc output) run transparently.
 #
 # Co-installable foreign runtime libraries (libffi8, liblua5.4-0,
-# lua-filesystem, lua-system, zlib1g for the specs' find_library("z"), ...)
-# are installed with apt for the foreign architecture: they land in
-# /usr/lib/<triplet> and remove nothing.
+# lua-filesystem, lua-system; zlib1g, libsqlite3-0, libssl3 for specs and
+# examples) are installed with apt for the foreign architecture: they land
+# in /usr/lib/<triplet> and remove nothing.  DIR/libs/<debarch>/ receives
+# those of the last three that the mirror cannot install (version skew).
 set -eu
 
 arch=${1:?usage: cross-setup.sh aarch64|s390x|i386 [dir]}
@@ -99,15 +101,53 @@ if ! installed $native || ! installed $foreign; then
   "${apt[@]}" install --no-install-recommends $foreign </dev/null >/dev/null
 fi
 
-# zlib for find_library("z") (a spec and examples/zlib.lua): optional, as
-# its version can lag behind the native one for an architecture that the
-# security archive (mirror) lacks; then those two specs fail, nothing else.
-if ! installed "zlib1g:$deb" && [ ! -e "$dir/.zlib-tried-$deb" ]; then
+# Runtime libraries that specs and examples load: libz (find_library("z"),
+# examples/zlib.lua, the zlib cdef spec), libsqlite3.so.0 and libcrypto.so.3
+# (examples, the sqlite3 cdef spec).  Installed for the foreign architecture
+# when apt can (Multi-Arch: same wants the native version; --no-remove, so
+# that apt never removes a native package to make room).  Where the
+# foreign archive lags the native one on the mirror (zlib1g:s390x and
+# libssl3:s390x here), the available version is extracted into $libs
+# instead, and the loader finds it there (LD_LIBRARY_PATH in the env file;
+# find_library searches LD_LIBRARY_PATH's directories too).
+runtime="zlib1g:$deb libsqlite3-0:$deb libssl3:$deb"
+libs=$dir/libs/$deb
+missing() {
+  local p out=""
+  for p in $runtime; do installed "$p" || out="$out $p"; done
+  echo "${out# }"
+}
+absent=$(missing)
+if [ -n "$absent" ] && [ ! -e "$dir/.runtime-tried-$deb" ]; then
   need_root "apt-get install"
-  say "apt-get install zlib1g:$deb"
-  "${apt[@]}" install --no-install-recommends "zlib1g:$deb" </dev/null >/dev/null 2>&1 ||
-    say "warning: zlib1g:$deb not installable here (version skew with the native zlib1g)"
-  touch "$dir/.zlib-tried-$deb"
+  if [ ! -e "$dir/.apt-updated" ]; then
+    say "apt-get update"
+    "${apt[@]}" update >/dev/null
+    touch "$dir/.apt-updated"
+  fi
+  for p in $absent; do
+    say "apt-get install $p"
+    "${apt[@]}" install --no-install-recommends --no-remove "$p" </dev/null >/dev/null 2>&1 ||
+      say "$p is not installable here (its version lags the native one): extracting it"
+  done
+  touch "$dir/.runtime-tried-$deb"
+  absent=$(missing)
+fi
+ldpath=""
+if [ -n "$absent" ]; then
+  if [ ! -e "$libs/.extracted" ] || [ "$(cat "$libs/.extracted")" != "$absent" ]; then
+    say "extracting $absent into $libs"
+    rm -rf "$libs" "$dir/debs/libs-$deb"
+    mkdir -p "$libs" "$dir/debs/libs-$deb"
+    chmod 777 "$dir/debs/libs-$deb"   # apt-get download runs as _apt
+    # shellcheck disable=SC2086
+    (cd "$dir/debs/libs-$deb" && apt-get -q download $absent >/dev/null)
+    for d in "$dir/debs/libs-$deb"/*.deb; do dpkg -x "$d" "$libs"; done
+    echo "$absent" > "$libs/.extracted"
+  fi
+  ldpath="$libs/lib/$tri:$libs/usr/lib/$tri"
+else
+  rm -rf "$libs"
 fi
 
 stamp=$sys/.extracted
@@ -174,6 +214,9 @@ QEMU_LD_PREFIX=$sys
 CTYPES_LUA=$sys/usr/bin/lua5.4
 CROSS_GCC=$wrap/gcc
 EOF
+if [ -n "$ldpath" ]; then
+  echo "LD_LIBRARY_PATH=$ldpath\${LD_LIBRARY_PATH:+:\$LD_LIBRARY_PATH}" >> "$dir/$arch.env"
+fi
 
 # the check: the target's lua5.4 runs under qemu
 out=$(QEMU_LD_PREFIX=$sys "$sys/usr/bin/lua5.4" -e 'io.write(_VERSION)' 2>&1) || {

@@ -285,6 +285,24 @@ describe("conversions with argtypes", function()
     assert.are.equal(255, u8(-1))
   end)
 
+  it("extend plain char as the target's C does, in and out of callbacks", function()
+    -- 0xF6 is 246 where char is unsigned (aarch64, s390x), -10 elsewhere;
+    -- the s390x callee reads the register the caller extended
+    local want = helper.platform.char_signed and -10 or 246
+    local f = lib.fxc_char_u64
+    f.argtypes, f.restype = { ctypes.c_char }, ctypes.c_ulonglong
+    assert.are.equal(want, f("\xf6"))
+    assert.are.equal(want, f(ctypes.c_char("\xf6")))
+    local CB = ctypes.CFUNCTYPE(ctypes.c_char, ctypes.c_char)
+    local g = lib.fxc_char_cb_u64
+    g.argtypes, g.restype = { CB, ctypes.c_char }, ctypes.c_ulonglong
+    local seen
+    local cb = CB(function(c) seen = c; return c end)
+    assert.are.equal(want, g(cb, "\xf6"))
+    assert.are.equal("\xf6", seen)
+    cb:release()
+  end)
+
   it("check the argument count", function()
     assert.has_error(function() add(1) end,
       "TypeError: this function takes at least 2 arguments (1 given)")

@@ -904,6 +904,12 @@ static int retmode (const ct_Type *t) {
     switch (t->scalar) {
       case CT_FLOAT: return RET_RAW;
       case CT_BOOL: case CT_UBYTE: case CT_USHORT: case CT_UINT:
+#if CHAR_MIN == 0
+      case CT_CHAR:     /* plain char is unsigned (aarch64, s390x) */
+#endif
+#if WCHAR_MIN == 0
+      case CT_WCHAR:    /* wchar_t is unsigned (aarch64) */
+#endif
         return RET_UINT;
       default: return RET_SINT;
     }

@@ -556,7 +556,7 @@ static int toosmall (lua_State *L, const char *fname, size_t len, size_t need,
                     "offset %I)", fname, (lua_Integer)len, off);
   return ct_error(L, "ValueError", "%s: Buffer size too small (%I instead of "
                   "at least %I bytes)", fname, (lua_Integer)len,
-                  (lua_Integer)(need + (size_t)off));
+                  (lua_Integer)need + off);
 }
 
 
@@ -589,7 +589,8 @@ static int type_from_buffer (lua_State *L) {
                     "instance, got %s", got);
   }
   off = checkoffset(L, 3, "from_buffer");
-  if (src->size < t->size || (size_t)off > src->size - t->size)
+  /* off compared unconverted: it may exceed SIZE_MAX (i386) */
+  if (src->size < t->size || (lua_Unsigned)off > src->size - t->size)
     return toosmall(L, "from_buffer", src->size, t->size, off);
   ct_newview(L, 1, (char *)src->ptr + off, 2);
   return 1;
@@ -616,7 +617,7 @@ static int type_from_buffer_copy (lua_State *L) {
     len = src->size;
   }
   off = checkoffset(L, 3, "from_buffer_copy");
-  if (len < t->size || (size_t)off > len - t->size)
+  if (len < t->size || (lua_Unsigned)off > len - t->size)
     return toosmall(L, "from_buffer_copy", len, t->size, off);
   cd = ct_newcdata(L, 1);
   memcpy(cd->ptr, (const char *)p + off, t->size);

@@ -7,6 +7,7 @@
 #define CTYPES_H
 
 #include <assert.h>
+#include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -43,9 +44,14 @@ typedef enum {
 ** Aliases (c_int32 = c_int, c_size_t = c_ulong, ...) are made in module.c
 ** from sizes, as ctypes does; they are the same type objects.
 */
+#if CHAR_MIN < 0
+#define CT_FFI_CHAR ffi_type_schar
+#else   /* plain char is unsigned (aarch64, s390x): s390x callers extend it */
+#define CT_FFI_CHAR ffi_type_uchar
+#endif
 #define CT_SCALARS(X) \
   X(BOOL,       c_bool,       _Bool,              ffi_type_uint8) \
-  X(CHAR,       c_char,       char,               ffi_type_schar) \
+  X(CHAR,       c_char,       char,               CT_FFI_CHAR) \
   X(WCHAR,      c_wchar,      wchar_t,            ffi_type_sint32) \
   X(BYTE,       c_byte,       signed char,        ffi_type_schar) \
   X(UBYTE,      c_ubyte,      unsigned char,      ffi_type_uchar) \

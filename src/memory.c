@@ -39,7 +39,10 @@ static void *memarg (lua_State *L, int idx, const char *fname, int writable,
 }
 
 
-static size_t checksize (lua_State *L, int idx, const char *fname) {
+/* a size argument, unconverted: where size_t is narrower than lua_Integer
+** (i386), a size beyond SIZE_MAX must fail as one that does not fit, not
+** wrap around */
+static lua_Unsigned checksize (lua_State *L, int idx, const char *fname) {
   int isnum;
   lua_Integer n = ct_tointegerx(L, idx, &isnum);
   if (!isnum) {
@@ -49,35 +52,37 @@ static size_t checksize (lua_State *L, int idx, const char *fname) {
   }
   if (n < 0)
     ct_error(L, "ValueError", "%s: size must be >= 0, got %I", fname, n);
-  return (size_t)n;
+  return (lua_Unsigned)n;
 }
 
 
 static void checkfits (lua_State *L, const char *fname, int idx, void *a,
-                       size_t avail, size_t n) {
+                       size_t avail, lua_Unsigned n) {
   if (n > 0 && a == NULL)
     ct_error(L, "ValueError", "%s: NULL pointer access", fname);
-  if (n > avail)
+  if (n > (lua_Unsigned)avail)
     ct_error(L, "ValueError", "%s: %I bytes do not fit in argument %d (%I "
              "bytes)", fname, (lua_Integer)n, idx, (lua_Integer)avail);
 }
 
 
 static int ct_memmove (lua_State *L) {
-  size_t dn, sn, n;
+  size_t dn, sn;
+  lua_Unsigned n;
   void *d = memarg(L, 1, "memmove", 1, &dn);
   void *s = memarg(L, 2, "memmove", 0, &sn);
   n = checksize(L, 3, "memmove");
   checkfits(L, "memmove", 1, d, dn, n);
   checkfits(L, "memmove", 2, s, sn, n);
-  if (n > 0) memmove(d, s, n);
+  if (n > 0) memmove(d, s, (size_t)n);   /* n <= dn: it fits a size_t */
   lua_pushinteger(L, (lua_Integer)(intptr_t)d);
   return 1;
 }
 
 
 static int ct_memset (lua_State *L) {
-  size_t dn, n;
+  size_t dn;
+  lua_Unsigned n;
   void *d = memarg(L, 1, "memset", 1, &dn);
   int isnum;
   lua_Integer c = ct_tointegerx(L, 2, &isnum);
@@ -88,7 +93,7 @@ static int ct_memset (lua_State *L) {
   }
   n = checksize(L, 3, "memset");
   checkfits(L, "memset", 1, d, dn, n);
-  if (n > 0) memset(d, (int)(unsigned char)c, n);
+  if (n > 0) memset(d, (int)(unsigned char)c, (size_t)n);
   lua_pushinteger(L, (lua_Integer)(intptr_t)d);
   return 1;
 }
@@ -102,8 +107,9 @@ static int ct_string_at (lua_State *L) {
   if (lua_isnoneornil(L, 2) || (lua_isinteger(L, 2) && lua_tointeger(L, 2) == -1))
     n = avail == SIZE_MAX ? strlen(a) : (size_t)strnlen(a, avail);
   else {
-    n = checksize(L, 2, "string_at");
-    checkfits(L, "string_at", 1, (void *)a, avail, n);
+    lua_Unsigned un = checksize(L, 2, "string_at");
+    checkfits(L, "string_at", 1, (void *)a, avail, un);
+    n = (size_t)un;
   }
   lua_pushlstring(L, a, n);
   return 1;
@@ -122,11 +128,12 @@ static int ct_wstring_at (lua_State *L) {
   if (lua_isnoneornil(L, 2) || (lua_isinteger(L, 2) && lua_tointeger(L, 2) == -1))
     n = ct_wcsnlen(a, avail);
   else {
-    n = checksize(L, 2, "wstring_at");
-    if (n > avail)
+    lua_Unsigned un = checksize(L, 2, "wstring_at");
+    if (un > (lua_Unsigned)avail)
       return ct_error(L, "ValueError", "wstring_at: %I characters do not fit "
-                      "in argument 1 (%I characters)", (lua_Integer)n,
+                      "in argument 1 (%I characters)", (lua_Integer)un,
                       (lua_Integer)avail);
+    n = (size_t)un;
   }
   ct_pushwstring(L, a, n);
   return 1;
@@ -135,17 +142,23 @@ static int ct_wstring_at (lua_State *L) {
 
 static int ct_resize (lua_State *L) {
   ct_CData *cd = ct_checkinstance(L, 1, "resize");
-  size_t n = checksize(L, 2, "resize");
+  lua_Unsigned un = checksize(L, 2, "resize");
   size_t align = cd->type->align > 0 ? cd->type->align : 1;
+  size_t n;
   uintptr_t a;
   void *buf, *old;
   size_t copied;
   if (!(cd->flags & CT_CD_OWNS))
     return ct_error(L, "ValueError", "resize: cannot resize a view; only "
                     "objects that own their memory can be resized");
-  if (n < cd->type->size)
+  if (un < (lua_Unsigned)cd->type->size)
     return ct_error(L, "ValueError", "resize: minimum size is %I",
                     (lua_Integer)cd->type->size);
+  /* more than the address space (beyond SIZE_MAX on i386) */
+  if (un > (lua_Unsigned)(SIZE_MAX - (align - 1)))
+    return ct_error(L, "MemoryError", "cannot allocate %I bytes",
+                    (lua_Integer)un);
+  n = (size_t)un;
   if (n <= cd->size && !(cd->flags & CT_CD_RESIZED)) {
     cd->size = n;   /* shrinking within the payload */
     return 0;

@@ -676,6 +676,12 @@ function P:unary()
     if T == VOID or isfunc(T) then fail(tt, t.v .. " of " .. tname(T)) end
     local c = ctypes()
     local v = guard(tt, t.v == "sizeof" and c.sizeof or c.alignment, T)
+    -- gcc's __alignof__ is a type's preferred alignment: 8 for the 8-byte
+    -- scalars that i386 aligns to 4 in records (double, long long)
+    if (t.v == "__alignof__" or t.v == "__alignof") and v == 4 and
+       (T == c.c_double or T == c.c_longlong or T == c.c_ulonglong) then
+      v = 8
+    end
     r = norm(v, true, true)
   elseif t.t == "op" and t.v == "(" then
     if self:starts_type(1) then                              -- a cast
@@ -1398,10 +1404,13 @@ function P:record()
             local eff = malign
             if opts.pack and opts.pack < eff then eff = opts.pack end
             if eff > 1 then
-              local c = ctypes()
-              local PAD = { [2] = c.c_short, [4] = c.c_int, [8] = c.c_long }
-              if PAD[eff] then
-                fields[#fields + 1] = { "", PAD[eff], 0 }
+              -- the integer type of that alignment (none of 8 on i386)
+              local c, pad = ctypes(), nil
+              for _, n in ipairs({ "c_short", "c_int", "c_long", "c_longlong" }) do
+                if c.alignment(c[n]) == eff then pad = c[n] break end
+              end
+              if pad then
+                fields[#fields + 1] = { "", pad, 0 }
               else
                 bigpad = bigpad or d.tok
                 self.nanon = self.nanon + 1
@@ -1425,7 +1434,11 @@ function P:record()
   self:record_attrs(attrs, opts)
   if opts.packed then opts.pack = 1 end
   if bigpad and opts.pack then
-    fail(bigpad, "aligned(n) above 8 on a member of a packed " .. kind ..
+    local c, most = ctypes(), 0      -- the largest integer alignment (4 on i386)
+    for _, n in ipairs({ "c_short", "c_int", "c_long", "c_longlong" }) do
+      if c.alignment(c[n]) > most then most = c.alignment(c[n]) end
+    end
+    fail(bigpad, "aligned(n) above " .. most .. " on a member of a packed " .. kind ..
          " is not supported")
   end
   if maxalign > 1 and (opts.align or 0) < maxalign then opts.align = maxalign end

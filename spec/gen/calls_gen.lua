@@ -100,8 +100,7 @@ local function chash(s, e)
   if s.k == "float" then return fmt("h = mix(h, dbits((double)(%s)));", e)
   elseif s.k == "ptr" then return fmt("h = mix(h, (uint64_t)(uintptr_t)(%s));", e)
   elseif s.k == "bool" then return fmt("h = mix(h, (uint64_t)(%s));", e)
-  elseif s.char then   -- plain char is unsigned on some targets (aarch64, s390x)
-    return fmt("h = mix(h, (uint64_t)(int64_t)(signed char)(%s));", e)
+  -- plain char is signed or not as the target has it (s.signed, from gcc)
   elseif s.signed then return fmt("h = mix(h, (uint64_t)(int64_t)(%s));", e)
   else return fmt("h = mix(h, (uint64_t)(%s));", e) end
 end
