@@ -157,6 +157,31 @@ describe("structures", function()
   end)
 
   describe("instances", function()
+    it("are aligned for their type, whatever user values they carry", function()
+      -- (i386: Lua aligns userdata memory to 4 only, and where the memory
+      -- starts modulo 8 depends on the number of user values, which differs
+      -- between scalars, owning structures and views)
+      local types = { ctypes.c_double, ctypes.c_longlong, ctypes.c_longdouble }
+      for _, a in ipairs({ 8, 16, 32 }) do
+        types[#types + 1] = ctypes.Structure("A" .. a, {
+          _align_ = a, _fields_ = { { "x", ctypes.c_int } } })
+      end
+      local Holder = ctypes.Structure("Holder", { _fields_ = {
+        { "pad", ctypes.c_char }, { "s", types[#types] } } })
+      for _, T in ipairs(types) do
+        local al = ctypes.alignment(T)
+        for _ = 1, 8 do
+          local objs = { T(), T.from_buffer_copy(T()), (T * 2)() }
+          for _, o in ipairs(objs) do
+            assert.are.equal(0, ctypes.addressof(o) % al, tostring(T))
+          end
+          local p = ctypes.pointer(T())
+          assert.are.equal(0, ctypes.addressof(p) % ctypes.alignment(ctypes.POINTER(T)))
+        end
+      end
+      assert.are.equal(0, ctypes.addressof(Holder().s) % 32)
+    end)
+
     it("start zeroed and read and write their fields", function()
       local p = Point()
       assert.are.same({ 0, 0 }, { p.x, p.y })

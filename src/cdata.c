@@ -62,6 +62,16 @@ void *ct_newudata (lua_State *L, size_t size, int nuv, size_t want) {
 }
 
 
+/* What Lua guarantees for the memory of a userdata: the alignment of the
+** members of LUAI_MAXALIGN (lua_Number, double, void *, lua_Integer,
+** long). It is 8 on x86-64 but 4 on i386, where double and long long are
+** 4-aligned inside structures, so there the memory's address modulo 8
+** depends on the number of user values (Lua's UValue is 12 bytes there). */
+typedef union { lua_Number n; double u; void *s; lua_Integer i; long l; } UdAlign;
+#define CT_UDALIGN _Alignof(UdAlign)
+_Static_assert(sizeof(ct_CData) % CT_UDALIGN == 0,
+               "the CData header keeps the userdata memory's alignment");
+
 /* an owning instance of the type t (at tidx, absolute) */
 static ct_CData *newcdata (lua_State *L, int tidx, ct_Type *t, size_t size,
                            int nuv) {
@@ -69,9 +79,10 @@ static ct_CData *newcdata (lua_State *L, int tidx, ct_Type *t, size_t size,
   size_t align, extra;
   uintptr_t a;
   align = t->align > 0 ? t->align : 1;
-  /* Lua aligns userdata memory for LUAI_MAXALIGN (8 here); the header keeps
-  ** that alignment, so only stricter types (long double) need slack. */
-  extra = align > 8 ? align - 1 : 0;
+  /* Lua aligns userdata memory only as LUAI_MAXALIGN's members need
+  ** (CT_UDALIGN); the header keeps that alignment, so only stricter types
+  ** need slack */
+  extra = align > CT_UDALIGN ? align - 1 : 0;
   if (size > SIZE_MAX - sizeof(ct_CData) - extra)
     ct_error(L, "MemoryError", "cannot allocate %I bytes", (lua_Integer)size);
   cd = (ct_CData *)ct_newudata(L, sizeof(ct_CData) + size + extra, nuv, size);
