@@ -30,9 +30,7 @@ describe("the ctypes rock", function()
   local tmp, tree, ok_make, make_out
 
   setup(function()
-    local ok, out = helper.run("mktemp -d /tmp/ctypes-rock.XXXXXX")
-    assert(ok, out)
-    tmp = out:match("^%s*(.-)%s*$")
+    tmp = helper.tmpdir("rock")
     tree = tmp .. "/tree"
     -- Build from a copy of the sources, so as not to race a `make` on the
     -- work tree; the copy shows what `luarocks make` leaves behind.
@@ -176,9 +174,7 @@ describe("the test summary (spec/support)", function()
   local tmp
 
   setup(function()
-    local ok, out = helper.run("mktemp -d /tmp/ctypes-summary.XXXXXX")
-    assert(ok, out)
-    tmp = out:match("^%s*(.-)%s*$")
+    tmp = helper.tmpdir("summary")
   end)
 
   teardown(function()

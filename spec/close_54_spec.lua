@@ -18,11 +18,7 @@ local call_stored = cfunc("fx_cb_call_stored", c_int, { c_int })
 
 local tmpdir
 local function fixture_copy()
-  if not tmpdir then
-    local ok, out = helper.run("mktemp -d /tmp/ctypes-close-spec.XXXXXX")
-    assert(ok, out)
-    tmpdir = out:match("^(%S+)")
-  end
+  tmpdir = tmpdir or helper.tmpdir("close-spec")
   return helper.fixture_copy(tmpdir)
 end
 

@@ -14,6 +14,7 @@
 --   helper.preload     LD_PRELOAD for such a child ("" outside ASan)
 --   helper.run(cmd)    runs a shell command: ok, output (stdout+stderr), code
 --   helper.quote(s)    a string quoted for the shell
+--   helper.tmpdir(name)  a new scratch directory /tmp/ctypes-<name>.XXXXXX
 --   helper.gc()        two full collections
 --   helper.fixture_copy(dir)   a private copy of the fixture in dir (its own
 --                      dlopen reference count)
@@ -97,6 +98,13 @@ function M.run(cmd)
   local code = tonumber(out:match("\n__status=(%d+)\n?$")) or -1
   out = out:gsub("\n?\n__status=%d+\n?$", "")
   return code == 0, out, code
+end
+
+-- A new scratch directory /tmp/ctypes-<name>.XXXXXX (the caller removes it)
+function M.tmpdir(name)
+  local ok, out = M.run("mktemp -d /tmp/ctypes-" .. name .. ".XXXXXX")
+  assert(ok, out)
+  return out:match("^%s*(.-)%s*$")
 end
 
 function M.gc()

@@ -11,11 +11,7 @@ local c_int, c_double, c_char_p, c_void_p, c_ubyte =
 -- A scratch directory for libraries built by the specs.
 local tmpdir
 local function scratch()
-  if not tmpdir then
-    local ok, out = helper.run("mktemp -d /tmp/ctypes-library-spec.XXXXXX")
-    assert(ok, out)
-    tmpdir = out:match("^(%S+)")
-  end
+  tmpdir = tmpdir or helper.tmpdir("library-spec")
   return tmpdir
 end
 

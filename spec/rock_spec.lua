@@ -66,9 +66,7 @@ describe("make dist", function()
   local tmp, dist, ok_dist, dist_out
 
   setup(function()
-    local ok, out = helper.run("mktemp -d /tmp/ctypes-dist.XXXXXX")
-    assert(ok, out)
-    tmp = out:match("^%s*(.-)%s*$")
+    tmp = helper.tmpdir("dist")
     dist = tmp .. "/dist"
     -- DIST= keeps the checkout's build/dist as it is
     ok_dist, dist_out = helper.run("cd " .. q(helper.root) ..
