@@ -974,70 +974,51 @@ end
 
 function P.basic(_, count, tok)
   local c = ctypes()
+  local function bad() fail(tok, "invalid combination of type specifiers") end
+  -- every specifier given must be one of allowed
   local function only(allowed)
     for k in pairs(count) do
-      if not allowed[k] then return false end
+      if not allowed[k] then bad() end
     end
-    return true
   end
   for k, v in pairs(count) do
-    if v > 1 and not (k == "long" and v == 2) then
-      fail(tok, "invalid combination of type specifiers")
-    end
+    if v > 1 and not (k == "long" and v == 2) then bad() end
   end
-  if count.signed and count.unsigned then
-    fail(tok, "invalid combination of type specifiers")
-  end
+  if count.signed and count.unsigned then bad() end
   local u = count.unsigned
   if count.void then
-    if next(count, next(count)) ~= nil or count.void ~= 1 then
-      fail(tok, "invalid combination of type specifiers")
-    end
+    if next(count, next(count)) ~= nil or count.void ~= 1 then bad() end
     return VOID
   end
   if count._Bool then
-    if not only({ _Bool = true }) then fail(tok, "invalid combination of type specifiers") end
+    only({ _Bool = true })
     return c.c_bool
   end
   if count.float then
-    if not only({ float = true }) then fail(tok, "invalid combination of type specifiers") end
+    only({ float = true })
     return c.c_float
   end
   if count.double then
-    if not only({ double = true, long = true }) or (count.long or 0) > 1 then
-      fail(tok, "invalid combination of type specifiers")
-    end
+    only({ double = true, long = true })
+    if (count.long or 0) > 1 then bad() end
     return count.long and c.c_longdouble or c.c_double
   end
   if count.char then
-    if not only({ char = true, signed = true, unsigned = true }) then
-      fail(tok, "invalid combination of type specifiers")
-    end
+    only({ char = true, signed = true, unsigned = true })
     if u then return c.c_ubyte end
     if count.signed then return c.c_byte end
     return c.c_char
   end
   if count.short then
-    if not only({ short = true, int = true, signed = true, unsigned = true }) then
-      fail(tok, "invalid combination of type specifiers")
-    end
+    only({ short = true, int = true, signed = true, unsigned = true })
     return u and c.c_ushort or c.c_short
   end
-  if count.long == 2 then
-    if not only({ long = true, int = true, signed = true, unsigned = true }) then
-      fail(tok, "invalid combination of type specifiers")
-    end
-    return u and c.c_ulonglong or c.c_longlong
-  end
-  if count.long == 1 then
-    if not only({ long = true, int = true, signed = true, unsigned = true }) then
-      fail(tok, "invalid combination of type specifiers")
-    end
+  if count.long then   -- 1 or 2 (more was refused above)
+    only({ long = true, int = true, signed = true, unsigned = true })
+    if count.long == 2 then return u and c.c_ulonglong or c.c_longlong end
     return u and c.c_ulong or c.c_long
   end
-  if not only({ int = true, signed = true, unsigned = true }) then
-    fail(tok, "invalid combination of type specifiers")
-  end
+  only({ int = true, signed = true, unsigned = true })
   return u and c.c_uint or c.c_int
 end
 
