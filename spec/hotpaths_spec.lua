@@ -141,8 +141,9 @@ end)
 describe("compact objects", function()
   it("have the user values they can need", function()
     local n = c_int(5)
-    assert.is_true(has_uv(n, 1))
-    assert.is_false(has_uv(n, 2))          -- a scalar without pointers
+    assert.is_false(has_uv(n, 1))          -- a scalar without pointers:
+                                           -- none (its type is anchored)
+    assert.is_true(has_uv(ctypes.c_char_p(), 2))   -- one that can keep
     local p = ctypes.pointer(n)
     assert.is_true(has_uv(p, 2))
     assert.is_false(has_uv(p, 3))          -- an owner: no base
@@ -184,6 +185,90 @@ describe("compact objects", function()
     helper.gc()
     assert.are.equal(41, v.value)
     assert.are.equal(16, ctypes.sizeof(n))
+  end)
+
+  it("cost what Lua's own userdata of the same bytes costs", function()
+    -- a compact c_int is its type's address, its flags and the int, with no
+    -- user value: 48 bytes on a 64-bit target (Lua 5.4), 12 more than a
+    -- bare boxed int
+    local fxmod = helper.fxmod()
+    local function bytes(make, arg)
+      local k, keep = 2000, {}
+      for i = 1, k do keep[i] = false end   -- sized beforehand
+      collectgarbage("collect")
+      collectgarbage("stop")
+      local before = collectgarbage("count")
+      for i = 1, k do keep[i] = make(arg) end
+      local per = (collectgarbage("count") - before) * 1024 / k
+      collectgarbage("restart")
+      return per
+    end
+    local ps = helper.platform.pointer_size
+    assert.are.equal(bytes(fxmod.newud, ps + 8), bytes(c_int, 5))
+    if ps == 8 and _VERSION == "Lua 5.4" then
+      assert.are.equal(48, bytes(c_int, 5))
+    end
+  end)
+
+  it("behave as full objects for every scalar type", function()
+    local cases = {
+      { ctypes.c_bool, true }, { ctypes.c_char, "x" }, { ctypes.c_byte, -5 },
+      { ctypes.c_ubyte, 250 }, { ctypes.c_short, -300 },
+      { ctypes.c_ushort, 65000 }, { c_int, -70000 }, { ctypes.c_uint, 4000000000 },
+      { ctypes.c_long, -9 }, { ctypes.c_ulong, 9 }, { c_longlong, -(1 << 40) },
+      { ctypes.c_ulonglong, 1 << 40 }, { c_float, 1.5 }, { c_double, -2.25 },
+      { ctypes.c_longdouble, 0.5 }, { ctypes.c_wchar, "\u{e9}" },
+    }
+    for _, c in ipairs(cases) do
+      local T, v = c[1], c[2]
+      local x = T(v)
+      assert.are.equal(v, x.value)
+      assert.are.equal(ctypes.sizeof(T), ctypes.sizeof(x))
+      local p = ctypes.pointer(x)
+      assert.are.equal(v, p.contents.value)
+      assert.are.equal(ctypes.addressof(x), ctypes.addressof(p.contents))
+      assert.are.equal(0, ctypes.addressof(x) % ctypes.alignment(T))
+      local copy = T.from_buffer_copy(ctypes.string_at(ctypes.addressof(x),
+                                                       ctypes.sizeof(T)))
+      assert.are.equal(v, copy.value)
+      assert.are.equal(tostring(T(v)), tostring(x))
+    end
+    assert.are.equal("c_int(-70000)", tostring(c_int(-70000)))
+    assert.has_error(function() return c_int(1).nope end,
+                     "AttributeError: 'c_int' object has no attribute 'nope'")
+    assert.has_error(function() return #c_int(1) end,
+                     "TypeError: object of type 'c_int' has no len()")
+  end)
+
+  it("move to a header of their own when resized, again and again", function()
+    local n = c_int(41)
+    local v = c_int.from_buffer(n)          -- the first memory
+    ctypes.resize(n, 16)
+    assert.are.equal(41, n.value)
+    n.value = 7
+    assert.are.same({ 7, 41 }, { n.value, v.value })
+    assert.are.equal("c_int(7)", tostring(n))
+    local wide = (c_int * 4).from_buffer(n)
+    wide[3] = 9
+    ctypes.resize(n, 32)                    -- a second move, full header
+    ctypes.resize(n, 24)                    -- shrinking is a resize too
+    helper.gc()
+    assert.are.same({ 7, 41, 24 }, { n.value, v.value, ctypes.sizeof(n) })
+    assert.are.equal(9, (c_int * 4).from_buffer(n)[3])
+    assert.are.equal(9, wide[3] + 0 * wide[0])   -- the old buffer lives on
+    local p = ctypes.pointer(n)
+    p[0] = 8
+    assert.are.equal(8, n.value)
+    assert.are.equal(ctypes.addressof(n), ctypes.cast(ctypes.byref(n), ctypes.c_void_p).value)
+    assert.has_error(function() ctypes.resize(n, 2) end,
+                     "ValueError: resize: minimum size is 4")
+    -- passed by reference to C: the moved memory
+    local lib = ctypes.CDLL(helper.fixture)
+    local f = lib.fxc_six
+    f.argtypes = { c_int, c_double, ctypes.POINTER(c_int), ctypes.c_long, c_double, c_int }
+    f.restype = c_double
+    n.value = 10
+    assert.are.equal(1 + 5 + 30 + 16 + 2.5 + 36, f(1, 2.5, n, 4, 0.5, 6))
   end)
 end)
 

@@ -12,7 +12,7 @@
 /* pushes the element/pointee type of the cdata at idx; returns it */
 static ct_Type *pushproto (lua_State *L, int idx) {
   ct_Type *e;
-  lua_getiuservalue(L, idx, CT_UV_TYPE);
+  ct_pushcdtype(L, idx);
   lua_getiuservalue(L, -1, CT_TUV_PROTO);
   lua_remove(L, -2);
   e = ct_totype(L, -1);
@@ -46,7 +46,7 @@ static void *elemaddr (lua_State *L, ct_CData *cd, ct_Type *e, lua_Integer i) {
                "with pairs(a) or for i = 0, #a - 1)", i,
                (lua_Integer)cd->type->length - 1);
     }
-    return (char *)cd->ptr + (size_t)i * e->size;
+    return (char *)ct_cdptr(cd) + (size_t)i * e->size;
   }
   else {
     char *base = (char *)ct_pointervalue(cd);
@@ -65,7 +65,7 @@ static void *elemaddr (lua_State *L, ct_CData *cd, ct_Type *e, lua_Integer i) {
 ** ======================================================================= */
 
 int ct_array_index (lua_State *L) {
-  ct_CData *cd = (ct_CData *)lua_touserdata(L, 1);
+  ct_CData *cd = ct_cdof(lua_touserdata(L, 1));
   ct_Type *e = cd->type->proto;
   int isint;
   lua_Integer i;
@@ -75,7 +75,7 @@ int ct_array_index (lua_State *L) {
     i = lua_tointeger(L, 2);
     if (cd->type->kind == CT_ARRAY) {
       if (i >= 0 && (lua_Unsigned)i < cd->type->length) {
-        ct_scalar_push(L, e->scalar, (char *)cd->ptr + (size_t)i * e->size);
+        ct_scalar_push(L, e->scalar, (char *)ct_cdptr(cd) + (size_t)i * e->size);
         return 1;
       }
     }
@@ -109,11 +109,11 @@ int ct_array_index (lua_State *L) {
       }
     }
     else if (ct_chararray(cd->type) && strcmp(k, "value") == 0) {
-      ct_array_pushstring(L, cd->type, cd->ptr);
+      ct_array_pushstring(L, cd->type, ct_cdptr(cd));
       return 1;
     }
     else if (ischarlike(e, CT_CHAR) && strcmp(k, "raw") == 0) {
-      lua_pushlstring(L, (const char *)cd->ptr, cd->type->length);
+      lua_pushlstring(L, (const char *)ct_cdptr(cd), cd->type->length);
       return 1;
     }
   }
@@ -179,7 +179,7 @@ void ct_array_setstring (lua_State *L, const ct_Type *t, void *p, int idx,
 
 
 int ct_array_newindex (lua_State *L) {
-  ct_CData *cd = (ct_CData *)lua_touserdata(L, 1);
+  ct_CData *cd = ct_cdof(lua_touserdata(L, 1));
   ct_Type *e = cd->type->proto;
   int isint;
   lua_Integer i;
@@ -190,7 +190,7 @@ int ct_array_newindex (lua_State *L) {
     i = lua_tointeger(L, 2);
     if (cd->type->kind == CT_ARRAY) {
       if (i >= 0 && (lua_Unsigned)i < cd->type->length &&
-          ct_fastset(L, e->scalar, (char *)cd->ptr + (size_t)i * e->size, 3))
+          ct_fastset(L, e->scalar, (char *)ct_cdptr(cd) + (size_t)i * e->size, 3))
         return 0;
     }
     else if ((base = (char *)ct_pointervalue(cd)) != NULL &&
@@ -218,23 +218,23 @@ int ct_array_newindex (lua_State *L) {
           return ct_error(L, "TypeError", "expected %s instance, got %s",
                           ct_typename(L, 4), got);
         }
-        ct_storeptr(cd->ptr, v->ptr);
-        ct_keep(L, 1, cd->ptr, 3);
+        ct_storeptr(ct_cdptr(cd), ct_cdptr(v));
+        ct_keep(L, 1, ct_cdptr(cd), 3);
         return 0;
       }
     }
     else if (ischarlike(e, CT_CHAR)) {
       if (strcmp(k, "value") == 0) {
-        ct_array_setstring(L, cd->type, cd->ptr, 3, CT_STR_VALUE);
+        ct_array_setstring(L, cd->type, ct_cdptr(cd), 3, CT_STR_VALUE);
         return 0;
       }
       if (strcmp(k, "raw") == 0) {
-        ct_array_setstring(L, cd->type, cd->ptr, 3, CT_STR_RAW);
+        ct_array_setstring(L, cd->type, ct_cdptr(cd), 3, CT_STR_RAW);
         return 0;
       }
     }
     else if (ct_chararray(cd->type) == CT_WCHAR && strcmp(k, "value") == 0) {
-      ct_array_setstring(L, cd->type, cd->ptr, 3, CT_STR_VALUE);
+      ct_array_setstring(L, cd->type, ct_cdptr(cd), 3, CT_STR_VALUE);
       return 0;
     }
   }
@@ -345,11 +345,11 @@ int ct_array_new (lua_State *L) {
       return ct_error(L, "TypeError", "%s() takes at most 1 argument (%d "
                       "given)", ct_typename(L, 1), n);
     if (n == 1)
-      ct_setvalue(L, obj, 1, cd->ptr, 2, NULL);
+      ct_setvalue(L, obj, 1, ct_cdptr(cd), 2, NULL);
     return 1;
   }
   if (n == 1 && wholeinit(L, 2)) {
-    ct_array_init(L, 1, cd->ptr, 2, obj);
+    ct_array_init(L, 1, ct_cdptr(cd), 2, obj);
     return 1;
   }
   lua_settop(L, obj);
@@ -362,7 +362,7 @@ int ct_array_new (lua_State *L) {
     lua_getiuservalue(L, 1, CT_TUV_PROTO);            /* obj + 1 */
     e = (ct_Type *)lua_touserdata(L, -1);
     for (i = 0; i < n; i++)
-      ct_setvalue(L, obj, obj + 1, (char *)cd->ptr + (size_t)i * e->size,
+      ct_setvalue(L, obj, obj + 1, (char *)ct_cdptr(cd) + (size_t)i * e->size,
                   2 + i, NULL);
     lua_settop(L, obj);
   }

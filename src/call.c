@@ -116,7 +116,7 @@ static int general (lua_State *L, ct_Call *ci, void *fn, int n)
 static int directpath (lua_State *L, ct_CData *cd, ct_CallSig *s, int n)
   __attribute__((noinline));
 static int directpath (lua_State *L, ct_CData *cd, ct_CallSig *s, int n) {
-    void *fn = *(void **)cd->ptr;
+    void *fn = *(void **)ct_cdptr(cd);
     uint64_t g[CT_X64_NGPR];
     double x[CT_X64_NSSE];
     alignas(16) unsigned char rbuf[16];
@@ -153,20 +153,21 @@ static int directpath (lua_State *L, ct_CData *cd, ct_CallSig *s, int n) {
         FSCALAR(CT_FC_DOUBLE, CT_DOUBLE, FFI_TYPE_DOUBLE, 1)
 #undef FSCALAR
         case CT_FC_PTR: case CT_FC_AGG: {
-          ct_CData *p = (ct_CData *)lua_touserdata(L, idx);
+          void *ud = lua_touserdata(L, idx);
+          ct_CData *p;
           int j, iscd;
           /* a CData (its metatable compared by address) of exactly the
           ** declared type */
-          if (p == NULL || !lua_getmetatable(L, idx)) return -1;
+          if (ud == NULL || !lua_getmetatable(L, idx)) return -1;
           iscd = lua_topointer(L, -1) == s->cdmt;
           lua_pop(L, 1);
-          if (!iscd || p->type != a->t) return -1;
+          if (!iscd || (p = ct_cdof(ud))->type != a->t) return -1;
           if (a->fc == CT_FC_PTR) {
             g[gi++] = (uint64_t)(uintptr_t)ct_pointervalue(p);
             break;
           }
           for (j = 0; j < a->low.n; j++) {
-            uint64_t u = ct_x64_eightbyte(p->ptr, a->t->size, j);
+            uint64_t u = ct_x64_eightbyte(ct_cdptr(p), a->t->size, j);
             if (a->low.c[j] == CT_CL_INT) g[gi++] = u;
             else memcpy(&x[xi++], &u, 8);
           }
@@ -198,7 +199,7 @@ static int directpath (lua_State *L, ct_CData *cd, ct_CallSig *s, int n) {
 ** any argument that needs more than the quick checks below) goes to
 ** general(), which starts over: nothing here has side effects. */
 int ct_func_call (lua_State *L) {
-  ct_CData *cd = (ct_CData *)lua_touserdata(L, 1);
+  ct_CData *cd = ct_cdof(lua_touserdata(L, 1));
   ct_Call *ci, **slot = ct_func_cislot(cd);
   ct_CallSig *s;
   int n;
@@ -207,7 +208,7 @@ int ct_func_call (lua_State *L) {
   else {
     /* also fit to be the CData __call itself: other kinds are an error */
     if (cd->type->kind != CT_FUNC) {
-      lua_getiuservalue(L, 1, CT_UV_TYPE);
+      ct_pushcdtype(L, 1);
       return ct_error(L, "TypeError", "'%s' object is not callable",
                       ct_typename(L, -1));
     }
@@ -220,7 +221,7 @@ int ct_func_call (lua_State *L) {
   ** callee reads only the low 32 bits of an int register, so the Lua
   ** integer goes as it is (narrower types are not on this path). */
   if (n == ci->hotn && !ct_nodirect) {
-    void *fn = *(void **)cd->ptr;
+    void *fn = *(void **)ct_cdptr(cd);
     lua_Integer a0, a1, a2, a3, a4, a5;
     uint64_t r;
     typedef lua_Integer I;
@@ -277,7 +278,7 @@ int ct_func_call (lua_State *L) {
     return 1;
   }
   if (n == ci->hotdn && !ct_nodirect) {
-    void *fn = *(void **)cd->ptr;
+    void *fn = *(void **)ct_cdptr(cd);
     double d0 = 0, d1 = 0, d2 = 0, d3 = 0;
     switch (n) {   /* numbers only (strings go the strict way) */
 #define DARG(k) if (!ct_fast_todouble(L, k + 2, &d##k)) goto slow;
@@ -315,8 +316,8 @@ int ct_func_call (lua_State *L) {
  slow:
 #endif
   (void)s;
-  if (*(void **)cd->ptr == NULL) return nullfunc(L);
-  return general(L, ci, *(void **)cd->ptr, n);
+  if (*(void **)ct_cdptr(cd) == NULL) return nullfunc(L);
+  return general(L, ci, *(void **)ct_cdptr(cd), n);
 }
 
 
@@ -605,7 +606,7 @@ static int general (lua_State *L, ct_Call *ci, void *fn, int n) {
   }
   if (s->rk == CT_RK_BIG) {
     lua_getiuservalue(L, sigidx, 1);
-    rvalue = ct_newcdata(L, -1)->ptr;
+    rvalue = ct_cdptr(ct_newcdata(L, -1));
     bigidx = lua_gettop(L);
   }
   /* the room callbacks may use without asking (the window, ctypes.h); what
@@ -674,7 +675,7 @@ static int general (lua_State *L, ct_Call *ci, void *fn, int n) {
           ** the object itself otherwise; in-out arguments as passed */
           ct_CData *o = ct_tocdata(L, base + i);
           if (o != NULL && o->type->kind == CT_SIMPLE)
-            ct_pushscalarvalue(L, o->type, o->ptr);   /* any byte order */
+            ct_pushscalarvalue(L, o->type, ct_cdptr(o));   /* any byte order */
           else lua_pushvalue(L, base + i);
           nout++;
         }

@@ -1072,7 +1072,7 @@ int ct_callback_new (lua_State *L, int tidx, int fidx) {
                              st->code) != FFI_OK)
       return ct_error(L, "RuntimeError", "cannot prepare a callback closure");
   }
-  memcpy(cd->ptr, &st->code, sizeof(void *));
+  memcpy(ct_cdptr(cd), &st->code, sizeof(void *));
   setentries(L, st, fidx, udidx);
   atomic_store_explicit(&st->status, CB_LIVE, memory_order_release);
   lua_setiuservalue(L, cdidx, CT_UV_CLOSURE);

@@ -26,15 +26,42 @@ static void setcdatamt (lua_State *L) {
 ** Allocation
 ** ======================================================================= */
 
+/* What Lua guarantees for the memory of a userdata: the alignment of the
+** members of LUAI_MAXALIGN (lua_Number, double, void *, lua_Integer,
+** long). It is 8 on x86-64 but 4 on i386, where double and long long are
+** 4-aligned inside structures, so there the memory's address modulo 8
+** depends on the number of user values (Lua's UValue is 12 bytes there). */
+typedef union { lua_Number n; double u; void *s; lua_Integer i; long l; } UdAlign;
+#define CT_UDALIGN _Alignof(UdAlign)
+_Static_assert(sizeof(ct_CData) % CT_UDALIGN == 0,
+               "the CData header keeps the userdata memory's alignment");
+
+/* the offset of a compact object's value (ctypes.h, ct_CData) */
+#define COMPACTOFF(align) \
+  ((offsetof(ct_CData, flags) + sizeof(unsigned) + (align) - 1) & \
+   ~((align) - 1))
+_Static_assert(COMPACTOFF(1) < (1u << (sizeof(unsigned) * CHAR_BIT - \
+                                       CT_CD_OFFSHIFT)),
+               "the compact offset fits in the flags");
+
+/* can instances of t that own their memory be compact? */
+static int compactable (const ct_Type *t) {
+  return (t->flags & CT_ANCHORED) && t->align > 0 && t->align <= CT_UDALIGN;
+}
+
+
 /* the user values of an instance: function objects their own; views all
 ** three; owners the type, and the keep slot unless they are scalars that
-** cannot hold a pointer (those keep anything in the side table) */
+** cannot hold a pointer (those keep anything in the side table). Those are
+** compact (no user value at all) when their type is anchored and Lua's
+** alignment of userdata memory is enough for them (ctypes.h, ct_CData). */
 static int nuvfor (const ct_Type *t, int view) {
   if (t->kind == CT_FUNC) return CT_NUV_FUNC;
   if (view) return CT_UV_N;
-  return t->kind == CT_SIMPLE && t->scalar != CT_CHAR_P &&
-         t->scalar != CT_WCHAR_P && t->scalar != CT_VOID_P ?
-         CT_UV_TYPE : CT_UV_KEEP;
+  if (t->kind != CT_SIMPLE || t->scalar == CT_CHAR_P ||
+      t->scalar == CT_WCHAR_P || t->scalar == CT_VOID_P)
+    return CT_UV_KEEP;
+  return compactable(t) ? 0 : CT_UV_TYPE;
 }
 
 
@@ -62,23 +89,33 @@ void *ct_newudata (lua_State *L, size_t size, int nuv, size_t want) {
 }
 
 
-/* What Lua guarantees for the memory of a userdata: the alignment of the
-** members of LUAI_MAXALIGN (lua_Number, double, void *, lua_Integer,
-** long). It is 8 on x86-64 but 4 on i386, where double and long long are
-** 4-aligned inside structures, so there the memory's address modulo 8
-** depends on the number of user values (Lua's UValue is 12 bytes there). */
-typedef union { lua_Number n; double u; void *s; lua_Integer i; long l; } UdAlign;
-#define CT_UDALIGN _Alignof(UdAlign)
-_Static_assert(sizeof(ct_CData) % CT_UDALIGN == 0,
-               "the CData header keeps the userdata memory's alignment");
+static void zero (void *p, size_t size) {
+  switch (size) {      /* scalars: the compiler's stores, not a call */
+    case 1: memset(p, 0, 1); break;
+    case 2: memset(p, 0, 2); break;
+    case 4: memset(p, 0, 4); break;
+    case 8: memset(p, 0, 8); break;
+    default: memset(p, 0, size); break;
+  }
+}
 
-/* an owning instance of the type t (at tidx, absolute) */
+/* an owning instance of the type t (at tidx, absolute); compact when it
+** has no user value (nuvfor) and the type's size */
 static ct_CData *newcdata (lua_State *L, int tidx, ct_Type *t, size_t size,
                            int nuv) {
   ct_CData *cd;
   size_t align, extra;
   uintptr_t a;
   align = t->align > 0 ? t->align : 1;
+  if (nuv == 0 && size == t->size && compactable(t)) {
+    size_t off = COMPACTOFF(align);
+    cd = (ct_CData *)lua_newuserdatauv(L, off + size, 0);
+    cd->type = t;
+    cd->flags = CT_CD_OWNS | CT_CD_COMPACT | (unsigned)off << CT_CD_OFFSHIFT;
+    zero((char *)cd + off, size);
+    setcdatamt(L);
+    return cd;
+  }
   /* Lua aligns userdata memory only as LUAI_MAXALIGN's members need
   ** (CT_UDALIGN); the header keeps that alignment, so only stricter types
   ** need slack */
@@ -92,13 +129,7 @@ static ct_CData *newcdata (lua_State *L, int tidx, ct_Type *t, size_t size,
   cd->ptr = (void *)a;
   cd->size = size;
   cd->flags = CT_CD_OWNS;
-  switch (size) {      /* scalars: the compiler's stores, not a call */
-    case 1: memset(cd->ptr, 0, 1); break;
-    case 2: memset(cd->ptr, 0, 2); break;
-    case 4: memset(cd->ptr, 0, 4); break;
-    case 8: memset(cd->ptr, 0, 8); break;
-    default: memset(cd->ptr, 0, size); break;
-  }
+  zero(cd->ptr, size);
   setcdatamt(L);
   lua_pushvalue(L, tidx);
   lua_setiuservalue(L, -2, CT_UV_TYPE);
@@ -146,7 +177,18 @@ ct_CData *ct_newview (lua_State *L, int tidx, void *ptr, int baseidx) {
 
 
 ct_CData *ct_tocdata (lua_State *L, int idx) {
-  return (ct_CData *)ct_testudata(L, idx, &cdata_mt_key);
+  void *ud = ct_testudata(L, idx, &cdata_mt_key);
+  return ud != NULL ? ct_cdof(ud) : NULL;
+}
+
+
+void ct_pushcdtype (lua_State *L, int idx) {
+  idx = lua_absindex(L, idx);
+  if (lua_getiuservalue(L, idx, CT_UV_TYPE) != LUA_TUSERDATA) {
+    const ct_CData *cd = ct_cdof(lua_touserdata(L, idx));  /* compact */
+    lua_pop(L, 1);
+    lua_rawgetp(L, LUA_REGISTRYINDEX, cd->type);   /* ct_anchortype */
+  }
 }
 
 
@@ -162,7 +204,7 @@ ct_CData *ct_checkinstance (lua_State *L, int idx, const char *fname) {
 
 
 void *ct_pointervalue (const ct_CData *cd) {
-  return ct_loadptr(cd->ptr);
+  return ct_loadptr(ct_cdptr(cd));
 }
 
 /* } ====================================================================== */
@@ -253,11 +295,11 @@ void ct_keepvalue (lua_State *L, int cdidx, const void *addr, int validx) {
   validx = lua_absindex(L, validx);
   src = lua_type(L, validx) == LUA_TUSERDATA ? ct_tocdata(L, validx) : NULL;
   if (src != NULL && ct_ispointerlike(src->type) &&
-      ct_loadptr(addr) != src->ptr) {
+      ct_loadptr(addr) != ct_cdptr(src)) {
     luaL_checkstack(L, 4, NULL);
     pushroot(L, validx);                             /* root */
     if (ct_pushkeep(L, -1, 0)) {
-      if (lua_rawgeti(L, -1, (lua_Integer)(uintptr_t)src->ptr) != LUA_TNIL) {
+      if (lua_rawgeti(L, -1, (lua_Integer)(uintptr_t)ct_cdptr(src)) != LUA_TNIL) {
         ct_keep(L, cdidx, addr, -1);                 /* root, keep, kept */
         lua_pop(L, 3);
         return;
@@ -334,7 +376,7 @@ int ct_toaddress (lua_State *L, int idx, void **out) {
     case LUA_TUSERDATA: {
       ct_CData *cd = ct_tocdata(L, idx);
       if (cd != NULL) {
-        *out = ct_ispointerlike(cd->type) ? ct_pointervalue(cd) : cd->ptr;
+        *out = ct_ispointerlike(cd->type) ? ct_pointervalue(cd) : ct_cdptr(cd);
         return 1;
       }
       *out = ct_tobyref(L, idx);
@@ -353,7 +395,7 @@ int ct_toaddress (lua_State *L, int idx, void **out) {
 
 const char *ct_cdname (lua_State *L, int idx) {
   const char *s;
-  lua_getiuservalue(L, idx, CT_UV_TYPE);
+  ct_pushcdtype(L, idx);
   s = ct_typename(L, -1);
   lua_pop(L, 1);
   return s;
@@ -367,12 +409,12 @@ static int noattr (lua_State *L) {
 
 
 static int cdata_index (lua_State *L) {
-  ct_CData *cd = (ct_CData *)lua_touserdata(L, 1);
+  ct_CData *cd = ct_cdof(lua_touserdata(L, 1));
   switch (cd->type->kind) {
     case CT_SIMPLE:
       if (lua_type(L, 2) == LUA_TSTRING &&
           strcmp(lua_tostring(L, 2), "value") == 0) {
-        pushscalar(L, cd->type, cd->ptr);
+        pushscalar(L, cd->type, ct_cdptr(cd));
         return 1;
       }
       return noattr(L);
@@ -385,13 +427,13 @@ static int cdata_index (lua_State *L) {
 
 
 static int cdata_newindex (lua_State *L) {
-  ct_CData *cd = (ct_CData *)lua_touserdata(L, 1);
+  ct_CData *cd = ct_cdof(lua_touserdata(L, 1));
   switch (cd->type->kind) {
     case CT_SIMPLE:
       if (lua_type(L, 2) == LUA_TSTRING &&
           strcmp(lua_tostring(L, 2), "value") == 0) {
-        lua_getiuservalue(L, 1, CT_UV_TYPE);
-        ct_setvalue(L, 1, 4, cd->ptr, 3, NULL);
+        ct_pushcdtype(L, 1);
+        ct_setvalue(L, 1, 4, ct_cdptr(cd), 3, NULL);
         return 0;
       }
       return noattr(L);
@@ -404,7 +446,7 @@ static int cdata_newindex (lua_State *L) {
 
 
 static int cdata_close (lua_State *L) {
-  ct_CData *cd = (ct_CData *)lua_touserdata(L, 1);
+  ct_CData *cd = ct_cdof(lua_touserdata(L, 1));
   if (cd->type->kind == CT_FUNC)
     return ct_callback_close(L);
   return 0;
@@ -412,7 +454,7 @@ static int cdata_close (lua_State *L) {
 
 
 static int cdata_len (lua_State *L) {
-  ct_CData *cd = (ct_CData *)lua_touserdata(L, 1);
+  ct_CData *cd = ct_cdof(lua_touserdata(L, 1));
   if (cd->type->kind == CT_ARRAY) {
     lua_pushinteger(L, (lua_Integer)cd->type->length);
     return 1;
@@ -423,7 +465,7 @@ static int cdata_len (lua_State *L) {
 
 
 static int cdata_pairs (lua_State *L) {
-  ct_CData *cd = (ct_CData *)lua_touserdata(L, 1);
+  ct_CData *cd = ct_cdof(lua_touserdata(L, 1));
   if (cd->type->kind == CT_ARRAY)
     return ct_array_pairs(L);
   return ct_error(L, "TypeError", "'%s' object is not iterable",
@@ -464,7 +506,7 @@ static int pushowntext (lua_State *L, int idx, const ct_CData *cd) {
   if (a == NULL) return 0;
   pushroot(L, idx);
   if (ct_pushkeep(L, -1, 0)) {   /* root, keep */
-    int ty = lua_rawgeti(L, -1, (lua_Integer)(uintptr_t)cd->ptr);
+    int ty = lua_rawgeti(L, -1, (lua_Integer)(uintptr_t)ct_cdptr(cd));
     size_t n = lua_rawlen(L, -1);
     if (cd->type->scalar == CT_CHAR_P && ty == LUA_TSTRING &&
         lua_tostring(L, -1) == a) {
@@ -486,7 +528,7 @@ static int pushowntext (lua_State *L, int idx, const ct_CData *cd) {
 
 
 static int cdata_tostring (lua_State *L) {
-  ct_CData *cd = (ct_CData *)lua_touserdata(L, 1);
+  ct_CData *cd = ct_cdof(lua_touserdata(L, 1));
   const char *name = ct_cdname(L, 1);
   if (cd->type->kind == CT_SIMPLE) {
     luaL_Buffer b;
@@ -497,7 +539,7 @@ static int cdata_tostring (lua_State *L) {
       else lua_pushinteger(L, (lua_Integer)(uintptr_t)a);
     }
     else if (code != CT_CHAR_P && code != CT_WCHAR_P)
-      pushscalar(L, cd->type, cd->ptr);                  /* value */
+      pushscalar(L, cd->type, ct_cdptr(cd));                  /* value */
     luaL_buffinit(L, &b);
     luaL_addstring(&b, name);
     luaL_addchar(&b, '(');
@@ -514,7 +556,7 @@ static int cdata_tostring (lua_State *L) {
     luaL_pushresult(&b);
     return 1;
   }
-  lua_pushfstring(L, "<%s object at %p>", name, cd->ptr);
+  lua_pushfstring(L, "<%s object at %p>", name, ct_cdptr(cd));
   return 1;
 }
 
@@ -535,10 +577,10 @@ int ct_simple_new (lua_State *L) {
   cd = newcdata(L, 1, t, t->size, nuvfor(t, 0));
   /* the hot case, a number into a native integer or floating type */
   if (n == 1 && !(cd->type->flags & CT_SWAPPED) &&
-      ct_fastset(L, cd->type->scalar, cd->ptr, 2))
+      ct_fastset(L, cd->type->scalar, ct_cdptr(cd), 2))
     return 1;
   if (n == 1)
-    ct_setvalue(L, -1, 1, cd->ptr, 2, NULL);
+    ct_setvalue(L, -1, 1, ct_cdptr(cd), 2, NULL);
   return 1;
 }
 
@@ -601,9 +643,9 @@ static int type_from_buffer (lua_State *L) {
   }
   off = checkoffset(L, 3, "from_buffer");
   /* off compared unconverted: it may exceed SIZE_MAX (i386) */
-  if (src->size < t->size || (lua_Unsigned)off > src->size - t->size)
-    return toosmall(L, "from_buffer", src->size, t->size, off);
-  ct_newview(L, 1, (char *)src->ptr + off, 2);
+  if (ct_cdsize(src) < t->size || (lua_Unsigned)off > ct_cdsize(src) - t->size)
+    return toosmall(L, "from_buffer", ct_cdsize(src), t->size, off);
+  ct_newview(L, 1, (char *)ct_cdptr(src) + off, 2);
   return 1;
 }
 
@@ -624,14 +666,14 @@ static int type_from_buffer_copy (lua_State *L) {
       return ct_error(L, "TypeError", "from_buffer_copy: expected a string or "
                       "ctypes instance, got %s", got);
     }
-    p = src->ptr;
-    len = src->size;
+    p = ct_cdptr(src);
+    len = ct_cdsize(src);
   }
   off = checkoffset(L, 3, "from_buffer_copy");
   if (len < t->size || (lua_Unsigned)off > len - t->size)
     return toosmall(L, "from_buffer_copy", len, t->size, off);
   cd = ct_newcdata(L, 1);
-  memcpy(cd->ptr, (const char *)p + off, t->size);
+  memcpy(ct_cdptr(cd), (const char *)p + off, t->size);
   return 1;
 }
 

@@ -32,8 +32,8 @@ static ct_Type *prototype (lua_State *L, int tidx) {
 static int fromtable (lua_State *L, int tidx, void *p, int idx,
                       int (*init) (lua_State *, int, void *, int, int)) {
   ct_CData *tmp = ct_newcdata(L, tidx);
-  init(L, tidx, tmp->ptr, idx, lua_gettop(L));
-  memcpy(p, tmp->ptr, tmp->size);
+  init(L, tidx, ct_cdptr(tmp), idx, lua_gettop(L));
+  memcpy(p, ct_cdptr(tmp), ct_cdsize(tmp));
   return CT_CONV_KEEPTOP;
 }
 
@@ -58,7 +58,7 @@ int ct_tocvalue (lua_State *L, int tidx, void *p, int idx) {
   }
   cd = lua_type(L, idx) == LUA_TUSERDATA ? ct_tocdata(L, idx) : NULL;
   if (cd != NULL && cd->type == t) {       /* the same type: copy */
-    memcpy(p, cd->ptr, t->size);
+    memcpy(p, ct_cdptr(cd), t->size);
     return ct_ispointerlike(t) ? CT_CONV_KEEPARG : CT_CONV_OK;
   }
   switch (t->kind) {
@@ -67,14 +67,14 @@ int ct_tocvalue (lua_State *L, int tidx, void *p, int idx) {
       if (lua_isnil(L, idx)) { ct_storeptr(p, NULL); return CT_CONV_OK; }
       if (cd != NULL) {
         if (cd->type == e) {             /* an instance: its address */
-          ct_storeptr(p, cd->ptr);
+          ct_storeptr(p, ct_cdptr(cd));
           return CT_CONV_KEEPARG;
         }
         if (cd->type->kind == CT_ARRAY) {
-          lua_getiuservalue(L, idx, CT_UV_TYPE);
+          ct_pushcdtype(L, idx);
           if (prototype(L, -1) == e) {
             lua_pop(L, 1);
-            ct_storeptr(p, cd->ptr);
+            ct_storeptr(p, ct_cdptr(cd));
             return CT_CONV_KEEPARG;
           }
           lua_pop(L, 1);
@@ -135,7 +135,7 @@ void ct_setvalue (lua_State *L, int cdidx, int tidx, void *p, int idx,
     ** initialiser was built in): its pointers' keep-alives move along */
     ct_CData *src = ct_tocdata(L, r == CT_CONV_KEEPTOP ? -1 : idx);
     if (src != NULL)
-      ct_rebasekeeps(L, r == CT_CONV_KEEPTOP ? -1 : idx, src->ptr, t->size,
+      ct_rebasekeeps(L, r == CT_CONV_KEEPTOP ? -1 : idx, ct_cdptr(src), t->size,
                      cdidx, p);
     if (r == CT_CONV_KEEPTOP) lua_pop(L, 1);
     return;
@@ -302,10 +302,10 @@ static int paramextra (lua_State *L, const ct_Type *t, int tidx, int idx,
       ct_CData *tmp;
       lua_getiuservalue(L, tidx, CT_TUV_PROTO);
       tmp = ct_newcdata(L, -1);
-      if (ct_tocvalue(L, -2, tmp->ptr, idx) == CT_CONV_FAIL)
+      if (ct_tocvalue(L, -2, ct_cdptr(tmp), idx) == CT_CONV_FAIL)
         return -1;                   /* the message on top, for the caller */
       /* the temporary and what it points into stay on the stack */
-      slot->p = tmp->ptr;
+      slot->p = ct_cdptr(tmp);
       return 1;
     }
   }
@@ -345,25 +345,25 @@ void *ct_conv_arg (lua_State *L, int argn, int tidx, const ct_Arg *a,
   }
   switch (t->kind) {
     case CT_STRUCT: case CT_UNION:
-      if (cd != NULL && cd->type == t) return cd->ptr;
+      if (cd != NULL && cd->type == t) return ct_cdptr(cd);
       if (lua_istable(L, idx)) {
         ct_CData *tmp = ct_newcdata(L, tidx);
-        r = ct_tocvalue(L, tidx, tmp->ptr, idx);
+        r = ct_tocvalue(L, tidx, ct_cdptr(tmp), idx);
         if (r == CT_CONV_FAIL) break;
         /* what the initialiser made it point into stays on the stack */
-        return tmp->ptr;
+        return ct_cdptr(tmp);
       }
       ct_pushexpected(L, tidx, idx);
       r = CT_CONV_FAIL;
       break;
     case CT_ARRAY:
       /* arrays pass as pointers to their first element */
-      if (cd != NULL && cd->type == t) { slot->p = cd->ptr; return slot; }
+      if (cd != NULL && cd->type == t) { slot->p = ct_cdptr(cd); return slot; }
       if (lua_istable(L, idx) || lua_type(L, idx) == LUA_TSTRING) {
         ct_CData *tmp = ct_newcdata(L, tidx);
-        r = ct_tocvalue(L, tidx, tmp->ptr, idx);
+        r = ct_tocvalue(L, tidx, ct_cdptr(tmp), idx);
         if (r == CT_CONV_FAIL) break;
-        slot->p = tmp->ptr;
+        slot->p = ct_cdptr(tmp);
         return slot;
       }
       ct_pushexpected(L, tidx, idx);
@@ -386,7 +386,7 @@ void *ct_conv_arg (lua_State *L, int argn, int tidx, const ct_Arg *a,
           /* C would call it with the wrong arguments: a callback would read
           ** them as what they are not (pointers...), its closure would
           ** store the wrong result */
-          lua_getiuservalue(L, idx, CT_UV_TYPE);
+          ct_pushcdtype(L, idx);
           ct_func_pushsig(L, tidx);
           ct_func_pushsig(L, -2);
           ct_argerror(L, argn, "expected a function %s, got a function %s",
@@ -401,7 +401,7 @@ void *ct_conv_arg (lua_State *L, int argn, int tidx, const ct_Arg *a,
       if (cd != NULL && cd->type->kind == CT_POINTER) {
         /* any pointer to the same pointee type */
         lua_getiuservalue(L, tidx, CT_TUV_PROTO);
-        lua_getiuservalue(L, idx, CT_UV_TYPE);
+        ct_pushcdtype(L, idx);
         lua_getiuservalue(L, -1, CT_TUV_PROTO);
         r = lua_rawequal(L, -1, -3);
         lua_pop(L, 3);
@@ -470,7 +470,7 @@ void *ct_conv_vararg (lua_State *L, int argn, int idx, ct_Slot *slot,
             ** (from_buffer at an odd offset), and a c_bool may hold any
             ** byte (any non-zero byte is true; C wants 0 or 1) */
             slot->i = 0;
-            memcpy(slot, cd->ptr, t->size);
+            memcpy(slot, ct_cdptr(cd), t->size);
             if (t->scalar == CT_BOOL) slot->b[0] = slot->b[0] != 0;
             *ft = t->ffi;
             if (promote) {
@@ -499,12 +499,12 @@ void *ct_conv_vararg (lua_State *L, int argn, int idx, ct_Slot *slot,
             }
             return slot;
           case CT_STRUCT: case CT_UNION:
-            lua_getiuservalue(L, idx, CT_UV_TYPE);
+            ct_pushcdtype(L, idx);
             *ft = ct_ffitype(L, -1);
             lua_pop(L, 1);
-            return cd->ptr;
+            return ct_cdptr(cd);
           case CT_ARRAY:
-            slot->p = cd->ptr;
+            slot->p = ct_cdptr(cd);
             return slot;
           default:             /* pointers, functions */
             slot->p = ct_pointervalue(cd);

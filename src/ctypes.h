@@ -89,6 +89,9 @@ typedef enum {
 #define CT_INCOMPLETE 0x01  /* struct/union declared without _fields_ yet */
 #define CT_FINAL      0x02  /* _fields_ assigned: layout can no longer change */
 #define CT_SWAPPED    0x08  /* fields stored in the non-native byte order */
+#define CT_ANCHORED   0x10  /* kept alive for the life of the state, found
+                               by its address in the registry: instances
+                               need not keep it (ct_anchortype) */
 
 /* Arrays and structures nest at most this deep: initialising, copying and
 ** classifying a value recurse once per level on the C stack (pointers and
@@ -137,15 +140,47 @@ enum {
 ** ======================================================================= */
 
 /* ct_CData.flags */
-#define CT_CD_OWNS     0x01  /* ptr is this object's own payload/buffer */
+#define CT_CD_OWNS     0x01  /* the memory is this object's own payload/buffer */
 #define CT_CD_RESIZED  0x02  /* ptr is a resize() buffer held in its keep table */
+#define CT_CD_COMPACT  0x04  /* compact object: no ptr/size fields (below) */
+#define CT_CD_MOVED    0x08  /* compact object resize() moved: see `moved` */
+#define CT_CD_OFFSHIFT 24    /* compact: flags >> this = offset of the value */
 
+/* Two layouts share the first two fields. A full header has all four. A
+** compact object -- an owning instance of a scalar type that cannot hold a
+** pointer and is anchored for the life of the state (ct_anchortype), such
+** as c_int(5) -- ends after `flags`: its value follows at the offset kept
+** in the top bits of flags (12 for a c_int on a 64-bit target), size is its
+** type's, and it has no user values (48 bytes in all for a c_int, as much
+** as Lua's own userdata header and the int). Read the memory and size
+** through ct_cdptr/ct_cdsize, never the fields. resize() cannot grow a
+** compact object in place: it gives it a full header of its own, kept in
+** its keep table, and points `moved` at it (CT_CD_MOVED); ct_cdof resolves
+** that, so every ct_CData obtained from a userdata goes through ct_cdof. */
 typedef struct ct_CData {
-  ct_Type *type;       /* descriptor; the type userdata is in CT_UV_TYPE */
-  void *ptr;           /* the C memory */
-  size_t size;         /* bytes at ptr (sizeof(obj); grows with resize) */
+  union {
+    ct_Type *type;            /* descriptor (not CT_CD_MOVED) */
+    struct ct_CData *moved;   /* CT_CD_MOVED: the full header to use */
+  };
   unsigned flags;
+  /* compact objects end here */
+  void *ptr;            /* the C memory */
+  size_t size;          /* bytes at ptr (sizeof(obj); grows with resize) */
 } ct_CData;
+
+/* the header to use for the instance memory ud */
+static inline ct_CData *ct_cdof (void *ud) {
+  ct_CData *cd = (ct_CData *)ud;
+  return (cd->flags & CT_CD_MOVED) ? cd->moved : cd;
+}
+/* its C memory and its size in bytes */
+static inline void *ct_cdptr (const ct_CData *cd) {
+  return (cd->flags & CT_CD_COMPACT)
+             ? (void *)((char *)cd + (cd->flags >> CT_CD_OFFSHIFT)) : cd->ptr;
+}
+static inline size_t ct_cdsize (const ct_CData *cd) {
+  return (cd->flags & CT_CD_COMPACT) ? cd->type->size : cd->size;
+}
 
 /* uservalue slots of a CData. Views have all three; objects that own their
 ** memory only what they can need: the type, and the keep slot unless they
@@ -295,6 +330,9 @@ void ct_settypemethod (lua_State *L, const char *name, lua_CFunction f);
 ** getmetatable() on its objects returns `name` (__metatable) */
 void ct_newmetatable (lua_State *L, const char *name, const luaL_Reg *funcs);
 void ct_registerscalar (lua_State *L, int code, int tidx);
+/* keeps the type at tidx alive for the life of the state, found by the
+** address of its descriptor (CT_ANCHORED) */
+void ct_anchortype (lua_State *L, int tidx);
 void ct_open_type (lua_State *L);
 
 /* The scalar rules' fast halves: scalar.c's ct_scalar_set/ct_scalar_push
@@ -424,6 +462,9 @@ ct_CData *ct_newcdata_sized (lua_State *L, int tidx, size_t size, int nuv);
 void *ct_newudata (lua_State *L, size_t size, int nuv, size_t want);
 ct_CData *ct_newview (lua_State *L, int tidx, void *ptr, int baseidx);
 ct_CData *ct_tocdata (lua_State *L, int idx);
+/* pushes the type userdata of the instance at idx (its CT_UV_TYPE, or the
+** anchored type of a compact object): read it only through this */
+void ct_pushcdtype (lua_State *L, int idx);
 /* the instance at idx or "TypeError: <fname>: argument <idx> must be a
 ** ctypes instance, got ..." */
 ct_CData *ct_checkinstance (lua_State *L, int idx, const char *fname);
@@ -757,7 +798,7 @@ typedef union ct_Slot {
 static inline ct_Call **ct_func_cislot (const ct_CData *cd) {
   if ((cd->flags & (CT_CD_CALLINFO | CT_CD_RESIZED)) != CT_CD_CALLINFO)
     return NULL;
-  return (ct_Call **)cd->ptr - 1;
+  return (ct_Call **)ct_cdptr(cd) - 1;
 }
 
 /* conv.c's ct_pushvalue loads a non-scalar (baseidx 0) with this; inline
@@ -769,7 +810,7 @@ static inline void ct_pushcopy (lua_State *L, const ct_Type *t, int tidx,
   ct_CData *cd;
   if (t->flags & CT_INCOMPLETE) ct_checkcomplete(L, tidx);   /* raises */
   cd = ct_newcdata_sized(L, tidx, t->size, CT_UV_N);   /* nuv by kind */
-  memcpy(cd->ptr, p, t->size);
+  memcpy(ct_cdptr(cd), p, t->size);
 }
 /* conv.c: the Lua value at idx as argument argn of the declared type at
 ** tidx (a is its ct_Arg): the value goes to slot or stays in memory the

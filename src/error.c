@@ -44,7 +44,7 @@ const char *ct_describe (lua_State *L, int idx) {
     case LUA_TUSERDATA:
       if (ct_tocdata(L, idx) != NULL) {
         const char *s;
-        lua_getiuservalue(L, idx, CT_UV_TYPE);
+        ct_pushcdtype(L, idx);
         s = lua_pushfstring(L, "%s instance", ct_typename(L, -1));
         lua_remove(L, -2);
         return s;

@@ -585,7 +585,7 @@ static ct_Call *setcallinfo (lua_State *L, int idx, unsigned cflags) {
   ct_Call *ci;
   ct_CData *cd;
   idx = lua_absindex(L, idx);
-  cd = (ct_CData *)lua_touserdata(L, idx);
+  cd = ct_cdof(lua_touserdata(L, idx));
   ci = (ct_Call *)lua_newuserdatauv(L, sizeof(ct_Call), 2);   /* sig, ci */
   ci->sig = (ct_CallSig *)lua_touserdata(L, -2);
   ci->flags = cflags;
@@ -604,12 +604,12 @@ static ct_Call *setcallinfo (lua_State *L, int idx, unsigned cflags) {
 static ct_CData *newfuncobj (lua_State *L, int tidx, void *addr) {
   ct_CData *cd = ct_newcdata_sized(L, tidx, sizeof(ct_Call *) +
                                    sizeof(void *), CT_NUV_FUNC);
-  ct_Call **slot = (ct_Call **)cd->ptr;
+  ct_Call **slot = (ct_Call **)ct_cdptr(cd);
   *slot = NULL;
   cd->ptr = slot + 1;
   cd->size = sizeof(void *);
   cd->flags |= CT_CD_CALLINFO;
-  ct_storeptr(cd->ptr, addr);
+  ct_storeptr(ct_cdptr(cd), addr);
   return cd;
 }
 
@@ -624,7 +624,7 @@ ct_Call *ct_func_callinfo (lua_State *L, int idx) {
     return ci;
   }
   lua_pop(L, 1);
-  lua_getiuservalue(L, idx, CT_UV_TYPE);
+  ct_pushcdtype(L, idx);
   if (lua_getiuservalue(L, -1, CT_TUV_EXT) != LUA_TUSERDATA ||
       ((ct_Type *)lua_touserdata(L, -2))->ext == NULL)
     ct_error(L, "TypeError", "%s has no signature", ct_typename(L, -2));
@@ -693,7 +693,7 @@ static void copyseq (lua_State *L, int idx) {
 
 static int noattr (lua_State *L) {
   const char *name, *key;
-  lua_getiuservalue(L, 1, CT_UV_TYPE);
+  ct_pushcdtype(L, 1);
   name = ct_typename(L, -1);
   key = luaL_tolstring(L, 2, NULL);
   return ct_error(L, "AttributeError", "'%s' object has no attribute '%s'",
@@ -788,7 +788,7 @@ void ct_checkcallback (lua_State *L, int tidx, int idx, const char *what) {
     lua_pop(L, 1);
     return;                          /* a foreign function: the user's word */
   }
-  lua_getiuservalue(L, idx, CT_UV_TYPE);
+  ct_pushcdtype(L, idx);
   ct_func_pushsig(L, tidx);
   ct_func_pushsig(L, -2);
   ct_error(L, "TypeError", "%s: expected a function %s, got a callback %s",

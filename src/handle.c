@@ -28,8 +28,8 @@ static int handle_gc_view (lua_State *L) {
   if (cd->type->kind == CT_FUNC)
     return ct_error(L, "TypeError", "gc: function objects cannot have "
                     "finalizers (got %s instance)", ct_cdname(L, 1));
-  lua_getiuservalue(L, 1, CT_UV_TYPE);
-  ct_newview(L, -1, cd->ptr, 1);
+  ct_pushcdtype(L, 1);
+  ct_newview(L, -1, ct_cdptr(cd), 1);
   return 1;
 }
 

@@ -31,7 +31,7 @@ static void *memarg (lua_State *L, int idx, const char *fname, int writable,
              "or a ctypes instance, got %s", fname, idx, got);
   }
   if (cd != NULL && !ct_ispointerlike(cd->type))
-    *avail = cd->size;
+    *avail = ct_cdsize(cd);
   else if (cd == NULL && lua_type(L, idx) == LUA_TUSERDATA)
     ct_tobyrefsized(L, idx, avail);   /* byref(obj[, offset]): what is
                                          left of obj */
@@ -159,13 +159,31 @@ static int ct_resize (lua_State *L) {
     return ct_error(L, "MemoryError", "cannot allocate %I bytes",
                     (lua_Integer)un);
   n = (size_t)un;
-  if (n <= cd->size && !(cd->flags & CT_CD_RESIZED)) {
-    cd->size = n;   /* shrinking within the payload */
+  if (n <= ct_cdsize(cd) && !(cd->flags & CT_CD_RESIZED)) {
+    if (!(cd->flags & CT_CD_COMPACT))   /* a compact one is at its minimum */
+      cd->size = n;   /* shrinking within the payload */
     return 0;
   }
   lua_settop(L, 2);   /* extra arguments would shift the buffer's index */
-  old = cd->ptr;
-  copied = cd->size < n ? cd->size : n;
+  if (cd->flags & CT_CD_COMPACT) {
+    /* no room for ptr and size: a full header of its own (ctypes.h,
+    ** ct_CData), kept in its keep table; the old value stays where it was,
+    ** after the first field, for views of it */
+    ct_CData *full = (ct_CData *)lua_newuserdatauv(L, sizeof *full, 0);
+    full->type = cd->type;
+    full->flags = CT_CD_OWNS;
+    full->ptr = ct_cdptr(cd);
+    full->size = ct_cdsize(cd);
+    ct_pushkeep(L, 1, 1);
+    lua_insert(L, -2);
+    lua_setfield(L, -2, "header");
+    lua_settop(L, 2);
+    cd->moved = full;
+    cd->flags |= CT_CD_MOVED;
+    cd = full;
+  }
+  old = ct_cdptr(cd);
+  copied = ct_cdsize(cd) < n ? ct_cdsize(cd) : n;
   buf = ct_newudata(L, n + align - 1, 0, n);             /* 3: new buffer */
   a = ((uintptr_t)buf + align - 1) & ~(uintptr_t)(align - 1);
   memset((void *)a, 0, n);
@@ -240,7 +258,7 @@ static int newbuffer (lua_State *L, const char *fname, int code) {
   ct_arraytype(L, -1, size);                            /* 4: the type */
   cd = ct_newcdata(L, 4);                               /* 5: the buffer */
   if (lua_type(L, 1) == LUA_TSTRING)
-    ct_array_init(L, 4, cd->ptr, 1, 5);
+    ct_array_init(L, 4, ct_cdptr(cd), 1, 5);
   return 1;
 }
 

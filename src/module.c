@@ -42,9 +42,9 @@ int ct_describebyref (lua_State *L, int idx) {
   if (r == NULL) return 0;
   lua_getiuservalue(L, idx, 1);                  /* the referenced object */
   cd = ct_tocdata(L, -1);
-  if (cd != NULL && r->ptr != cd->ptr)
+  if (cd != NULL && r->ptr != ct_cdptr(cd))
     lua_pushfstring(L, "byref(%s, %I)", ct_cdname(L, -1),
-                    (lua_Integer)((uintptr_t)r->ptr - (uintptr_t)cd->ptr));
+                    (lua_Integer)((uintptr_t)r->ptr - (uintptr_t)ct_cdptr(cd)));
   else
     lua_pushfstring(L, "byref(%s)", cd != NULL ? ct_cdname(L, -1) : "?");
   lua_remove(L, -2);
@@ -73,9 +73,9 @@ static int ct_byref (lua_State *L) {
   r = (ct_ByRef *)lua_newuserdatauv(L, sizeof(ct_ByRef), 1);
   /* any offset is allowed, as in ctypes: integer arithmetic, no pointer
   ** overflow */
-  r->ptr = (void *)((uintptr_t)cd->ptr + (uintptr_t)off);
-  r->avail = (off >= 0 && (lua_Unsigned)off <= cd->size)
-             ? cd->size - (size_t)off : 0;
+  r->ptr = (void *)((uintptr_t)ct_cdptr(cd) + (uintptr_t)off);
+  r->avail = (off >= 0 && (lua_Unsigned)off <= ct_cdsize(cd))
+             ? ct_cdsize(cd) - (size_t)off : 0;
   luaL_setmetatable(L, BYREF_MT);
   lua_pushvalue(L, 1);
   lua_setiuservalue(L, -2, 1);
@@ -114,7 +114,7 @@ static int ct_sizeof (lua_State *L) {
     return 1;
   }
   if ((cd = ct_tocdata(L, 1)) != NULL) {
-    lua_pushinteger(L, (lua_Integer)cd->size);
+    lua_pushinteger(L, (lua_Integer)ct_cdsize(cd));
     return 1;
   }
   {
@@ -144,7 +144,7 @@ static int ct_alignment (lua_State *L) {
 
 static int ct_addressof (lua_State *L) {
   ct_CData *cd = ct_checkinstance(L, 1, "addressof");
-  lua_pushinteger(L, (lua_Integer)(intptr_t)cd->ptr);
+  lua_pushinteger(L, (lua_Integer)(intptr_t)ct_cdptr(cd));
   return 1;
 }
 
@@ -163,11 +163,11 @@ static int ct_POINTER (lua_State *L) {
 static int ct_pointer (lua_State *L) {
   ct_CData *cd = ct_checkinstance(L, 1, "pointer");
   ct_CData *p;
-  lua_getiuservalue(L, 1, CT_UV_TYPE);
+  ct_pushcdtype(L, 1);
   ct_pointertype(L, -1);
   p = ct_newcdata(L, -1);
-  ct_storeptr(p->ptr, cd->ptr);
-  ct_keep(L, -1, p->ptr, 1);
+  ct_storeptr(ct_cdptr(p), ct_cdptr(cd));
+  ct_keep(L, -1, ct_cdptr(p), 1);
   return 1;
 }
 
@@ -189,9 +189,9 @@ static int ct_cast (lua_State *L) {
                     "address or a ctypes instance, got %s", got);
   }
   r = ct_newcdata(L, 2);
-  ct_storeptr(r->ptr, a);
+  ct_storeptr(ct_cdptr(r), a);
   if (lua_type(L, 1) == LUA_TUSERDATA || lua_type(L, 1) == LUA_TSTRING)
-    ct_keep(L, -1, r->ptr, 1);
+    ct_keep(L, -1, ct_cdptr(r), 1);
   return 1;
 }
 

@@ -190,7 +190,7 @@ int ct_scalar_set (lua_State *L, int code, void *p, int idx, int tidx) {
   if (lua_type(L, idx) == LUA_TUSERDATA) {
     ct_CData *cd = ct_tocdata(L, idx);
     if (cd != NULL && cd->type == (ct_Type *)lua_touserdata(L, tidx)) {
-      memcpy(p, cd->ptr, cd->type->size);
+      memcpy(p, ct_cdptr(cd), cd->type->size);
       if (code == CT_BOOL)        /* any non-zero byte is true: store 1 */
         *(unsigned char *)p = *(unsigned char *)p != 0;
       if (code == CT_CHAR_P || code == CT_WCHAR_P) {
@@ -292,7 +292,7 @@ int ct_scalar_set (lua_State *L, int code, void *p, int idx, int tidx) {
           int want = code == CT_CHAR_P ? CT_CHAR : CT_WCHAR;
           const ct_Type *e = NULL;
           if (t->kind == CT_ARRAY || t->kind == CT_POINTER) {
-            lua_getiuservalue(L, idx, CT_UV_TYPE);
+            ct_pushcdtype(L, idx);
             lua_getiuservalue(L, -1, CT_TUV_PROTO);
             e = ct_totype(L, -1);
             lua_pop(L, 2);

@@ -209,6 +209,7 @@ static void otherendian (lua_State *L, int tidx, const char *name) {
         w->align = t->align;
         w->ffi = t->ffi;
         w->flags = CT_SWAPPED;
+        ct_anchortype(L, -1);                 /* as the twins table */
         lua_pushvalue(L, tidx);
         lua_pushvalue(L, -2);
         lua_rawset(L, -4);                    /* twins[T] = W */
@@ -864,9 +865,9 @@ static void setfield (lua_State *L, int fidx, const ct_Field *f, char *base,
     }
     else {                     /* build it aside, then copy it in */
       ct_CData *tmp = ct_newcdata(L, ftidx);
-      initagg(L, ftidx, (char *)tmp->ptr, vidx, lua_gettop(L), &me);
-      memcpy(p, tmp->ptr, ft->size);
-      ct_rebasekeeps(L, -1, tmp->ptr, ft->size, cdidx, p);
+      initagg(L, ftidx, (char *)ct_cdptr(tmp), vidx, lua_gettop(L), &me);
+      memcpy(p, ct_cdptr(tmp), ft->size);
+      ct_rebasekeeps(L, -1, ct_cdptr(tmp), ft->size, cdidx, p);
     }
     lua_settop(L, ftidx - 1);
     return;
@@ -875,9 +876,9 @@ static void setfield (lua_State *L, int fidx, const ct_Field *f, char *base,
     ct_CData *src = lua_type(L, vidx) == LUA_TUSERDATA ?
                     ct_tocdata(L, vidx) : NULL;
     if (src != NULL && src->type == ft) {      /* the same type: a copy */
-      if (src->ptr != p) {
-        memmove(p, src->ptr, ft->size);
-        ct_rebasekeeps(L, vidx, src->ptr, ft->size, cdidx, p);
+      if (ct_cdptr(src) != p) {
+        memmove(p, ct_cdptr(src), ft->size);
+        ct_rebasekeeps(L, vidx, ct_cdptr(src), ft->size, cdidx, p);
       }
       lua_settop(L, ftidx - 1);
       return;
@@ -1038,10 +1039,10 @@ int ct_struct_new (lua_State *L) {
   ct_CData *cd = ct_newcdata(L, 1);
   obj = lua_gettop(L);
   if (n == 1 && lua_istable(L, 2))
-    inittable(L, 1, (char *)cd->ptr, 2, obj, NULL);
+    inittable(L, 1, (char *)ct_cdptr(cd), 2, obj, NULL);
   else if (n > 0) {
     lua_getiuservalue(L, 1, CT_TUV_FIELDS);
-    initpos(L, 1, (char *)cd->ptr, obj + 1, 2, n, obj, 0, NULL);
+    initpos(L, 1, (char *)ct_cdptr(cd), obj + 1, 2, n, obj, 0, NULL);
   }
   lua_settop(L, obj);
   return 1;
@@ -1084,16 +1085,16 @@ static int bodyattr (lua_State *L, int tidx, int kidx) {
 
 /* (obj, key) */
 int ct_struct_index (lua_State *L) {
-  ct_CData *cd = (ct_CData *)lua_touserdata(L, 1);
+  ct_CData *cd = ct_cdof(lua_touserdata(L, 1));
   if (lua_type(L, 2) == LUA_TSTRING) {           /* the hot case: p.x */
     const ct_Field *f = fmapget(cd->type->fmap, lua_tostring(L, 2));
     if (plainfield(f)) {
-      ct_scalar_push(L, f->type->scalar, (char *)cd->ptr + f->offset);
+      ct_scalar_push(L, f->type->scalar, (char *)ct_cdptr(cd) + f->offset);
       return 1;
     }
   }
   lua_settop(L, 2);
-  lua_getiuservalue(L, 1, CT_UV_TYPE);           /* 3: T */
+  ct_pushcdtype(L, 1);           /* 3: T */
   if (lua_type(L, 2) == LUA_TSTRING) {
     ct_Field *f;
     lua_getiuservalue(L, 3, CT_TUV_FIELDS);      /* 4: fields */
@@ -1102,7 +1103,7 @@ int ct_struct_index (lua_State *L) {
     f = lua_istable(L, 4) && lua_rawget(L, 4) == LUA_TUSERDATA ?
         (ct_Field *)lua_touserdata(L, 5) : NULL;  /* 5: field? */
     if (f != NULL) {
-      getfield(L, 5, f, (char *)cd->ptr, 1);
+      getfield(L, 5, f, (char *)ct_cdptr(cd), 1);
       return 1;
     }
     if (bodyattr(L, 3, 2) != LUA_TNIL)
@@ -1115,15 +1116,15 @@ int ct_struct_index (lua_State *L) {
 
 /* (obj, key, value) */
 int ct_struct_newindex (lua_State *L) {
-  ct_CData *cd = (ct_CData *)lua_touserdata(L, 1);
+  ct_CData *cd = ct_cdof(lua_touserdata(L, 1));
   if (lua_type(L, 2) == LUA_TSTRING) {           /* the hot case: p.x = n */
     const ct_Field *f = fmapget(cd->type->fmap, lua_tostring(L, 2));
     if (plainfield(f) &&
-        ct_fastset(L, f->type->scalar, (char *)cd->ptr + f->offset, 3))
+        ct_fastset(L, f->type->scalar, (char *)ct_cdptr(cd) + f->offset, 3))
       return 0;
   }
   lua_settop(L, 3);
-  lua_getiuservalue(L, 1, CT_UV_TYPE);           /* 4: T */
+  ct_pushcdtype(L, 1);           /* 4: T */
   if (lua_type(L, 2) == LUA_TSTRING) {
     ct_Field *f;
     lua_getiuservalue(L, 4, CT_TUV_FIELDS);      /* 5: fields */
@@ -1131,7 +1132,7 @@ int ct_struct_newindex (lua_State *L) {
     f = lua_istable(L, 5) && lua_rawget(L, 5) == LUA_TUSERDATA ?
         (ct_Field *)lua_touserdata(L, 6) : NULL;  /* 6: field? */
     if (f != NULL) {
-      setfield(L, 6, f, (char *)cd->ptr, 3, 1, 0, NULL);
+      setfield(L, 6, f, (char *)ct_cdptr(cd), 3, 1, 0, NULL);
       return 0;
     }
     if (bodyattr(L, 4, 2) != LUA_TNIL)

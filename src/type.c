@@ -156,8 +156,17 @@ void ct_pushscalartype (lua_State *L, int code) {
 
 
 /* scalar.c registers each scalar type here as it makes it */
+void ct_anchortype (lua_State *L, int tidx) {
+  ct_Type *t = (ct_Type *)lua_touserdata(L, tidx);
+  lua_pushvalue(L, tidx);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, t);
+  t->flags |= CT_ANCHORED;
+}
+
+
 void ct_registerscalar (lua_State *L, int code, int tidx) {
   tidx = lua_absindex(L, tidx);
+  ct_anchortype(L, tidx);
   lua_rawgetp(L, LUA_REGISTRYINDEX, &scalartypes_key);
   lua_pushvalue(L, tidx);
   lua_rawseti(L, -2, code);
