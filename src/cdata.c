@@ -240,6 +240,15 @@ int ct_pushkeep (lua_State *L, int idx, int create) {
   idx = lua_absindex(L, idx);
   t = lua_getiuservalue(L, idx, CT_UV_KEEP);
   if (t == LUA_TTABLE) return 1;
+  if (t == LUA_TUSERDATA) {        /* the one entry ct_keep made directly */
+    const ct_CData *cd = ct_cdof(lua_touserdata(L, idx));
+    lua_createtable(L, 0, 2);                       /* kept, keep */
+    lua_insert(L, -2);                              /* keep, kept */
+    lua_rawseti(L, -2, (lua_Integer)(uintptr_t)ct_cdptr(cd));
+    lua_pushvalue(L, -1);
+    lua_setiuservalue(L, idx, CT_UV_KEEP);
+    return 1;
+  }
   lua_pop(L, 1);
   if (t == LUA_TNONE) {                             /* no slot */
     lua_rawgetp(L, LUA_REGISTRYINDEX, &sidekeep_key);
@@ -267,8 +276,30 @@ int ct_pushkeep (lua_State *L, int idx, int create) {
 }
 
 
+/* The keep slot of an owner may hold, instead of a table, the one object
+** kept for the pointer slot at the start of its memory (pointer(x), a
+** pointer's .contents): no table until something else must be kept
+** (ct_pushkeep makes it then, so readers see a table). Returns 1 when it
+** did the store at addr that way. */
+static int keepdirect (lua_State *L, int cdidx, const void *addr,
+                       int validx) {
+  const ct_CData *cd = ct_cdof(lua_touserdata(L, cdidx));
+  int t, obj = validx != 0 && lua_type(L, validx) == LUA_TUSERDATA;
+  if (!(cd->flags & CT_CD_OWNS) || addr != ct_cdptr(cd)) return 0;
+  t = lua_getiuservalue(L, cdidx, CT_UV_KEEP);
+  lua_pop(L, 1);
+  if (!(obj || validx == 0) || (t != LUA_TNIL && t != LUA_TUSERDATA))
+    return 0;      /* a string (or more entries): the table */
+  if (obj) lua_pushvalue(L, validx); else lua_pushnil(L);
+  lua_setiuservalue(L, cdidx, CT_UV_KEEP);
+  return 1;
+}
+
+
 void ct_keep (lua_State *L, int cdidx, const void *addr, int validx) {
   validx = validx != 0 ? lua_absindex(L, validx) : 0;
+  cdidx = lua_absindex(L, cdidx);
+  if (keepdirect(L, cdidx, addr, validx)) return;
   pushroot(L, cdidx);
   if (!ct_pushkeep(L, -1, validx != 0)) {           /* root, nil */
     lua_pop(L, 2);                                  /* nothing to clear */
