@@ -183,12 +183,11 @@ ct_CData *ct_tocdata (lua_State *L, int idx) {
 
 
 void ct_pushcdtype (lua_State *L, int idx) {
-  idx = lua_absindex(L, idx);
-  if (lua_getiuservalue(L, idx, CT_UV_TYPE) != LUA_TUSERDATA) {
-    const ct_CData *cd = ct_cdof(lua_touserdata(L, idx));  /* compact */
-    lua_pop(L, 1);
-    lua_rawgetp(L, LUA_REGISTRYINDEX, cd->type);   /* ct_anchortype */
-  }
+  const ct_CData *cd = (const ct_CData *)lua_touserdata(L, idx);
+  if (cd->flags & CT_CD_COMPACT)     /* no user values; moved or not */
+    lua_rawgetp(L, LUA_REGISTRYINDEX, ct_cdof((void *)cd)->type);
+  else
+    lua_getiuservalue(L, idx, CT_UV_TYPE);
 }
 
 
