@@ -94,6 +94,14 @@ describe("library attributes (lib.x = v, as on a ctypes CDLL)", function()
     assert.are.equal(42, c_int.in_dll(lib, "fx_lib_int").value)
     assert.are.equal(42, ctypes.cdef("int fx_lib_get_int(void);", lib).fx_lib_get_int())
     assert.are.equal(7, lib.fx_lib_get_int)
+    -- cdef takes use_errno from the library, not from what lib.name holds
+    local libc = CDLL(nil, { use_errno = true })
+    libc.strtol = 1
+    local ns = ctypes.cdef("long strtol(const char *s, char **end, int base);", libc)
+    ctypes.set_errno(0)
+    assert.are.equal(helper.platform.long_max, ns.strtol("99999999999999999999", nil, 10))
+    assert.are.equal(34, ctypes.get_errno())          -- ERANGE, swapped out
+    assert.are.equal(1, libc.strtol)
   end)
 
   it("refuses non-string names, _name and _handle", function()

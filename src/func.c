@@ -1053,7 +1053,7 @@ int ct_functype_new (lua_State *L) {
         return ct_error(L, "TypeError", "function spec must be {name, "
                         "library}");
       name = lua_tostring(L, -2);
-      addr = ct_lib_sym(L, -1, name, "CFUNCTYPE");
+      addr = ct_lib_sym(L, -1, name, "CFUNCTYPE", NULL);
       ownidx = lua_gettop(L);
       break;
     }

@@ -154,10 +154,12 @@ static void *libsym (lua_State *L, int uidx, Lib *lib, const char *name,
 }
 
 
-void *ct_lib_sym (lua_State *L, int idx, const char *name, const char *what) {
+void *ct_lib_sym (lua_State *L, int idx, const char *name, const char *what,
+                  unsigned *flags) {
   Lib *lib = checklib(L, idx, what);             /* ud */
   void *addr = libsym(L, -1, lib, name, "AttributeError");
   lua_pop(L, 1);
+  if (flags != NULL) *flags = lib->flags & CT_SIG_USE_ERRNO;
   return addr;
 }
 
