@@ -197,6 +197,9 @@ describe("a library where a table of data is read", function()
                      "TypeError: _fields_ must be a table of {name, type[, bits]} entries, got " .. desc)
     assert.has_error(function() R._fields_ = { lib } end,
                      "TypeError: _fields_[1] must be a table {name, type[, bits]}, got " .. desc)
+    assert.has_error(function()
+      ctypes.Structure("LibTableT", { _fields_ = { { "x", c_int } }, _anonymous_ = lib })
+    end, "TypeError: _anonymous_ must be a table of field names, got " .. desc)
   end)
 
   it("is named as a library by the Lua layer", function()

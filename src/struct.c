@@ -408,7 +408,7 @@ static void promote (lua_State *L, int tidx, int bodyidx, int fieldsidx) {
     lua_pop(L, 1);
     return;
   }
-  if (!lua_istable(L, -1)) {
+  if (!ct_isdatatable(L, -1)) {
     const char *got = ct_describe(L, -1);
     ct_error(L, "TypeError", "_anonymous_ must be a table of field names, "
              "got %s", got);
