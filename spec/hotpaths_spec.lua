@@ -279,11 +279,15 @@ describe("lib.f from the symbol cache", function()
     do
       local lib = ctypes.CDLL(helper.fixture)
       assert.are.equal(42, lib.fx_lib_get_int())       -- cached
+      lib.mine = 1                                      -- an attribute
       setmetatable({}, { __gc = function() back = lib end })
     end
     helper.gc()
     assert.is_not_nil(back)
+    assert.is_nil(next(back))                           -- the table is empty
     assert.has_error(function() return back.fx_lib_get_int end,
+                     "ValueError: " .. helper.fixture .. ": library is closed")
+    assert.has_error(function() back.mine = 2 end,
                      "ValueError: " .. helper.fixture .. ": library is closed")
     assert.has_error(function() return back[1] end,
                      "TypeError: symbol name must be a string, got integer")

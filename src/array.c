@@ -300,7 +300,7 @@ int ct_array_init (lua_State *L, int tidx, void *p, int idx, int cdidx) {
   if (lua_type(L, idx) == LUA_TSTRING && ct_chararray(t))
     ct_array_setstring(L, t, p, idx, CT_STR_INIT);
   else {
-    if (!lua_istable(L, idx)) {
+    if (!ct_isdatatable(L, idx)) {
       ct_pushexpected(L, tidx, idx);
       ct_error(L, "TypeError", "%s", lua_tostring(L, -1));
     }
@@ -325,7 +325,7 @@ int ct_array_init (lua_State *L, int tidx, void *p, int idx, int cdidx) {
 static int wholeinit (lua_State *L, int idx) {
   int empty;
   if (lua_type(L, idx) == LUA_TSTRING) return 1;
-  if (!lua_istable(L, idx)) return 0;
+  if (!ct_isdatatable(L, idx)) return 0;
   if (lua_rawlen(L, idx) > 0) return 1;
   lua_pushnil(L);
   empty = !lua_next(L, idx);

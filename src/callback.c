@@ -1338,7 +1338,7 @@ static int cb_config (lua_State *L) {
   slots[0] = &sh->report; slots[1] = &sh->debug; slots[2] = &sh->direct;
   for (i = 0; i < 3; i++) old[i] = atomic_load(slots[i]);
   if (!lua_isnoneornil(L, 1)) {
-    if (!lua_istable(L, 1))
+    if (!ct_isdatatable(L, 1))
       return ct_error(L, "TypeError", "callback_config: expected a table of "
                       "options, got %s", ct_describe(L, 1));
     lua_pushnil(L);

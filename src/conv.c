@@ -96,7 +96,7 @@ int ct_tocvalue (lua_State *L, int tidx, void *p, int idx) {
       return ct_pushexpected(L, tidx, idx);
     }
     case CT_ARRAY:
-      if (lua_istable(L, idx))
+      if (ct_isdatatable(L, idx))
         return fromtable(L, tidx, p, idx, ct_array_init);
       if (lua_type(L, idx) == LUA_TSTRING) {
         ct_Type *e = prototype(L, tidx);
@@ -106,7 +106,7 @@ int ct_tocvalue (lua_State *L, int tidx, void *p, int idx) {
       }
       return ct_pushexpected(L, tidx, idx);
     case CT_STRUCT: case CT_UNION:
-      if (lua_istable(L, idx))
+      if (ct_isdatatable(L, idx))
         return fromtable(L, tidx, p, idx, ct_struct_init);
       return ct_pushexpected(L, tidx, idx);
     case CT_FUNC:
@@ -298,7 +298,7 @@ static int paramextra (lua_State *L, const ct_Type *t, int tidx, int idx,
       }
       return 0;
     }
-    if ((e->kind == CT_STRUCT || e->kind == CT_UNION) && lua_istable(L, idx)) {
+    if ((e->kind == CT_STRUCT || e->kind == CT_UNION) && ct_isdatatable(L, idx)) {
       ct_CData *tmp;
       lua_getiuservalue(L, tidx, CT_TUV_PROTO);
       tmp = ct_newcdata(L, -1);
@@ -346,7 +346,7 @@ void *ct_conv_arg (lua_State *L, int argn, int tidx, const ct_Arg *a,
   switch (t->kind) {
     case CT_STRUCT: case CT_UNION:
       if (cd != NULL && cd->type == t) return ct_cdptr(cd);
-      if (lua_istable(L, idx)) {
+      if (ct_isdatatable(L, idx)) {
         ct_CData *tmp = ct_newcdata(L, tidx);
         r = ct_tocvalue(L, tidx, ct_cdptr(tmp), idx);
         if (r == CT_CONV_FAIL) break;
@@ -359,7 +359,7 @@ void *ct_conv_arg (lua_State *L, int argn, int tidx, const ct_Arg *a,
     case CT_ARRAY:
       /* arrays pass as pointers to their first element */
       if (cd != NULL && cd->type == t) { slot->p = ct_cdptr(cd); return slot; }
-      if (lua_istable(L, idx) || lua_type(L, idx) == LUA_TSTRING) {
+      if (ct_isdatatable(L, idx) || lua_type(L, idx) == LUA_TSTRING) {
         ct_CData *tmp = ct_newcdata(L, tidx);
         r = ct_tocvalue(L, tidx, ct_cdptr(tmp), idx);
         if (r == CT_CONV_FAIL) break;

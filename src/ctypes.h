@@ -560,8 +560,17 @@ void ct_open_library (lua_State *L);
 ** objects made from {name, lib}: "TypeError: <what>: expected a library
 ** (CDLL), got ..." if idx is not one, "ValueError: <lib>: library is
 ** closed", "AttributeError: <lib>: undefined symbol: <name>". The caller
-** keeps the library alive (ct_func_new's ownidx). */
-void *ct_lib_sym (lua_State *L, int idx, const char *name, const char *what);
+** keeps the library alive (ct_func_new's ownidx). *flags (if not NULL)
+** gets the library's CT_SIG_USE_ERRNO. */
+void *ct_lib_sym (lua_State *L, int idx, const char *name, const char *what,
+                  unsigned *flags);
+/* A library is a Lua table (its symbol cache, so that lib.f is one table
+** access): 1 if the value at idx is one. Every place that reads a table
+** the user gives as data (initializers, argtypes, paramflags, options)
+** tests it with ct_isdatatable, so a library given there is the error it
+** was when libraries were userdata, not an empty table. */
+int ct_islib (lua_State *L, int idx);
+#define ct_isdatatable(L, idx)  (lua_istable(L, (idx)) && !ct_islib(L, (idx)))
 
 /* call.c: function objects, the call path, errno.
 ** A CT_FUNC type's ext is its prepared signature. */

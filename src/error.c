@@ -53,14 +53,16 @@ const char *ct_describe (lua_State *L, int idx) {
         return lua_pushfstring(L, "type %s", ct_typename(L, idx));
       /* the other ctypes objects by their ctypes names, other modules'
       ** userdata by their metatable's __name (a FILE* for io.stdout) */
-      if (ct_describebyref(L, idx) || ct_describelib(L, idx) ||
-          ct_describefield(L, idx))
+      if (ct_describebyref(L, idx) || ct_describefield(L, idx))
         return lua_tostring(L, -1);
       switch (luaL_getmetafield(L, idx, "__name")) {
         case LUA_TSTRING: return lua_tostring(L, -1);
         case LUA_TNIL: break;                  /* nothing pushed */
         default: lua_pop(L, 1); break;
       }
+      break;
+    case LUA_TTABLE:               /* a library is a table */
+      if (ct_describelib(L, idx)) return lua_tostring(L, -1);
       break;
     case LUA_TLIGHTUSERDATA:
       return lua_pushliteral(L, "light userdata");

@@ -363,7 +363,7 @@ ct_Sig *ct_newsig (lua_State *L, int retidx, int argsidx, unsigned flags) {
   retidx = lua_absindex(L, retidx);
   if (argsidx != 0) {
     argsidx = lua_absindex(L, argsidx);
-    if (!lua_istable(L, argsidx)) {
+    if (!ct_isdatatable(L, argsidx)) {
       const char *got = ct_describe(L, argsidx);
       ct_error(L, "TypeError", "argtypes must be a table (sequence) of types "
                "or nil, got %s", got);
@@ -890,7 +890,7 @@ static int func_CFUNCTYPE (lua_State *L) {
   if (top < 1)
     return ct_error(L, "TypeError", "CFUNCTYPE() needs a restype (nil for "
                     "void)");
-  if (top >= 2 && lua_type(L, top) == LUA_TTABLE) {
+  if (top >= 2 && ct_isdatatable(L, top)) {
     optidx = top;
     lua_getfield(L, top, "use_errno");
     if (lua_toboolean(L, -1)) flags |= CT_SIG_USE_ERRNO;
@@ -976,7 +976,7 @@ static int func_CFUNCTYPE (lua_State *L) {
 static void checkparamflags (lua_State *L, int idx, int nargs) {
   lua_Integer n, i;
   idx = lua_absindex(L, idx);
-  if (!lua_istable(L, idx)) {
+  if (!ct_isdatatable(L, idx)) {
     const char *got = ct_describe(L, idx);
     ct_error(L, "TypeError", "paramflags must be a table, got %s", got);
   }
@@ -989,7 +989,7 @@ static void checkparamflags (lua_State *L, int idx, int nargs) {
     lua_Integer flag;
     int isnum;
     lua_rawgeti(L, idx, i);
-    if (!lua_istable(L, -1))
+    if (!ct_isdatatable(L, -1))
       ct_error(L, "TypeError", "paramflags: item %I must be a table {flag[, "
                "name[, default]]}", i);
     lua_rawgeti(L, -1, 1);
@@ -1021,7 +1021,7 @@ int ct_functype_new (lua_State *L) {
   if (s == NULL)
     return ct_error(L, "TypeError", "abstract function type");
   haspf = !lua_isnoneornil(L, 3);
-  if (haspf && lua_type(L, 2) != LUA_TTABLE)
+  if (haspf && !ct_isdatatable(L, 2))
     return ct_error(L, "TypeError", "paramflags need a {name, library} "
                     "function spec");
   switch (lua_type(L, 2)) {
@@ -1046,13 +1046,14 @@ int ct_functype_new (lua_State *L) {
     }
     case LUA_TTABLE: {
       const char *name;
+      if (ct_islib(L, 2)) goto bad;               /* a library is a table */
       lua_rawgeti(L, 2, 1);
       lua_rawgeti(L, 2, 2);
       if (lua_type(L, -2) != LUA_TSTRING)
         return ct_error(L, "TypeError", "function spec must be {name, "
                         "library}");
       name = lua_tostring(L, -2);
-      addr = ct_lib_sym(L, -1, name, "CFUNCTYPE");
+      addr = ct_lib_sym(L, -1, name, "CFUNCTYPE", NULL);
       ownidx = lua_gettop(L);
       break;
     }

@@ -58,8 +58,7 @@ static int handle_close (lua_State *L) {
 static int handle_libfunc (lua_State *L) {
   void *addr;
   const char *name;
-  ct_CData *cached;
-  unsigned flags = 0;
+  unsigned flags;
   lua_settop(L, 2);
   if (lua_type(L, 2) != LUA_TSTRING) {
     const char *got = ct_describe(L, 2);
@@ -67,14 +66,9 @@ static int handle_libfunc (lua_State *L) {
                     got);
   }
   name = lua_tostring(L, 2);
-  addr = ct_lib_sym(L, 1, name, "_libfunc");   /* checks lib and symbol */
-  lua_pushvalue(L, 2);
-  lua_gettable(L, 1);                          /* lib's cached object */
-  cached = ct_tocdata(L, -1);
-  if (cached != NULL && cached->type->kind == CT_FUNC &&
-      cached->type->ext != NULL)
-    flags = ((const ct_Sig *)cached->type->ext)->flags & CT_SIG_USE_ERRNO;
-  lua_pop(L, 1);
+  /* checks lib and symbol; use_errno from the library itself (lib[name]
+  ** may be anything the user assigned) */
+  addr = ct_lib_sym(L, 1, name, "_libfunc", &flags);
   ct_func_new(L, addr, 1, flags);
   lua_pushboolean(L, (flags & CT_SIG_USE_ERRNO) != 0);
   return 2;

@@ -409,7 +409,7 @@ static void promote (lua_State *L, int tidx, int bodyidx, int fieldsidx) {
     lua_pop(L, 1);
     return;
   }
-  if (!lua_istable(L, -1)) {
+  if (!ct_isdatatable(L, -1)) {
     const char *got = ct_describe(L, -1);
     ct_error(L, "TypeError", "_anonymous_ must be a table of field names, "
              "got %s", got);
@@ -575,7 +575,7 @@ static void setfields (lua_State *L, int tidx, int fidx) {
   if (t->flags & CT_FINAL)
     ct_error(L, "AttributeError", "_fields_ is final (%s already has its "
              "fields)", ct_typename(L, tidx));
-  if (!lua_istable(L, fidx)) {
+  if (!ct_isdatatable(L, fidx)) {
     const char *got = ct_describe(L, fidx);
     ct_error(L, "TypeError", "_fields_ must be a table of {name, type[, "
              "bits]} entries, got %s", got);
@@ -630,7 +630,7 @@ static void setfields (lua_State *L, int tidx, int fidx) {
     ct_Field *f;
     lua_rawgeti(L, fidx, i);
     eidx = lua_gettop(L);
-    if (!lua_istable(L, eidx)) {
+    if (!ct_isdatatable(L, eidx)) {
       const char *got = ct_describe(L, eidx);
       ct_error(L, "TypeError", "_fields_[%d] must be a table {name, type[, "
                "bits]}, got %s", (int)i, got);
@@ -856,7 +856,7 @@ static void setfield (lua_State *L, int fidx, const ct_Field *f, char *base,
     lua_settop(L, ftidx - 1);
     return;
   }
-  if ((ISAGG(ft) || ft->kind == CT_ARRAY) && lua_istable(L, vidx)) {
+  if ((ISAGG(ft) || ft->kind == CT_ARRAY) && ct_isdatatable(L, vidx)) {
     me.up = up;
     me.name = fieldname(L, fidx);
     if (fresh) {
@@ -1024,7 +1024,7 @@ int ct_struct_init (lua_State *L, int tidx, void *p, int idx, int cdidx) {
   tidx = lua_absindex(L, tidx);
   idx = lua_absindex(L, idx);
   cdidx = lua_absindex(L, cdidx);
-  if (!lua_istable(L, idx)) {
+  if (!ct_isdatatable(L, idx)) {
     ct_pushexpected(L, tidx, idx);
     ct_error(L, "TypeError", "%s", lua_tostring(L, -1));
   }
@@ -1038,7 +1038,7 @@ int ct_struct_new (lua_State *L) {
   int n = lua_gettop(L) - 1, obj;
   ct_CData *cd = ct_newcdata(L, 1);
   obj = lua_gettop(L);
-  if (n == 1 && lua_istable(L, 2))
+  if (n == 1 && ct_isdatatable(L, 2))
     inittable(L, 1, (char *)ct_cdptr(cd), 2, obj, NULL);
   else if (n > 0) {
     lua_getiuservalue(L, 1, CT_TUV_FIELDS);
@@ -1240,7 +1240,7 @@ static int struct_define (lua_State *L) {
     return ct_error(L, "TypeError", "%s: name must be a string, got %s",
                     ctor, got);
   }
-  if (!lua_isnoneornil(L, 2) && !lua_istable(L, 2)) {
+  if (!lua_isnoneornil(L, 2) && !ct_isdatatable(L, 2)) {
     const char *got = ct_describe(L, 2);
     return ct_error(L, "TypeError", "%s: body must be a table, got %s",
                     ctor, got);

@@ -1801,7 +1801,8 @@ local NS = {}                                       -- the metatable
 
 local function checklib(lib, fname)
   if lib == nil then return end
-  local ok = type(lib) == "userdata" and pcall(function() return lib._handle end)
+  local ok = getmetatable(lib) == "ctypes.Library" and
+             pcall(function() return lib._handle end)
   local s = ok and tostring(lib) or ""
   if not (ok and s:match("^<CDLL")) then
     local got = math_type(lib) or type(lib)

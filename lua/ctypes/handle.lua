@@ -29,7 +29,8 @@ local function describe(v)
   local t = math_type(v)
   if t == "float" then return "number" end
   if t then return t end
-  if type(v) == "userdata" then
+  -- (a library is a table whose protected metatable says so)
+  if type(v) == "userdata" or getmetatable(v) == "ctypes.Library" then
     local ok, s = pcall(tostring, v)
     if ok and type(s) == "string" then
       return (s:match("^([%w_]+)%(") or s:match("^<([%w_]+)") or

@@ -7,10 +7,13 @@ local type, error, rawset, setmetatable, getmetatable, select, tostring =
   type, error, rawset, setmetatable, getmetatable, select, tostring
 local math_type = math.type
 
--- how messages name a value (ctypes objects by their ctypes repr)
+-- how messages name a value (ctypes objects by their ctypes repr; a
+-- library is a table whose protected metatable says so)
 local function describe(v)
   local t = math_type(v) or type(v)
-  if t == "userdata" then return tostring(v) end
+  if t == "userdata" or getmetatable(v) == "ctypes.Library" then
+    return tostring(v)
+  end
   return t == "float" and "number" or t
 end
 

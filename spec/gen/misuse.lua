@@ -402,7 +402,11 @@ local function new_world(r, fixture)
 
   -- functions safe to call with any arguments of any declared types
   w.lib_safe = {}
-  local function safe(lib, name) w.lib_safe[#w.lib_safe + 1] = { lib = lib, name = name } end
+  -- (each taken now: a library is a table of attributes, and the fuzzer's
+  -- `lib[k] = v` may later put anything under "abs")
+  local function safe(lib, name)
+    w.lib_safe[#w.lib_safe + 1] = { lib = lib, name = name, f = lib[name] }
+  end
   safe(w.libc, "abs"); safe(w.libc, "labs")
   -- (not fxc_sum14i, fxc_mix12, fxc_point_sum: their C arithmetic
   -- overflows signed integers for big arguments, which UBSan reports)
@@ -491,7 +495,7 @@ local function new_world(r, fixture)
 
   -- foreign function objects safe to call (their real signature is known)
   local ff = {}
-  for _, s in ipairs(w.lib_safe) do ff[#ff + 1] = s.lib[s.name] end
+  for _, s in ipairs(w.lib_safe) do ff[#ff + 1] = s.f end
   ff[#ff + 1] = CB_ii(w.lib.fxc_add)
   ff[#ff + 1] = CB_i(w.libc.abs)
   w.foreign = ff
@@ -822,7 +826,7 @@ end
 A.call = function(w)
   local r = w.r
   local s = r.pick(w.lib_safe)
-  local f = s.lib[s.name]
+  local f = s.f
   local argtypes, restype = "keep", "keep"
   if r.chance(0.5) then
     if r.chance(0.3) then argtypes = nil
