@@ -7,6 +7,8 @@
 --   array  a[i] = i, then s = s + a[i], on a c_int * 1000000, per element
 --          (binding: an int array userdata, bounds checked)
 --   new    c_int(i): a new scalar object (binding: a boxed int userdata)
+--   pointer  pointer(x) of a c_int (binding: a userdata holding an int *
+--          and, as its user value, the boxed int it points into)
 --   bytes  bytes per c_int object (collectgarbage("count"), the GC stopped)
 --   qsort  libc qsort of 100000 ints with a Lua comparator taking
 --          (POINTER(c_int), POINTER(c_int)), per comparison, against a
@@ -107,6 +109,12 @@ local ROWS = {
       for i = 1, n do o = T(i) end return o end,
     ref = function(n) local T, o = binding.int
       for i = 1, n do o = T(i) end return o end },
+  { name = "pointer", what = "pointer(x) to a c_int (keeps x alive)",
+    n = 1000000, cg = 50000, base = loop,
+    ct = function(n) local P, x, o = ctypes.pointer, c_int(5)
+      for _ = 1, n do o = P(x) end return o end,
+    ref = function(n) local P, x, o = binding.ref, binding.int(5)
+      for _ = 1, n do o = P(x) end return o end },
   { name = "qsort", what = "qsort, POINTER(c_int) comparator, per compare",
     n = NQ, cg = 2000, ops = function(n) return ncmp[n] end,
     base = function(n) binding.fill(q_ref, n) end,

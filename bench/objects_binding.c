@@ -177,6 +177,20 @@ static int int_index (lua_State *L) {
   return 1;
 }
 
+/* ref(box): a pointer to a boxed int's value that keeps the box alive (its
+** user value), as pointer(x) does */
+#define REF_MT "objects_binding.ref"
+
+static int ref_new (lua_State *L) {
+  int *target = (int *)luaL_checkudata(L, 1, INT_MT);
+  int **p = (int **)lua_newuserdatauv(L, sizeof(int *), 1);
+  *p = target;
+  lua_pushvalue(L, 1);
+  lua_setiuservalue(L, -2, 1);
+  luaL_setmetatable(L, REF_MT);
+  return 1;
+}
+
 /* } */
 
 
@@ -275,11 +289,15 @@ int luaopen_objects_binding (lua_State *L) {
   static const luaL_Reg funcs[] = {
     {"vec", vec_new}, {"ints", ints_new}, {"int", int_new},
     {"address", ints_address}, {"sort", l_sort}, {"fill", l_fill},
-    {"sorted", l_sorted}, {"add_i", l_add_i}, {NULL, NULL}
+    {"sorted", l_sorted}, {"add_i", l_add_i}, {"ref", ref_new}, {NULL, NULL}
   };
   newmt(L, VEC_MT, vec_m);
   newmt(L, INTS_MT, ints_m);
   newmt(L, INT_MT, int_m);
+  {
+    static const luaL_Reg none[] = {{NULL, NULL}};
+    newmt(L, REF_MT, none);
+  }
   luaL_newlib(L, funcs);
   return 1;
 }

@@ -13,7 +13,7 @@ import time
 import tracemalloc
 
 so = sys.argv[1]
-opts = {"--rows": "field,array,new,qsort,lib", "--scale": "1", "--runs": "7"}
+opts = {"--rows": "field,array,new,pointer,qsort,lib", "--scale": "1", "--runs": "7"}
 child = None
 args = sys.argv[2:]
 while args:
@@ -25,6 +25,7 @@ while args:
         args = args[2:]
 
 c_int, c_size_t, c_void_p = ctypes.c_int, ctypes.c_size_t, ctypes.c_void_p
+pointer = ctypes.pointer
 # RTLD_LAZY: the module's Lua API references stay unresolved (never called)
 lib = ctypes.CDLL(so, mode=os.RTLD_LAZY)
 libc = ctypes.CDLL(None)
@@ -87,6 +88,13 @@ def new(n):
     return o
 
 
+def ptr(n):
+    P, x, o = pointer, c_int(5), None
+    for _ in range(n):
+        o = P(x)
+    return o
+
+
 def fill(n):
     lib.bench_fill(q, n)
 
@@ -107,6 +115,7 @@ ROWS = {
     "field": (field, loop, 2000000),
     "array": (array, loop2, NA),
     "new": (new, loop, 1000000),
+    "pointer": (ptr, loop, 1000000),
     "qsort": (sort, fill, NQ),
     "lib": (call, loop, 2000000),
 }

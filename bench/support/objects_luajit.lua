@@ -11,7 +11,7 @@
 local ffi = require("ffi")
 
 local so = arg[1]
-local opts = { ["--rows"] = "field,array,new,qsort,lib", ["--scale"] = "1",
+local opts = { ["--rows"] = "field,array,new,pointer,qsort,lib", ["--scale"] = "1",
                ["--runs"] = "7" }
 local child
 local i = 2
@@ -45,6 +45,7 @@ local q = ffi.new("int[?]", NQ)
 local cmp = ffi.cast("int (*)(const int *, const int *)",
                      function(x, y) return x[0] - y[0] end)
 local int_t = ffi.typeof("int")
+local int_p = ffi.typeof("int *")
 
 local function loop(n) for _ = 1, n do end end
 local function loop2(n)
@@ -61,6 +62,9 @@ local ROWS = {
     return t end, loop2, NA },
   new = { function(n) local T, o = int_t
     for k = 1, n do o = T(k) end return o end, loop, 1000000 },
+  -- a pointer cdata to a boxed int (LuaJIT's pointers keep nothing alive)
+  pointer = { function(n) local P, x, o = int_p, ffi.new("int[1]", 5)
+    for _ = 1, n do o = P(x) end return o end, loop, 1000000 },
   qsort = { function(n) lib.bench_fill(q, n); C.qsort(q, n, 4, cmp) end,
             function(n) lib.bench_fill(q, n) end, NQ },
   lib = { function(n) local l, t = lib, 0
