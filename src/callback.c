@@ -155,6 +155,8 @@ typedef struct cb_Shared {
   unsigned epoch;          /* pointer cache rotations (cb_rotate) */
   int ncur;                /* objects put into the current table */
   int cursize;             /* the size it was made for */
+  int caching;             /* the cache pays: every new object goes in */
+  uint64_t nhit, nmiss;    /* found and not found since the rotation */
   struct cb_State *graves; /* debug mode: closures kept as tombstones */
   struct cb_State *qhead, *qtail;  /* quarantine, oldest first */
   int nq;
@@ -338,7 +340,7 @@ static void slowresult (lua_State *L, const cb_State *st, int udidx,
 **
 ** Finding an object in the current table neither allocates nor raises
 ** (cb_fast does it unprotected); looking in the old table, moving an object
-** and making one allocate, and run protected (cb_newptr, cb_body). */
+** and making one allocate, and run protected (cb_rest, cb_body). */
 
 /* the epoch of the current table at cb_win + 3 (with cb_win) */
 static CT_TLS unsigned cb_winep;
@@ -359,37 +361,44 @@ static inline int cb_cachedptr (lua_State *L, int cidx, const ct_Type *t,
 }
 
 
-/* after a miss in the current table at cidx: pushes the object for address
-** a of the pointer type t from the old table, or a new one, and puts it
-** into the current table (allocates: protected callers only) */
-static void cb_makeptr (lua_State *L, cb_Shared *sh, int cidx,
-                        const ct_Type *t, void *a) {
-  int found = 0;
-  cidx = lua_absindex(L, cidx);
-  if (lua_rawgeti(L, LUA_REGISTRYINDEX, sh->oldref) == LUA_TTABLE)
-    found = cb_cachedptr(L, lua_gettop(L), t, a);      /* old[, obj] */
-  if (found) lua_remove(L, -2);                        /* obj */
-  else {
+/* pushes the old table, or nil if there is none, for cb_makeptr */
+static void cb_pushold (lua_State *L, const cb_Shared *sh) {
+  if (lua_rawgeti(L, LUA_REGISTRYINDEX, sh->oldref) != LUA_TTABLE) {
     lua_pop(L, 1);
-    lua_rawgetp(L, LUA_REGISTRYINDEX, &KEY_PTYPES);
-    lua_rawgetp(L, -1, t);                             /* ptypes, type */
-    ct_assert(ct_totype(L, -1) == t);
-    ct_pushcopy(L, t, -1, &a);                         /* ptypes, type, obj */
-    lua_replace(L, -3);
-    lua_pop(L, 1);                                     /* obj */
+    lua_pushnil(L);
   }
-  lua_pushvalue(L, -1);
-  lua_rawseti(L, cidx, (lua_Integer)(uintptr_t)a);
-  if (sh->ncur < INT_MAX) sh->ncur++;
 }
 
 
-/* cb_fast's miss: (current table, sh, t, a) -> the pointer object; run
-** protected */
-static int cb_newptr (lua_State *L) {
-  cb_makeptr(L, (cb_Shared *)lua_touserdata(L, 2), 1,
-             (const ct_Type *)lua_touserdata(L, 3), lua_touserdata(L, 4));
-  return 1;
+/* after a miss in the current table at cidx: pushes the object for address
+** a of pointer argument i (0-based; its type t) from the old table at oidx
+** (cb_pushold), or a new one, and puts it into the current table
+** (allocates: protected callers only). The type comes from the callback's
+** argtypes at atidx, or (atidx 0: its closure userdata is gone, it was
+** collected during its own call) from the weak table of pointer argument
+** types. While the cache does not pay (sh->caching 0), only one new object
+** in CB_SAMPLE goes into it, and the old table is not searched. */
+#define CB_SAMPLE 16
+static void cb_makeptr (lua_State *L, cb_Shared *sh, int cidx, int oidx,
+                        int atidx, int i, const ct_Type *t, void *a) {
+  int keep = sh->caching || sh->nmiss % CB_SAMPLE == 0;
+  sh->nmiss++;
+  if (!sh->caching || lua_isnil(L, oidx) || !cb_cachedptr(L, oidx, t, a)) {
+    if (atidx == 0 || lua_rawgeti(L, atidx, i + 1) != LUA_TUSERDATA) {
+      if (atidx != 0) lua_pop(L, 1);
+      lua_rawgetp(L, LUA_REGISTRYINDEX, &KEY_PTYPES);
+      lua_rawgetp(L, -1, t);                           /* ptypes, type */
+      lua_replace(L, -2);
+    }
+    ct_assert(ct_totype(L, -1) == t);
+    ct_pushcopy(L, t, -1, &a);                         /* type, obj */
+    lua_replace(L, -2);                                /* obj */
+  }
+  if (keep) {
+    lua_pushvalue(L, -1);
+    lua_rawseti(L, cidx, (lua_Integer)(uintptr_t)a);
+    if (sh->ncur < INT_MAX) sh->ncur++;
+  }
 }
 
 
@@ -400,6 +409,12 @@ static int cb_newptr (lua_State *L) {
 ** one. (false, not nil, marks "no old table": a nil would free the
 ** registry index for luaL_ref.) */
 static void cb_rotate (lua_State *L, cb_Shared *sh) {
+  /* the period that ends decides whether the cache pays: when at least one
+  ** argument in three was found (estimated from the sample while it did
+  ** not pay) */
+  if (sh->nhit + sh->nmiss >= 64)
+    sh->caching = sh->nhit * (sh->caching ? 2 : 2 * CB_SAMPLE) >= sh->nmiss;
+  sh->nhit = sh->nmiss = 0;
   if (sh->ncur == 0) {
     lua_pushboolean(L, 0);
     lua_rawseti(L, LUA_REGISTRYINDEX, sh->oldref);
@@ -503,13 +518,15 @@ static int cb_body (lua_State *L) {
   cb_Frame *fr = (cb_Frame *)lua_touserdata(L, 1);
   cb_State *st = fr->st;
   const ct_Sig *sig = st->sig;
-  /* (frame, closure userdata, function, argtypes, pointer cache) */
+  /* (frame, closure userdata, function, argtypes, the pointer cache's
+  ** current and old tables) */
   int i, udidx = 2, atidx = 4, cidx = 5;
   if (lua_type(L, udidx) != LUA_TUSERDATA)  /* released meanwhile */
     return ct_error(L, "ValueError", "callback called after release");
   lua_getiuservalue(L, udidx, CB_UV_ARGTYPES);
   lua_rawgeti(L, LUA_REGISTRYINDEX, st->shared->curref);
-  luaL_checkstack(L, sig->nargs + 4, "too many callback arguments");
+  cb_pushold(L, st->shared);
+  luaL_checkstack(L, sig->nargs + 8, "too many callback arguments");
   lua_pushvalue(L, 3);
   for (i = 0; i < sig->nargs; i++) {
     const ct_Type *t = sig->args[i];
@@ -517,7 +534,8 @@ static int cb_body (lua_State *L) {
       ct_scalar_push(L, t->scalar, fr->args[i]);
     else if (t->kind == CT_POINTER) {  /* cached or new, as in cb_fast */
       void *a = ct_loadptr(fr->args[i]);
-      if (!cb_cachedptr(L, cidx, t, a)) cb_makeptr(L, st->shared, cidx, t, a);
+      if (cb_cachedptr(L, cidx, t, a)) st->shared->nhit++;
+      else cb_makeptr(L, st->shared, cidx, cidx + 1, atidx, i, t, a);
     }
     else {  /* structures, unions, functions: a CData copy */
       lua_rawgeti(L, atidx, i + 1);
@@ -745,6 +763,54 @@ cb_fastrest (lua_State *L, cb_State *st, void *ret, int r, int hidx) {
 }
 
 
+/* what cb_rest needs to push the arguments */
+typedef struct cb_Rest {
+  cb_State *st;
+  void **args;
+  const char *regs;
+  int miss;              /* the argument cb_fast did not find */
+} cb_Rest;
+
+
+/* cb_fast's pointer argument rf->miss is not in the current table: the call
+** runs protected. (current table, function, closure userdata or nil, rf)
+** -> result: pushes the arguments, making pointer objects as needed, and
+** calls the function. */
+static int cb_rest (lua_State *L) {
+  const cb_Rest *rf = (const cb_Rest *)lua_touserdata(L, 4);
+  cb_State *st = rf->st;
+  cb_Shared *sh = st->shared;
+  int n = st->nfast, i, atidx = 0;
+  luaL_checkstack(L, n + 8, "too many callback arguments");
+  lua_settop(L, 3);
+  if (lua_type(L, 3) == LUA_TUSERDATA) {
+    lua_getiuservalue(L, 3, CB_UV_ARGTYPES);
+    lua_replace(L, 3);
+    atidx = 3;
+  }
+  cb_pushold(L, sh);                     /* current, function, argtypes, old */
+  lua_pushvalue(L, 2);
+  for (i = 0; i < n; i++) {
+    const void *a;
+#if CT_X64_DIRECT
+    a = rf->regs != NULL ? (const void *)(rf->regs + st->off[i]) : rf->args[i];
+#else
+    a = rf->args[i];
+#endif
+    if (st->acode[i] != CB_APTR)
+      ct_fast_push(L, st->acode[i], a);
+    else {
+      const ct_Type *t = st->sig->args[i];
+      void *p = ct_loadptr(a);
+      if (i != rf->miss && cb_cachedptr(L, 1, t, p)) sh->nhit++;
+      else cb_makeptr(L, sh, 1, 4, atidx, i, t, p);
+    }
+  }
+  lua_call(L, n, 1);
+  return 1;
+}
+
+
 /* The common case, kept lean: a live callback whose arguments are plain
 ** numbers or pointers and whose result is a plain number, called in the
 ** callback window of its universe (a foreign call of ct_func_call in
@@ -756,8 +822,9 @@ cb_fastrest (lua_State *L, cb_State *st, void *ret, int r, int hidx) {
 ** cb_trampoline in the same order; when one does not pass it returns 0 with
 ** nothing changed but those slots, and cb_trampoline decides and reports.
 ** Nothing before the protected call allocates or raises: a pointer argument
-** found in the cache is pushed from it, a new one is made protected
-** (cb_newptr), and its failure is an error of the callback.
+** found in the cache is pushed from it; when one is not, the call runs
+** protected (cb_rest), which makes what is missing (its failure is an error
+** of the callback).
 ** The arguments are at args[i], or with regs at regs + st->off[i]. */
 static inline __attribute__((always_inline))
 int cb_fast (cb_State *st, void *ret, void **args, const char *regs) {
@@ -841,18 +908,24 @@ int cb_fast (cb_State *st, void *ret, void **args, const char *regs) {
       ct_fast_push(L, st->acode[i], a);
     else {
       void *p = ct_loadptr(a);
-      if (!cb_cachedptr(L, w + 3, st->sig->args[i], p)) {
-        lua_pushcfunction(L, cb_newptr);
+      if (cb_cachedptr(L, w + 3, st->sig->args[i], p)) st->shared->nhit++;
+      else {  /* not cached: the call runs protected (cb_rest) */
+        cb_Rest rf;
+        rf.st = st; rf.args = args; rf.regs = regs; rf.miss = i;
+        lua_settop(L, w + 4);
+        lua_pushcfunction(L, cb_rest);
         lua_pushvalue(L, w + 3);
-        lua_pushlightuserdata(L, st->shared);
-        lua_pushlightuserdata(L, (void *)st->sig->args[i]);
-        lua_pushlightuserdata(L, p);
+        lua_pushvalue(L, w + 2);
+        lua_rawgeti(L, w + 1, 2 * st->id);     /* the closure userdata */
+        lua_pushlightuserdata(L, &rf);
         r = lua_pcall(L, 4, 1, w);
-        if (r != LUA_OK) goto rest;  /* the error on top */
+        lua_replace(L, w + 4);  /* the result or error, as the plain call */
+        goto called;
       }
     }
   }
   r = lua_pcall(L, n, 1, w);
+ called:
   if (r == LUA_OK) {
     switch (st->rfast) {  /* the common results inline */
       case RF_INT:
@@ -873,7 +946,6 @@ int cb_fast (cb_State *st, void *ret, void **args, const char *regs) {
       default: break;
     }
   }
- rest:
   cb_fastrest(L, st, ret, r, w);
   lua_settop(L, w + 4);
  done:
@@ -1645,6 +1717,7 @@ void ct_open_callback (lua_State *L) {
   lua_rawsetp(L, LUA_REGISTRYINDEX, &KEY_PTYPES);
   lua_newtable(L);
   sh->curref = luaL_ref(L, LUA_REGISTRYINDEX);
+  sh->caching = 1;
   lua_pushboolean(L, 0);
   sh->oldref = luaL_ref(L, LUA_REGISTRYINDEX);
   lua_createtable(L, 0, 1);
