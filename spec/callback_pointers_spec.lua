@@ -289,13 +289,15 @@ describe("callbacks with pointer arguments", function()
       end
       helper.gc()
     end
-    -- a generational collector too
-    local old = collectgarbage("generational")
-    fill(7)
-    qsort(a, N, 4, cmp)
-    collectgarbage(old)
-    for i = 1, N - 1 do
-      assert.is_true(a[i - 1] <= a[i])
+    -- a generational collector too (Lua 5.4)
+    if _VERSION ~= "Lua 5.3" then
+      local old = collectgarbage("generational")
+      fill(7)
+      qsort(a, N, 4, cmp)
+      collectgarbage(old)
+      for i = 1, N - 1 do
+        assert.is_true(a[i - 1] <= a[i])
+      end
     end
   end)
 
