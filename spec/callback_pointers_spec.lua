@@ -177,19 +177,22 @@ describe("callbacks with pointer arguments", function()
 
   it("are not handed out again after resize() or a write through a view",
      function()
+    -- (the last call of each sort is the sort's own: sanitizers' qsort
+    -- calls the comparator once more first)
     local a = ints({ 2, 1 })
-    local seen = {}
+    local last
     local cmp = CMP(function(x, y)
-      seen[#seen + 1] = x
+      last = x
       return x[0] - y[0]
     end)
     qsort(a, 2, 4, cmp)
-    local p = seen[1]
+    local p = last
     local addr = value_of(p)
+    assert.equal(ctypes.addressof(a), addr)
     ctypes.resize(p, 2 * ctypes.sizeof(P))
     a[0], a[1] = 2, 1
     qsort(a, 2, 4, cmp)
-    local q = seen[2]
+    local q = last
     assert.is_false(rawequal(p, q))
     assert.equal(ctypes.sizeof(P), ctypes.sizeof(q))
     assert.equal(addr, value_of(q))
@@ -197,7 +200,7 @@ describe("callbacks with pointer arguments", function()
     c_void_p.from_buffer(q).value = ctypes.addressof(a) + 4
     a[0], a[1] = 2, 1
     qsort(a, 2, 4, cmp)
-    local r = seen[3]
+    local r = last
     assert.is_false(rawequal(q, r))
     assert.equal(addr, value_of(r))
     assert.equal(ctypes.addressof(a) + 4, value_of(q))

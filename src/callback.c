@@ -377,8 +377,9 @@ static void cb_pushold (lua_State *L, const cb_Shared *sh) {
 ** argtypes at atidx, or (atidx 0: its closure userdata is gone, it was
 ** collected during its own call) from the weak table of pointer argument
 ** types. While the cache does not pay (sh->caching 0), only one new object
-** in CB_SAMPLE goes into it, and the old table is not searched. */
-#define CB_SAMPLE 16
+** in CB_SAMPLE goes into it (each kept object costs the allocator more
+** than the object alone), and the old table is not searched. */
+#define CB_SAMPLE 64
 static void cb_makeptr (lua_State *L, cb_Shared *sh, int cidx, int oidx,
                         int atidx, int i, const ct_Type *t, void *a) {
   int keep = sh->caching || sh->nmiss % CB_SAMPLE == 0;
@@ -410,10 +411,11 @@ static void cb_makeptr (lua_State *L, cb_Shared *sh, int cidx, int oidx,
 ** registry index for luaL_ref.) */
 static void cb_rotate (lua_State *L, cb_Shared *sh) {
   /* the period that ends decides whether the cache pays: when at least one
-  ** argument in three was found (estimated from the sample while it did
-  ** not pay) */
+  ** pointer argument in three was found (while it did not pay, only the
+  ** sample could be found: its finds count CB_SAMPLE times) */
   if (sh->nhit + sh->nmiss >= 64)
-    sh->caching = sh->nhit * (sh->caching ? 2 : 2 * CB_SAMPLE) >= sh->nmiss;
+    sh->caching = sh->nhit * 3 * (sh->caching ? 1 : CB_SAMPLE) >=
+                  sh->nhit + sh->nmiss;
   sh->nhit = sh->nmiss = 0;
   if (sh->ncur == 0) {
     lua_pushboolean(L, 0);
