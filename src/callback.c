@@ -378,11 +378,18 @@ static void cb_pushold (lua_State *L, const cb_Shared *sh) {
 ** collected during its own call) from the weak table of pointer argument
 ** types. While the cache does not pay (sh->caching 0), only one new object
 ** in CB_SAMPLE goes into it (each kept object costs the allocator more
-** than the object alone), and the old table is not searched. */
+** than the object alone), and the old table is not searched. Caching stops
+** at a rotation (cb_rotate decides) or as soon as CB_EARLY arguments were
+** not found since the last one and fewer than one in three were. */
 #define CB_SAMPLE 64
+#define CB_EARLY 1024
 static void cb_makeptr (lua_State *L, cb_Shared *sh, int cidx, int oidx,
                         int atidx, int i, const ct_Type *t, void *a) {
-  int keep = sh->caching || sh->nmiss % CB_SAMPLE == 0;
+  int keep;
+  /* a period that starts with too few finds stops caching at once */
+  if (sh->caching && sh->nmiss >= CB_EARLY && sh->nhit * 2 < sh->nmiss)
+    sh->caching = 0;
+  keep = sh->caching || sh->nmiss % CB_SAMPLE == 0;
   sh->nmiss++;
   if (!sh->caching || lua_isnil(L, oidx) || !cb_cachedptr(L, oidx, t, a)) {
     if (atidx == 0 || lua_rawgeti(L, atidx, i + 1) != LUA_TUSERDATA) {
