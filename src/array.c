@@ -64,23 +64,50 @@ static void *elemaddr (lua_State *L, ct_CData *cd, ct_Type *e, lua_Integer i) {
 ** Indexing
 ** ======================================================================= */
 
+/* pushes the native-order scalar `code` at p, which may be unaligned (a
+** pointer can hold any address): the common integers and double inline,
+** the rest as ct_scalar_push does */
+static inline void pushelem (lua_State *L, int code, const char *p) {
+  switch (code) {
+    case CT_INT: { int v; memcpy(&v, p, sizeof v); lua_pushinteger(L, v); break; }
+    case CT_LONG: { long v; memcpy(&v, p, sizeof v); lua_pushinteger(L, v); break; }
+    case CT_LONGLONG: {
+      long long v;
+      memcpy(&v, p, sizeof v);
+      lua_pushinteger(L, (lua_Integer)v);
+      break;
+    }
+    case CT_DOUBLE: {
+      double v;
+      memcpy(&v, p, sizeof v);
+      lua_pushnumber(L, v);
+      break;
+    }
+    default: ct_scalar_push(L, code, p); break;
+  }
+}
+
+
 int ct_array_index (lua_State *L) {
   ct_CData *cd = ct_cdof(lua_touserdata(L, 1));
-  ct_Type *e = cd->type->proto;
+  const ct_Type *t = cd->type;
+  ct_Type *e = t->proto;
   int isint;
   lua_Integer i;
-  /* the hot case, p[i] / a[i] of a scalar, touches no stack slot */
-  if (lua_isinteger(L, 2) && e->kind == CT_SIMPLE && !(e->flags & CT_SWAPPED)) {
-    char *base;
-    i = lua_tointeger(L, 2);
-    if (cd->type->kind == CT_ARRAY) {
-      if (i >= 0 && (lua_Unsigned)i < cd->type->length) {
-        ct_scalar_push(L, e->scalar, (char *)ct_cdptr(cd) + (size_t)i * e->size);
+  /* the hot case, p[i] / a[i] of a scalar, touches no stack slot; every
+  ** check of the general path below is made (a NULL pointer, an index out
+  ** of bounds, any other key go there and raise there) */
+  if (e->kind == CT_SIMPLE && !(e->flags & CT_SWAPPED) && lua_isinteger(L, 2)) {
+    const char *base;
+    i = lua_tointegerx(L, 2, NULL);
+    if (t->kind == CT_POINTER) {
+      if ((base = (const char *)ct_loadptr(ct_cdptr(cd))) != NULL) {
+        pushelem(L, e->scalar, base + i * (ptrdiff_t)e->size);
         return 1;
       }
     }
-    else if ((base = (char *)ct_pointervalue(cd)) != NULL) {
-      ct_scalar_push(L, e->scalar, base + i * (ptrdiff_t)e->size);
+    else if (i >= 0 && (lua_Unsigned)i < t->length) {
+      pushelem(L, e->scalar, (const char *)ct_cdptr(cd) + (size_t)i * e->size);
       return 1;
     }
   }

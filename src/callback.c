@@ -70,6 +70,9 @@ static CT_TLS const void *cb_last;
 static const char KEY_SHARED = 'S';  /* the per-state cb_Shared userdata */
 static const char KEY_AUTO = 'A';    /* weak keys: Lua function -> { [F] =
                                         its callback of type F } */
+static const char KEY_WEAKV = 'V';   /* { __mode = "v" } */
+static const char KEY_PTYPES = 'T';  /* weak values: light userdata ct_Type *
+                                        -> the type, for pointer arguments */
 
 /* collected callbacks whose code stays valid (reporting late calls from C)
 ** before it may be reused: the last this many */
@@ -96,8 +99,12 @@ enum {
   SH_NUV = SH_UV_HOLDER
 };
 
-/* callbacks of at most this many plain-number arguments take cb_fast */
+/* callbacks of at most this many plain-number or pointer arguments take
+** cb_fast */
 #define CB_MAXFAST 16
+
+/* cb_State.acode of a POINTER(T) argument (no ct_Scalar code) */
+#define CB_APTR 0xFF
 
 /* cb_State.rfast: results cb_fast stores inline (RF_OTHER: fastresult);
 ** RF_INT: an integer type, stored as the Lua integer shifted left by rsh
@@ -143,6 +150,13 @@ typedef struct cb_Shared {
                               registry lookup); cb_fast reads the registry,
                               once per window */
   lua_Integer nextid;      /* ids ever handed out */
+  int curref, oldref;      /* registry indices of the pointer cache's two
+                              tables (cb_cachedptr) */
+  unsigned epoch;          /* pointer cache rotations (cb_rotate) */
+  int ncur;                /* objects put into the current table */
+  int cursize;             /* the size it was made for */
+  int caching;             /* the cache pays: every new object goes in */
+  uint64_t nhit, nmiss;    /* found and not found since the rotation */
   struct cb_State *graves; /* debug mode: closures kept as tombstones */
   struct cb_State *qhead, *qtail;  /* quarantine, oldest first */
   int nq;
@@ -170,7 +184,9 @@ typedef struct cb_State {
   struct cb_State *next;   /* tombstone list */
   int fast;                /* all arguments and the result are plain numbers */
   int nfast;               /* cb_fast: the number of arguments, or -1 */
-  unsigned char acode[CB_MAXFAST];  /* cb_fast: their ct_Scalar codes */
+  int hasptr;              /* some argument is a POINTER(T) */
+  unsigned char acode[CB_MAXFAST];  /* cb_fast: their ct_Scalar codes, or
+                                       CB_APTR */
   /* cb_fast with registers: every argument an integer in a general register
   ** (allint); its value is the register shifted left by ash[i] and back,
   ** arithmetically if asgn[i] */
@@ -294,6 +310,168 @@ static void slowresult (lua_State *L, const cb_State *st, int udidx,
 
 
 /* {======================================================================
+** Pointer arguments: the pointer cache
+** ======================================================================= */
+
+/* A pointer object is a value (an address of a type) plus what it keeps
+** alive, so a POINTER(T) argument may be handed to the Lua function as an
+** object made for the same address earlier, if that object still is exactly
+** what a new one would be: the same type, that address as its value, its
+** memory not moved by resize(). An object the user changed (`.contents =
+** x`, memmove through addressof, a view written through) no longer holds
+** the address and is not handed out for it again; the next call with that
+** address makes a new object, which replaces it in the cache.
+**
+** The cache belongs to the Lua state (every callback shares it) and has two
+** tables, keyed by the address as an integer (registry, sh->curref and
+** sh->oldref):
+**   current  strong values: the objects handed out since the last rotation
+**   old      weak values (or nil): those of the rotation before
+** A rotation (cb_rotate) happens once per garbage-collection cycle, when a
+** sentinel object is finalized: the current table becomes the old one
+** (weak), and a new current table starts. An object found in the old table
+** moves back into the current one. So a cached object outlives the user's
+** last reference to it and the last call that handed it out by one or two
+** collection cycles, never longer, and a program that keeps sorting the
+** same array allocates no new pointer objects between cycles: most
+** comparator calls find both arguments in the current table. Lua clears a
+** weak entry before its object is freed, so the old table never hands out
+** a collected object.
+**
+** Finding an object in the current table neither allocates nor raises
+** (cb_fast does it unprotected); looking in the old table, moving an object
+** and making one allocate, and run protected (cb_rest, cb_body). */
+
+/* the epoch of the current table at cb_win + 3 (with cb_win) */
+static CT_TLS unsigned cb_winep;
+
+/* pushes the object cached at the table cidx for address a of the pointer
+** type t and returns 1 if there is a valid one; else returns 0, the stack
+** as it was. Never allocates, never raises. */
+static inline int cb_cachedptr (lua_State *L, int cidx, const ct_Type *t,
+                                void *a) {
+  if (lua_rawgeti(L, cidx, (lua_Integer)(uintptr_t)a) == LUA_TUSERDATA) {
+    const ct_CData *cd = ct_cdof(lua_touserdata(L, -1));
+    if (cd->type == t && !(cd->flags & CT_CD_RESIZED) &&
+        ct_loadptr(ct_cdptr(cd)) == a)
+      return 1;
+  }
+  lua_pop(L, 1);
+  return 0;
+}
+
+
+/* pushes the old table, or nil if there is none, for cb_makeptr */
+static void cb_pushold (lua_State *L, const cb_Shared *sh) {
+  if (lua_rawgeti(L, LUA_REGISTRYINDEX, sh->oldref) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    lua_pushnil(L);
+  }
+}
+
+
+/* after a miss in the current table at cidx: pushes the object for address
+** a of pointer argument i (0-based; its type t) from the old table at oidx
+** (cb_pushold), or a new one, and puts it into the current table
+** (allocates: protected callers only). The type comes from the callback's
+** argtypes at atidx, or (atidx 0: its closure userdata is gone, it was
+** collected during its own call) from the weak table of pointer argument
+** types. While the cache does not pay (sh->caching 0), only one new object
+** in CB_SAMPLE goes into it (each kept object costs the allocator more
+** than the object alone), and the old table is not searched. Caching stops
+** at a rotation (cb_rotate decides) or as soon as CB_EARLY arguments were
+** not found since the last one and fewer than one in three were. */
+#define CB_SAMPLE 64
+#define CB_EARLY 1024
+static void cb_makeptr (lua_State *L, cb_Shared *sh, int cidx, int oidx,
+                        int atidx, int i, const ct_Type *t, void *a) {
+  int keep;
+  /* a period that starts with too few finds stops caching at once */
+  if (sh->caching && sh->nmiss >= CB_EARLY && sh->nhit * 2 < sh->nmiss)
+    sh->caching = 0;
+  keep = sh->caching || sh->nmiss % CB_SAMPLE == 0;
+  sh->nmiss++;
+  if (!sh->caching || lua_isnil(L, oidx) || !cb_cachedptr(L, oidx, t, a)) {
+    if (atidx == 0 || lua_rawgeti(L, atidx, i + 1) != LUA_TUSERDATA) {
+      if (atidx != 0) lua_pop(L, 1);
+      lua_rawgetp(L, LUA_REGISTRYINDEX, &KEY_PTYPES);
+      lua_rawgetp(L, -1, t);                           /* ptypes, type */
+      lua_replace(L, -2);
+    }
+    ct_assert(ct_totype(L, -1) == t);
+    ct_pushcopy(L, t, -1, &a);                         /* type, obj */
+    lua_replace(L, -2);                                /* obj */
+  }
+  if (keep) {
+    lua_pushvalue(L, -1);
+    lua_rawseti(L, cidx, (lua_Integer)(uintptr_t)a);
+    if (sh->ncur < INT_MAX) sh->ncur++;
+  }
+}
+
+
+/* the current table becomes the old one (weak values) and a new current
+** table starts, sized for as many objects as the last one got. With
+** nothing put into the current table since the last rotation, the old
+** table goes, and a current table sized for more is replaced by an empty
+** one. (false, not nil, marks "no old table": a nil would free the
+** registry index for luaL_ref.) */
+static void cb_rotate (lua_State *L, cb_Shared *sh) {
+  /* the period that ends decides whether the cache pays: when at least one
+  ** pointer argument in three was found (while it did not pay, only the
+  ** sample could be found: its finds count CB_SAMPLE times) */
+  if (sh->nhit + sh->nmiss >= 64)
+    sh->caching = sh->nhit * 3 * (sh->caching ? 1 : CB_SAMPLE) >=
+                  sh->nhit + sh->nmiss;
+  sh->nhit = sh->nmiss = 0;
+  if (sh->ncur == 0) {
+    lua_pushboolean(L, 0);
+    lua_rawseti(L, LUA_REGISTRYINDEX, sh->oldref);
+    if (sh->cursize == 0) return;
+    lua_newtable(L);
+  }
+  else {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, sh->curref);
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &KEY_WEAKV);
+    lua_setmetatable(L, -2);
+    lua_rawseti(L, LUA_REGISTRYINDEX, sh->oldref);
+    lua_createtable(L, 0, sh->ncur);
+  }
+  lua_rawseti(L, LUA_REGISTRYINDEX, sh->curref);
+  sh->cursize = sh->ncur;
+  sh->ncur = 0;
+  sh->epoch++;
+}
+
+
+static const char KEY_SENTINEL = 'Z';  /* the sentinels' metatable */
+
+/* a new sentinel: an empty table nothing refers to, whose finalizer runs
+** once the collection cycle in progress (or the next) has finished */
+static void cb_arm (lua_State *L) {
+  lua_createtable(L, 0, 0);
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &KEY_SENTINEL);
+  lua_setmetatable(L, -2);
+  lua_pop(L, 1);
+}
+
+
+/* the sentinel's __gc: a collection cycle has finished */
+static int cb_sentinel_gc (lua_State *L) {
+  cb_Shared *sh;
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &KEY_SHARED);
+  sh = (cb_Shared *)lua_touserdata(L, -1);
+  lua_pop(L, 1);
+  if (sh == NULL) return 0;
+  cb_rotate(L, sh);
+  cb_arm(L);
+  return 0;
+}
+
+/* } ====================================================================== */
+
+
+/* {======================================================================
 ** Reports that cannot reach Lua (any OS thread)
 ** ======================================================================= */
 
@@ -349,17 +527,26 @@ static int cb_body (lua_State *L) {
   cb_Frame *fr = (cb_Frame *)lua_touserdata(L, 1);
   cb_State *st = fr->st;
   const ct_Sig *sig = st->sig;
-  int i, udidx = 2, atidx = 4;  /* (frame, closure userdata, function) */
+  /* (frame, closure userdata, function, argtypes, the pointer cache's
+  ** current and old tables) */
+  int i, udidx = 2, atidx = 4, cidx = 5;
   if (lua_type(L, udidx) != LUA_TUSERDATA)  /* released meanwhile */
     return ct_error(L, "ValueError", "callback called after release");
   lua_getiuservalue(L, udidx, CB_UV_ARGTYPES);
-  luaL_checkstack(L, sig->nargs + 4, "too many callback arguments");
+  lua_rawgeti(L, LUA_REGISTRYINDEX, st->shared->curref);
+  cb_pushold(L, st->shared);
+  luaL_checkstack(L, sig->nargs + 8, "too many callback arguments");
   lua_pushvalue(L, 3);
   for (i = 0; i < sig->nargs; i++) {
     const ct_Type *t = sig->args[i];
     if (t->kind == CT_SIMPLE)
       ct_scalar_push(L, t->scalar, fr->args[i]);
-    else {  /* pointers, structures, unions, functions: a CData copy */
+    else if (t->kind == CT_POINTER) {  /* cached or new, as in cb_fast */
+      void *a = ct_loadptr(fr->args[i]);
+      if (cb_cachedptr(L, cidx, t, a)) st->shared->nhit++;
+      else cb_makeptr(L, st->shared, cidx, cidx + 1, atidx, i, t, a);
+    }
+    else {  /* structures, unions, functions: a CData copy */
       lua_rawgeti(L, atidx, i + 1);
       ct_pushcopy(L, t, -1, fr->args[i]);   /* ct_pushvalue's, t known */
       lua_replace(L, -2);
@@ -585,49 +772,116 @@ cb_fastrest (lua_State *L, cb_State *st, void *ret, int r, int hidx) {
 }
 
 
-/* The common case, kept lean: a live callback whose arguments and result
-** are plain numbers, called in the callback window of its universe (a
-** foreign call of ct_func_call in progress, no Lua running: ctypes.h), with
-** no error of this call stored yet. The first callback of the call leaves
-** the message handler, the funcs table and its Lua function on the stack
+/* what cb_rest needs to push the arguments */
+typedef struct cb_Rest {
+  cb_State *st;
+  void **args;
+  const char *regs;
+  int miss;              /* the argument cb_fast did not find */
+} cb_Rest;
+
+
+/* cb_fast's pointer argument rf->miss is not in the current table: the call
+** runs protected. (current table, function, closure userdata or nil, rf)
+** -> result: pushes the arguments, making pointer objects as needed, and
+** calls the function. */
+static int cb_rest (lua_State *L) {
+  const cb_Rest *rf = (const cb_Rest *)lua_touserdata(L, 4);
+  cb_State *st = rf->st;
+  cb_Shared *sh = st->shared;
+  int n = st->nfast, i, atidx = 0;
+  luaL_checkstack(L, n + 8, "too many callback arguments");
+  lua_settop(L, 3);
+  if (lua_type(L, 3) == LUA_TUSERDATA) {
+    lua_getiuservalue(L, 3, CB_UV_ARGTYPES);
+    lua_replace(L, 3);
+    atidx = 3;
+  }
+  cb_pushold(L, sh);                     /* current, function, argtypes, old */
+  lua_pushvalue(L, 2);
+  for (i = 0; i < n; i++) {
+    const void *a;
+#if CT_X64_DIRECT
+    a = rf->regs != NULL ? (const void *)(rf->regs + st->off[i]) : rf->args[i];
+#else
+    a = rf->args[i];
+#endif
+    if (st->acode[i] != CB_APTR)
+      ct_fast_push(L, st->acode[i], a);
+    else {
+      const ct_Type *t = st->sig->args[i];
+      void *p = ct_loadptr(a);
+      if (i != rf->miss && cb_cachedptr(L, 1, t, p)) sh->nhit++;
+      else cb_makeptr(L, sh, 1, 4, atidx, i, t, p);
+    }
+  }
+  lua_call(L, n, 1);
+  return 1;
+}
+
+
+/* The common case, kept lean: a live callback whose arguments are plain
+** numbers or pointers and whose result is a plain number, called in the
+** callback window of its universe (a foreign call of ct_func_call in
+** progress, no Lua running: ctypes.h), with no error of this call stored
+** yet. The first callback of the call leaves the message handler, the
+** funcs table, its Lua function and its pointer cache on the stack
 ** (cb_win): the next ones push nothing else, and a callback called again
-** finds its function there. It makes the same checks as cb_trampoline in
-** the same order; when one does not pass it returns 0 with nothing changed
-** but those slots, and cb_trampoline decides and reports.
+** finds its function and cache there. It makes the same checks as
+** cb_trampoline in the same order; when one does not pass it returns 0 with
+** nothing changed but those slots, and cb_trampoline decides and reports.
+** Nothing before the protected call allocates or raises: a pointer argument
+** found in the cache is pushed from it; when one is not, the call runs
+** protected (cb_rest), which makes what is missing (its failure is an error
+** of the callback).
 ** The arguments are at args[i], or with regs at regs + st->off[i]. */
 static inline __attribute__((always_inline))
 int cb_fast (cb_State *st, void *ret, void **args, const char *regs) {
   uintptr_t a = (uintptr_t)ct_active_L;
   lua_State *L = (lua_State *)(a & ~CT_WIN_BITS);
   int w, n = st->nfast, i, r;
+  unsigned ep;
   lua_Integer iv;
+  /* stack use: the window (5 slots), then the n arguments and up to 5
+  ** more for making a pointer object: n + 10 at most (ctypes.h, W6:
+  ** CT_CB_SLACK) */
   if (!(a & CT_WIN_BITS) || n < 0 || ct_cb_pending ||
       atomic_load_explicit(&st->status, memory_order_acquire) != CB_LIVE ||
       !cb_ours(L, st->shared) ||
-      (n > CT_CB_SLACK - 5 && !lua_checkstack(L, n + 5)))
+      (n > CT_CB_SLACK - 10 && !lua_checkstack(L, n + 10)))
     return 0;
   if (a & CT_WIN_OPEN) {  /* the first callback of this foreign call: the
-                             handler, the funcs table and the last function
-                             (twice) stay for the next ones */
+                             handler, the funcs table, the last function,
+                             its cache and the function again stay for the
+                             next ones */
     lua_pushcfunction(L, cb_msgh);
     lua_rawgeti(L, LUA_REGISTRYINDEX, st->shared->funcsref);
     lua_pushnil(L);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, st->shared->curref);
     lua_pushnil(L);
-    cb_win = w = lua_gettop(L) - 3;
+    cb_win = w = lua_gettop(L) - 4;
+    cb_winep = st->shared->epoch;
     cb_last = NULL;
     ct_active_L = (lua_State *)((uintptr_t)L | CT_WIN_SET);
   }
   else w = cb_win;
-  ct_assert(lua_gettop(L) == w + 3);   /* ctypes.h, W2 */
-  /* the top (w + 3) is a copy of cb_last's function, ready for the call */
+  ct_assert(lua_gettop(L) == w + 4);   /* ctypes.h, W2 */
+  /* the top (w + 4) is a copy of cb_last's function, ready for the call */
   if (st != cb_last) {
     if (lua_rawgeti(L, w + 1, 2 * st->id - 1) != LUA_TFUNCTION) {
-      lua_settop(L, w + 3);  /* being collected, or released meanwhile */
+      lua_settop(L, w + 4);  /* being collected, or released meanwhile */
       return 0;
     }
     lua_copy(L, -1, w + 2);
-    lua_replace(L, w + 3);
+    lua_replace(L, w + 4);
     cb_last = st;
+  }
+  /* the pointer cache's current table, at w + 3 (a rotation replaced it) */
+  ep = cb_winep;
+  if (st->hasptr && ep != st->shared->epoch) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, st->shared->curref);
+    lua_replace(L, w + 3);
+    cb_winep = ep = st->shared->epoch;
   }
   ct_active_L = L;  /* Lua runs: no window until it returns (W3) */
   st->inflight++;
@@ -659,9 +913,28 @@ int cb_fast (cb_State *st, void *ret, void **args, const char *regs) {
     (void)regs;
     a = args[i];
 #endif
-    ct_fast_push(L, st->acode[i], a);
+    if (st->acode[i] != CB_APTR)
+      ct_fast_push(L, st->acode[i], a);
+    else {
+      void *p = ct_loadptr(a);
+      if (cb_cachedptr(L, w + 3, st->sig->args[i], p)) st->shared->nhit++;
+      else {  /* not cached: the call runs protected (cb_rest) */
+        cb_Rest rf;
+        rf.st = st; rf.args = args; rf.regs = regs; rf.miss = i;
+        lua_settop(L, w + 4);
+        lua_pushcfunction(L, cb_rest);
+        lua_pushvalue(L, w + 3);
+        lua_pushvalue(L, w + 2);
+        lua_rawgeti(L, w + 1, 2 * st->id);     /* the closure userdata */
+        lua_pushlightuserdata(L, &rf);
+        r = lua_pcall(L, 4, 1, w);
+        lua_replace(L, w + 4);  /* the result or error, as the plain call */
+        goto called;
+      }
+    }
   }
   r = lua_pcall(L, n, 1, w);
+ called:
   if (r == LUA_OK) {
     switch (st->rfast) {  /* the common results inline */
       case RF_INT:
@@ -683,14 +956,16 @@ int cb_fast (cb_State *st, void *ret, void **args, const char *regs) {
     }
   }
   cb_fastrest(L, st, ret, r, w);
-  lua_settop(L, w + 3);
+  lua_settop(L, w + 4);
  done:
-  lua_copy(L, w + 2, w + 3);  /* the function again, over the result */
+  lua_copy(L, w + 2, w + 4);  /* the function again, over the result */
   ct_active_L = (lua_State *)((uintptr_t)L | CT_WIN_SET);
   cb_win = w;
+  cb_winep = ep;
   /* nested calls may have changed cb_last; st's function is still at
-  ** w + 2 (if st was released meanwhile, its status keeps it from being
-  ** used; if it was collected, cb_settle frees it and clears cb_last) */
+  ** w + 2 (if st was released meanwhile, its status
+  ** keeps it from being used; if it was collected, cb_settle frees it and
+  ** clears cb_last) */
   cb_last = st;
   if (--st->inflight == 0 && (st->idhold | st->zombie)) cb_settle(L, st);
   return 1;
@@ -702,6 +977,7 @@ static void cb_trampoline (ffi_cif *cif, void *ret, void **args, void *ud) {
   int status = atomic_load_explicit(&st->status, memory_order_acquire);
   lua_State *L, *active;
   int base, top, hidx, r, win, saved = 0, useerrno;
+  unsigned winep;
   cb_Frame fr;
   (void)cif;
   if (cb_fast(st, ret, args, NULL)) return;
@@ -756,6 +1032,7 @@ static void cb_trampoline (ffi_cif *cif, void *ret, void **args, void *ud) {
   }
   fr.st = st; fr.ret = ret; fr.args = args;
   win = cb_win;
+  winep = cb_winep;
   ct_active_L = L;  /* Lua runs: no window until it returns */
   useerrno = (st->sig->flags & CT_SIG_USE_ERRNO) != 0;
   if (useerrno) cb_swaperrno();  /* what C left in errno, for get_errno() */
@@ -797,6 +1074,7 @@ static void cb_trampoline (ffi_cif *cif, void *ret, void **args, void *ud) {
   lua_settop(L, base);
   ct_active_L = active;
   cb_win = win;
+  cb_winep = winep;
   cb_last = NULL;  /* nested calls may have set it for another window */
 }
 
@@ -964,7 +1242,7 @@ int ct_callback_new (lua_State *L, int tidx, int fidx) {
   cb_State *st;
   cb_Shared *sh;
   size_t errsize;
-  int cdidx, udidx, optidx, i;
+  int cdidx, udidx, optidx, i, fastargs;
   tidx = lua_absindex(L, tidx);
   fidx = lua_absindex(L, fidx);
   t = ct_totype(L, tidx);
@@ -1004,17 +1282,24 @@ int ct_callback_new (lua_State *L, int tidx, int fidx) {
   snprintf(st->name, sizeof st->name, "%s", ct_typename(L, tidx));
   st->fast = st->retcode >= 0 || sig->ret == NULL;
   if (st->retcode >= 0 && !fastscalar(st->retcode)) st->fast = 0;
-  for (i = 0; i < sig->nargs; i++)
-    if (sig->args[i]->kind != CT_SIMPLE || !fastscalar(sig->args[i]->scalar))
+  fastargs = st->fast;   /* the result is a plain number or void */
+  for (i = 0; i < sig->nargs; i++) {
+    const ct_Type *at = sig->args[i];
+    if (at->kind == CT_POINTER) st->hasptr = 1;
+    if (at->kind != CT_SIMPLE || !fastscalar(at->scalar)) {
       st->fast = 0;
+      if (at->kind != CT_POINTER) fastargs = 0;
+    }
+  }
   /* use_errno callbacks take the general path, which swaps errno */
-  st->nfast = st->fast && sig->nargs <= CB_MAXFAST &&
+  st->nfast = fastargs && sig->nargs <= CB_MAXFAST &&
               !(sig->flags & CT_SIG_USE_ERRNO) ? sig->nargs : -1;
   st->rfast = sig->ret == NULL ? RF_VOID
             : intshift(sig->ret, &st->rsh, &st->rsgn) ? RF_INT : RF_OTHER;
   st->allint = 1;
   for (i = 0; i < st->nfast; i++) {
-    st->acode[i] = (unsigned char)sig->args[i]->scalar;
+    st->acode[i] = sig->args[i]->kind == CT_POINTER
+                   ? CB_APTR : (unsigned char)sig->args[i]->scalar;
     if (!intshift(sig->args[i], &st->ash[i], &st->asgn[i])) st->allint = 0;
   }
   lua_pushvalue(L, fidx);
@@ -1022,6 +1307,17 @@ int ct_callback_new (lua_State *L, int tidx, int fidx) {
   lua_pushvalue(L, tidx);
   lua_setiuservalue(L, udidx, CB_UV_FTYPE);
   lua_getiuservalue(L, tidx, CT_TUV_FIELDS);
+  if (st->hasptr) {  /* the types of pointer arguments, for cb_makeptr */
+    int atidx = lua_gettop(L);
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &KEY_PTYPES);
+    for (i = 0; i < sig->nargs; i++) {
+      if (sig->args[i]->kind != CT_POINTER) continue;
+      lua_rawgeti(L, atidx, i + 1);
+      ct_assert(ct_totype(L, -1) == sig->args[i]);
+      lua_rawsetp(L, -2, sig->args[i]);
+    }
+    lua_pop(L, 1);
+  }
   lua_setiuservalue(L, udidx, CB_UV_ARGTYPES);
   lua_getiuservalue(L, tidx, CT_TUV_PROTO);
   lua_setiuservalue(L, udidx, CB_UV_RESTYPE);
@@ -1417,6 +1713,27 @@ void ct_open_callback (lua_State *L) {
   lua_setfield(L, -2, "__mode");
   lua_setmetatable(L, -2);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &KEY_AUTO);
+  /* the pointer cache (cb_cachedptr): a weak metatable, the types, the
+  ** two tables, the first sentinel */
+  lua_createtable(L, 0, 1);
+  lua_pushliteral(L, "v");
+  lua_setfield(L, -2, "__mode");
+  lua_pushvalue(L, -1);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &KEY_WEAKV);
+  lua_newtable(L);
+  lua_insert(L, -2);
+  lua_setmetatable(L, -2);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &KEY_PTYPES);
+  lua_newtable(L);
+  sh->curref = luaL_ref(L, LUA_REGISTRYINDEX);
+  sh->caching = 1;
+  lua_pushboolean(L, 0);
+  sh->oldref = luaL_ref(L, LUA_REGISTRYINDEX);
+  lua_createtable(L, 0, 1);
+  lua_pushcfunction(L, cb_sentinel_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &KEY_SENTINEL);
+  cb_arm(L);
   lua_pushcfunction(L, cb_release_api);
   lua_setfield(L, -2, "release");
   lua_pushcfunction(L, cb_errors);

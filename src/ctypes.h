@@ -630,8 +630,9 @@ void ct_open_call (lua_State *L);
 **     its top: general() asks for them with luaL_checkstack, the hot paths
 **     push nothing and have LUA_MINSTACK (W6). CT_WIN_SET: the first
 **     callback of that foreign call (cb_fast) has left its message handler,
-**     the funcs table and two copies of a Lua function at cb_win..cb_win+3
-**     (callback.c) for the next ones; the next ones push nothing else.
+**     the funcs table, a Lua function, the pointer cache's current table
+**     and a copy of the function at cb_win..cb_win+4 (callback.c) for the
+**     next ones; the next ones leave nothing else.
 ** W3. No bit means no window: while a callback's own Lua code runs (and
 **     outside foreign calls) the bits are clear. A callback entered then
 **     takes the general path, which runs Lua only when the running frame
