@@ -169,71 +169,79 @@ static int hotdbl (lua_State *L, ct_Call *ci, ct_CData *cd, int n) {
 
 
 /* any other mix of arguments in registers: each converted by its rule's
-** plain values into the register func.c chose for it (ct_Arg.r) */
+** plain values into the register func.c chose for it (ct_Arg.r). The
+** records are walked by threaded dispatch (GCC's labels as values, which
+** this target's compilers have): each converter jumps to the next one's,
+** the CT_FC_END record after the last to the call. */
 static int directpath (lua_State *L, ct_Call *ci, ct_CData *cd, int n)
   __attribute__((noinline));
 static int directpath (lua_State *L, ct_Call *ci, ct_CData *cd, int n) {
+  static const void *const conv[] = {
+    [CT_FC_GEN] = &&slow, [CT_FC_I8] = &&i8, [CT_FC_U8] = &&u8,
+    [CT_FC_I16] = &&i16, [CT_FC_U16] = &&u16, [CT_FC_I32] = &&i32,
+    [CT_FC_U32] = &&u32, [CT_FC_I64] = &&i64, [CT_FC_BOOL] = &&b,
+    [CT_FC_FLOAT] = &&f, [CT_FC_DOUBLE] = &&d, [CT_FC_CHARP] = &&charp,
+    [CT_FC_VOIDP] = &&voidp, [CT_FC_PTR] = &&obj, [CT_FC_AGG] = &&obj,
+    [CT_FC_END] = &&call
+  };
   ct_CallSig *s = ci->sig;
   const ct_Arg *a = s->a;
   void *fn;
   uint64_t g[CT_X64_NGPR] = {0, 0, 0, 0, 0, 0};
   double x[CT_X64_NSSE];
   alignas(16) unsigned char rbuf[16];
-  int i;
+  int idx = 2;
   /* a MEMORY-class result (at most 16 bytes here: packed, unaligned):
   ** the callee writes it where the hidden first argument points */
   if (s->rd == CT_RD_MEM) g[0] = (uint64_t)(uintptr_t)rbuf;
-  for (i = 0; i < n; i++, a++) {
-    int idx = i + 2;
-    switch (a->fc) {
-      /* the scalar rules' plain values (ctypes.h's ct_fast_set, one case
-      ** each: the code is a constant), then the register image (abi.h);
-      ** a Lua string stays alive on the stack */
-#define FSCALAR(FC, CODE, FFT, SSE) \
-      case FC: { \
-        uint64_t v_ = 0, u_; \
-        if (!ct_fast_set(L, CODE, &v_, idx)) goto slow; \
-        u_ = ct_x64_regimage(&v_, FFT); \
-        if (SSE) memcpy(&x[a->r[0]], &u_, 8); else g[a->r[0]] = u_; \
-        break; \
-      }
-      FSCALAR(CT_FC_I8, CT_BYTE, FFI_TYPE_SINT8, 0)
-      FSCALAR(CT_FC_U8, CT_UBYTE, FFI_TYPE_UINT8, 0)
-      FSCALAR(CT_FC_I16, CT_SHORT, FFI_TYPE_SINT16, 0)
-      FSCALAR(CT_FC_U16, CT_USHORT, FFI_TYPE_UINT16, 0)
-      FSCALAR(CT_FC_I32, CT_INT, FFI_TYPE_SINT32, 0)
-      FSCALAR(CT_FC_U32, CT_UINT, FFI_TYPE_UINT32, 0)
-      FSCALAR(CT_FC_I64, CT_LONGLONG, FFI_TYPE_SINT64, 0)
-      FSCALAR(CT_FC_BOOL, CT_BOOL, FFI_TYPE_UINT8, 0)
-      FSCALAR(CT_FC_CHARP, CT_CHAR_P, FFI_TYPE_POINTER, 0)
-      FSCALAR(CT_FC_VOIDP, CT_VOID_P, FFI_TYPE_POINTER, 0)
-      FSCALAR(CT_FC_FLOAT, CT_FLOAT, FFI_TYPE_FLOAT, 1)
-      FSCALAR(CT_FC_DOUBLE, CT_DOUBLE, FFI_TYPE_DOUBLE, 1)
-#undef FSCALAR
-      case CT_FC_PTR: case CT_FC_AGG: {
-        ct_CData *p = (ct_CData *)lua_touserdata(L, idx);
-        int j, iscd;
-        /* a CData (its metatable compared by address) of exactly the
-        ** declared type */
-        if (p == NULL || !lua_getmetatable(L, idx)) goto slow;
-        iscd = lua_topointer(L, -1) == s->cdmt;
-        lua_pop(L, 1);
-        if (!iscd || p->type != a->t) goto slow;
-        if (a->fc == CT_FC_PTR) {
-          g[a->r[0]] = (uint64_t)(uintptr_t)ct_pointervalue(p);
-          break;
-        }
-        for (j = 0; j < a->low.n; j++) {
-          uint64_t u = ct_x64_eightbyte(p->ptr, a->t->size, j);
-          if (a->low.c[j] == CT_CL_INT) g[a->r[j]] = u;
-          else memcpy(&x[a->r[j]], &u, 8);
-        }
-        break;
-      }
-      default:
-        goto slow;
-    }
+#define NEXT() do { a++; idx++; goto *conv[a->fc]; } while (0)
+  goto *conv[a->fc];
+  /* the scalar rules' plain values (ctypes.h's ct_fast_set, one label
+  ** each: the code is a constant), then the register image (abi.h); a Lua
+  ** string stays alive on the stack */
+#define FSCALAR(LABEL, CODE, FFT, SSE) \
+ LABEL: { \
+    uint64_t v_ = 0, u_; \
+    if (!ct_fast_set(L, CODE, &v_, idx)) goto slow; \
+    u_ = ct_x64_regimage(&v_, FFT); \
+    if (SSE) memcpy(&x[a->r[0]], &u_, 8); else g[a->r[0]] = u_; \
+    NEXT(); \
   }
+  FSCALAR(i8, CT_BYTE, FFI_TYPE_SINT8, 0)
+  FSCALAR(u8, CT_UBYTE, FFI_TYPE_UINT8, 0)
+  FSCALAR(i16, CT_SHORT, FFI_TYPE_SINT16, 0)
+  FSCALAR(u16, CT_USHORT, FFI_TYPE_UINT16, 0)
+  FSCALAR(i32, CT_INT, FFI_TYPE_SINT32, 0)
+  FSCALAR(u32, CT_UINT, FFI_TYPE_UINT32, 0)
+  FSCALAR(i64, CT_LONGLONG, FFI_TYPE_SINT64, 0)
+  FSCALAR(b, CT_BOOL, FFI_TYPE_UINT8, 0)
+  FSCALAR(charp, CT_CHAR_P, FFI_TYPE_POINTER, 0)
+  FSCALAR(voidp, CT_VOID_P, FFI_TYPE_POINTER, 0)
+  FSCALAR(f, CT_FLOAT, FFI_TYPE_FLOAT, 1)
+  FSCALAR(d, CT_DOUBLE, FFI_TYPE_DOUBLE, 1)
+#undef FSCALAR
+ obj: {   /* CT_FC_PTR, CT_FC_AGG */
+    ct_CData *p = (ct_CData *)lua_touserdata(L, idx);
+    int j, iscd;
+    /* a CData (its metatable compared by address) of exactly the
+    ** declared type */
+    if (p == NULL || !lua_getmetatable(L, idx)) goto slow;
+    iscd = lua_topointer(L, -1) == s->cdmt;
+    lua_pop(L, 1);
+    if (!iscd || p->type != a->t) goto slow;
+    if (a->fc == CT_FC_PTR)
+      g[a->r[0]] = (uint64_t)(uintptr_t)ct_pointervalue(p);
+    else {
+      for (j = 0; j < a->low.n; j++) {
+        uint64_t u = ct_x64_eightbyte(p->ptr, a->t->size, j);
+        if (a->low.c[j] == CT_CL_INT) g[a->r[j]] = u;
+        else memcpy(&x[a->r[j]], &u, 8);
+      }
+    }
+    NEXT();
+  }
+#undef NEXT
+ call:
   fn = *(void **)cd->ptr;
   if (fn == NULL) return nullfunc(L);
   AROUND(L, s, ct_x64_call(fn, s->rd, g, x, s->nsse, rbuf));

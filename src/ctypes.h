@@ -676,7 +676,8 @@ void ct_open_handle (lua_State *L);
 /* fast argument converters */
 enum {
   CT_FC_GEN, CT_FC_I8, CT_FC_U8, CT_FC_I16, CT_FC_U16, CT_FC_I32, CT_FC_U32, CT_FC_I64, CT_FC_BOOL,
-  CT_FC_FLOAT, CT_FC_DOUBLE, CT_FC_CHARP, CT_FC_VOIDP, CT_FC_PTR, CT_FC_AGG
+  CT_FC_FLOAT, CT_FC_DOUBLE, CT_FC_CHARP, CT_FC_VOIDP, CT_FC_PTR, CT_FC_AGG,
+  CT_FC_END   /* the record after the last argument (ct_CallSig.a[nargs]) */
 };
 
 /* how results come back */

@@ -379,9 +379,11 @@ ct_Sig *ct_newsig (lua_State *L, int retidx, int argsidx, unsigned flags) {
     }
   }
   checkrestype(L, retidx);
-  /* ct_CallSig, then ct_Type *args[n], ffi_type *atypes[n], ct_Arg a[n], and on
-  ** x86-64 ffi_type *satypes[2n], ct_Low lw[n] */
-  sz = sizeof(ct_CallSig) + (size_t)n * (2 * sizeof(void *) + sizeof(ct_Arg));
+  /* ct_CallSig, then ct_Type *args[n], ffi_type *atypes[n], ct_Arg a[n + 1]
+  ** (a CT_FC_END record last), and on x86-64 ffi_type *satypes[2n],
+  ** ct_Low lw[n] */
+  sz = sizeof(ct_CallSig) + (size_t)n * (2 * sizeof(void *) + sizeof(ct_Arg))
+       + sizeof(ct_Arg);
 #if CT_ABI_X64
   sz += (size_t)n * (sizeof(ct_Low) + 2 * sizeof(void *));
 #endif
@@ -396,7 +398,8 @@ ct_Sig *ct_newsig (lua_State *L, int retidx, int argsidx, unsigned flags) {
 #if CT_ABI_X64
   s->satypes = (ffi_type **)mem; mem += 2 * (size_t)n * sizeof(void *);
 #endif
-  s->a = (ct_Arg *)mem; mem += (size_t)n * sizeof(ct_Arg);
+  s->a = (ct_Arg *)mem; mem += (size_t)(n + 1) * sizeof(ct_Arg);
+  s->a[n].fc = CT_FC_END;
 #if CT_ABI_X64
   lw = (ct_Low *)mem;
   luaL_getmetatable(L, "ctypes.CData");
