@@ -312,45 +312,44 @@ int ct_func_call (lua_State *L) {
     lua_Integer a0, a1, a2, a3, a4, a5;
     uint64_t r;
     typedef lua_Integer I;
-    fn = *(void **)cd->ptr;
     /* the integer rule's plain values (ctypes.h's ct_fast_tointeger; the
     ** callee casts to its type); the rest the strict way */
 #define ARG(k) do { if (!ct_fast_tointeger(L, k + 2, &a##k)) goto slow; \
                   } while (0)
     switch (n) {
       case 0:
-        if (fn == NULL) return nullfunc(L);
+        if ((fn = *(void **)cd->ptr) == NULL) return nullfunc(L);
         AROUND(L, s, r = ((uint64_t (*) (void))fn)());
         break;
       case 1:
         ARG(0);
-        if (fn == NULL) return nullfunc(L);
+        if ((fn = *(void **)cd->ptr) == NULL) return nullfunc(L);
         AROUND(L, s, r = ((uint64_t (*) (I))fn)(a0));
         break;
       case 2:
         ARG(0); ARG(1);
-        if (fn == NULL) return nullfunc(L);
+        if ((fn = *(void **)cd->ptr) == NULL) return nullfunc(L);
         AROUND(L, s, r = ((uint64_t (*) (I, I))fn)(a0, a1));
         break;
       case 3:
         ARG(0); ARG(1); ARG(2);
-        if (fn == NULL) return nullfunc(L);
+        if ((fn = *(void **)cd->ptr) == NULL) return nullfunc(L);
         AROUND(L, s, r = ((uint64_t (*) (I, I, I))fn)(a0, a1, a2));
         break;
       case 4:
         ARG(0); ARG(1); ARG(2); ARG(3);
-        if (fn == NULL) return nullfunc(L);
+        if ((fn = *(void **)cd->ptr) == NULL) return nullfunc(L);
         AROUND(L, s, r = ((uint64_t (*) (I, I, I, I))fn)(a0, a1, a2, a3));
         break;
       case 5:
         ARG(0); ARG(1); ARG(2); ARG(3); ARG(4);
-        if (fn == NULL) return nullfunc(L);
+        if ((fn = *(void **)cd->ptr) == NULL) return nullfunc(L);
         AROUND(L, s, r = ((uint64_t (*) (I, I, I, I, I))fn)(a0, a1, a2, a3,
                                                               a4));
         break;
       default:
         ARG(0); ARG(1); ARG(2); ARG(3); ARG(4); ARG(5);
-        if (fn == NULL) return nullfunc(L);
+        if ((fn = *(void **)cd->ptr) == NULL) return nullfunc(L);
         AROUND(L, s, r = ((uint64_t (*) (I, I, I, I, I, I))fn)(a0, a1, a2,
                                                                  a3, a4, a5));
         break;
@@ -358,7 +357,8 @@ int ct_func_call (lua_State *L) {
 #undef ARG
     if (ct_cb_pending) ct_callback_raise(L);
     if (s->rscalar == CT_INT) {  /* ct_fast_push's first case, unswitched */
-      ct_fast_push(L, CT_INT, &r);        /* the low bytes: little endian */
+      int ri = (int)r;                    /* the low bytes (in a register) */
+      ct_fast_push(L, CT_INT, &ri);
       return 1;
     }
     if (s->rk == CT_RK_VOID) return 0;
