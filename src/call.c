@@ -244,6 +244,13 @@ static int directpath (lua_State *L, ct_Call *ci, ct_CData *cd, int n) {
  call:
   fn = *(void **)cd->ptr;
   if (fn == NULL) return nullfunc(L);
+  if (s->rscalar == CT_DOUBLE && s->rk == CT_RK_SCALAR) {   /* xmm0 */
+    double r;
+    AROUND(L, s, r = CT_DCALL(double, fn, g, x, s->nsse));
+    checkpending(L);
+    ct_fast_push(L, CT_DOUBLE, &r);
+    return 1;
+  }
   AROUND(L, s, ct_x64_call(fn, s->rd, g, x, s->nsse, rbuf));
   checkpending(L);
   if (s->rk == CT_RK_SCALAR) {
