@@ -187,7 +187,8 @@ typedef struct { double a; uint64_t b; } ct_R_SI;   /* xmm0, rax */
                                  x[0], x[1], x[2], x[3], x[4], x[5], \
                                  x[6], x[7]))
 
-static inline void ct_x64_call (void *fn, int rd, const uint64_t *g, const double *x,
+static inline __attribute__((always_inline))
+void ct_x64_call (void *fn, int rd, const uint64_t *g, const double *x,
                   int nsse, void *ret) {
   switch (rd) {
     case CT_RD_SSE: {

@@ -110,98 +110,196 @@ static int general (lua_State *L, ct_Call *ci, void *fn, int n)
   __attribute__((noinline));
 
 
+/* every call the paths below do not take, and every call they give up on
+** (they give up before anything has happened) */
+static int slowcall (lua_State *L, ct_Call *ci, ct_CData *cd, int n) {
+  void *fn = *(void **)ct_cdptr(cd);
+  if (fn == NULL) return nullfunc(L);
+  return general(L, ci, fn, n);
+}
+
+
 #if CT_X64_DIRECT
-/* the register-only path for any mix of arguments the quick checks accept;
-** -1: start over in general() */
-static int directpath (lua_State *L, ct_CData *cd, ct_CallSig *s, int n)
+/* The fast paths: a register-only signature with argtypes, the exact
+** count, no errcheck or paramflags, and arguments that convert without
+** help (ct_call_prepare chooses one per function object). Each converts
+** straight into registers and calls; anything else (and any argument that
+** needs more than the quick checks) goes to slowcall, which starts over:
+** nothing here has side effects before the call. */
+
+/* up to four double arguments, a double, int-class or no result; a
+** double-only callee reads xmm0..xmm3 and ignores the rest */
+static int hotdbl (lua_State *L, ct_Call *ci, ct_CData *cd, int n)
   __attribute__((noinline));
-static int directpath (lua_State *L, ct_CData *cd, ct_CallSig *s, int n) {
-    void *fn = *(void **)ct_cdptr(cd);
-    uint64_t g[CT_X64_NGPR];
-    double x[CT_X64_NSSE];
-    alignas(16) unsigned char rbuf[16];
-    int i, gi = 0, xi = 0;
-    /* a MEMORY-class result (at most 16 bytes here: packed, unaligned):
-    ** the callee writes it where the hidden first argument points */
-    if (s->rd == CT_RD_MEM) g[gi++] = (uint64_t)(uintptr_t)rbuf;
-    for (i = 0; i < n; i++) {
-      const ct_Arg *a = &s->a[i];
-      int idx = i + 2;
-      switch (a->fc) {
-        /* the scalar rules' plain values (ctypes.h's ct_fast_set, one case
-        ** each: the code is a constant), then the register image (abi.h);
-        ** a Lua string stays alive on the stack */
-#define FSCALAR(FC, CODE, FFT, SSE) \
-        case FC: { \
-          uint64_t v_ = 0, u_; \
-          if (!ct_fast_set(L, CODE, &v_, idx)) return -1; \
-          u_ = ct_x64_regimage(&v_, FFT); \
-          if (SSE) memcpy(&x[xi++], &u_, 8); else g[gi++] = u_; \
-          break; \
-        }
-        FSCALAR(CT_FC_I8, CT_BYTE, FFI_TYPE_SINT8, 0)
-        FSCALAR(CT_FC_U8, CT_UBYTE, FFI_TYPE_UINT8, 0)
-        FSCALAR(CT_FC_I16, CT_SHORT, FFI_TYPE_SINT16, 0)
-        FSCALAR(CT_FC_U16, CT_USHORT, FFI_TYPE_UINT16, 0)
-        FSCALAR(CT_FC_I32, CT_INT, FFI_TYPE_SINT32, 0)
-        FSCALAR(CT_FC_U32, CT_UINT, FFI_TYPE_UINT32, 0)
-        FSCALAR(CT_FC_I64, CT_LONGLONG, FFI_TYPE_SINT64, 0)
-        FSCALAR(CT_FC_BOOL, CT_BOOL, FFI_TYPE_UINT8, 0)
-        FSCALAR(CT_FC_CHARP, CT_CHAR_P, FFI_TYPE_POINTER, 0)
-        FSCALAR(CT_FC_VOIDP, CT_VOID_P, FFI_TYPE_POINTER, 0)
-        FSCALAR(CT_FC_FLOAT, CT_FLOAT, FFI_TYPE_FLOAT, 1)
-        FSCALAR(CT_FC_DOUBLE, CT_DOUBLE, FFI_TYPE_DOUBLE, 1)
+static int hotdbl (lua_State *L, ct_Call *ci, ct_CData *cd, int n) {
+  ct_CallSig *s = ci->sig;
+  void *fn;
+  double d0 = 0, d1 = 0, d2 = 0, d3 = 0;
+  switch (n) {   /* numbers only (strings go the strict way) */
+#define DARG(k) if (!ct_fast_todouble(L, k + 2, &d##k)) goto slow;
+    case 4: DARG(3) /* FALLTHROUGH */
+    case 3: DARG(2) /* FALLTHROUGH */
+    case 2: DARG(1) /* FALLTHROUGH */
+    case 1: DARG(0) /* FALLTHROUGH */
+    default: break;
+#undef DARG
+  }
+  fn = *(void **)ct_cdptr(cd);
+  if (fn == NULL) return nullfunc(L);
+  if (s->rscalar == CT_DOUBLE) {
+    double r;
+    AROUND(L, s, r = ((double (*) (double, double, double, double))fn)
+                     (d0, d1, d2, d3));
+    if (ct_cb_pending) ct_callback_raise(L);
+    ct_fast_push(L, CT_DOUBLE, &r);
+    return 1;
+  }
+  else {
+    uint64_t r;
+    AROUND(L, s, r = ((uint64_t (*) (double, double, double, double))fn)
+                     (d0, d1, d2, d3));
+    if (ct_cb_pending) ct_callback_raise(L);
+    if (s->rk == CT_RK_VOID) return 0;
+    ct_fast_push(L, s->rscalar, &r);
+    return 1;
+  }
+ slow:
+  return slowcall(L, ci, cd, n);
+}
+
+
+/* any other mix of arguments in registers: each converted by its rule's
+** plain values into the register func.c chose for it (ct_Arg.r). The
+** records are walked by threaded dispatch (GCC's labels as values, which
+** this target's compilers have): each converter jumps to the next one's,
+** the CT_FC_END record after the last to the call. */
+static int directpath (lua_State *L, ct_Call *ci, ct_CData *cd, int n)
+  __attribute__((noinline));
+static int directpath (lua_State *L, ct_Call *ci, ct_CData *cd, int n) {
+  static const void *const conv[] = {
+    [CT_FC_GEN] = &&slow, [CT_FC_I8] = &&i8, [CT_FC_U8] = &&u8,
+    [CT_FC_I16] = &&i16, [CT_FC_U16] = &&u16, [CT_FC_I32] = &&i32,
+    [CT_FC_U32] = &&u32, [CT_FC_I64] = &&i64, [CT_FC_BOOL] = &&b,
+    [CT_FC_FLOAT] = &&f, [CT_FC_DOUBLE] = &&d, [CT_FC_CHARP] = &&charp,
+    [CT_FC_VOIDP] = &&voidp, [CT_FC_PTR] = &&obj, [CT_FC_AGG] = &&obj,
+    [CT_FC_END] = &&call
+  };
+  ct_CallSig *s = ci->sig;
+  const ct_Arg *a = s->a;
+  void *fn;
+  uint64_t g[CT_X64_NGPR] = {0, 0, 0, 0, 0, 0};
+  double x[CT_X64_NSSE];
+  alignas(16) unsigned char rbuf[16];
+  int idx = 2;
+  /* a MEMORY-class result (at most 16 bytes here: packed, unaligned):
+  ** the callee writes it where the hidden first argument points */
+  if (s->rd == CT_RD_MEM) g[0] = (uint64_t)(uintptr_t)rbuf;
+#define NEXT() do { a++; idx++; goto *conv[a->fc]; } while (0)
+  goto *conv[a->fc];
+  /* the scalar rules' plain values (ctypes.h's ct_fast_set, one label
+  ** each: the code is a constant), then the register image (abi.h); a Lua
+  ** string stays alive on the stack */
+#define FSCALAR(LABEL, CODE, FFT, SSE) \
+ LABEL: { \
+    uint64_t v_ = 0, u_; \
+    if (!ct_fast_set(L, CODE, &v_, idx)) goto slow; \
+    u_ = ct_x64_regimage(&v_, FFT); \
+    if (SSE) memcpy(&x[a->r[0]], &u_, 8); else g[a->r[0]] = u_; \
+    NEXT(); \
+  }
+  FSCALAR(i8, CT_BYTE, FFI_TYPE_SINT8, 0)
+  FSCALAR(u8, CT_UBYTE, FFI_TYPE_UINT8, 0)
+  FSCALAR(i16, CT_SHORT, FFI_TYPE_SINT16, 0)
+  FSCALAR(u16, CT_USHORT, FFI_TYPE_UINT16, 0)
+  FSCALAR(i32, CT_INT, FFI_TYPE_SINT32, 0)
+  FSCALAR(u32, CT_UINT, FFI_TYPE_UINT32, 0)
+  FSCALAR(i64, CT_LONGLONG, FFI_TYPE_SINT64, 0)
+  FSCALAR(b, CT_BOOL, FFI_TYPE_UINT8, 0)
+  FSCALAR(charp, CT_CHAR_P, FFI_TYPE_POINTER, 0)
+  FSCALAR(voidp, CT_VOID_P, FFI_TYPE_POINTER, 0)
+  FSCALAR(f, CT_FLOAT, FFI_TYPE_FLOAT, 1)
+  FSCALAR(d, CT_DOUBLE, FFI_TYPE_DOUBLE, 1)
 #undef FSCALAR
-        case CT_FC_PTR: case CT_FC_AGG: {
-          void *ud = lua_touserdata(L, idx);
-          ct_CData *p;
-          int j, iscd;
-          /* a CData (its metatable compared by address) of exactly the
-          ** declared type */
-          if (ud == NULL || !lua_getmetatable(L, idx)) return -1;
-          iscd = lua_topointer(L, -1) == s->cdmt;
-          lua_pop(L, 1);
-          if (!iscd || (p = ct_cdof(ud))->type != a->t) return -1;
-          if (a->fc == CT_FC_PTR) {
-            g[gi++] = (uint64_t)(uintptr_t)ct_pointervalue(p);
-            break;
-          }
-          for (j = 0; j < a->low.n; j++) {
-            uint64_t u = ct_x64_eightbyte(ct_cdptr(p), a->t->size, j);
-            if (a->low.c[j] == CT_CL_INT) g[gi++] = u;
-            else memcpy(&x[xi++], &u, 8);
-          }
-          break;
-        }
-        default:
-          return -1;
+ obj: {   /* CT_FC_PTR, CT_FC_AGG */
+    void *ud = lua_touserdata(L, idx);
+    ct_CData *p;
+    int j, iscd;
+    /* a CData (its metatable compared by address) of exactly the
+    ** declared type */
+    if (ud == NULL || !lua_getmetatable(L, idx)) goto slow;
+    iscd = lua_topointer(L, -1) == s->cdmt;
+    lua_pop(L, 1);
+    if (!iscd || (p = ct_cdof(ud))->type != a->t) goto slow;
+    if (a->fc == CT_FC_PTR)
+      g[a->r[0]] = (uint64_t)(uintptr_t)ct_pointervalue(p);
+    else {
+      for (j = 0; j < a->low.n; j++) {
+        uint64_t u = ct_x64_eightbyte(ct_cdptr(p), a->t->size, j);
+        if (a->low.c[j] == CT_CL_INT) g[a->r[j]] = u;
+        else memcpy(&x[a->r[j]], &u, 8);
       }
     }
-    for (; gi < CT_X64_NGPR; gi++) g[gi] = 0;
-    if (fn == NULL) return nullfunc(L);
-    AROUND(L, s, ct_x64_call(fn, s->rd, g, x, xi, rbuf));
-    checkpending(L);
-    if (s->rk == CT_RK_SCALAR) {
-      ct_fast_push(L, s->rscalar, rbuf);
-      return 1;
-    }
-    if (s->rk == CT_RK_VOID) return 0;
-    lua_getiuservalue(L, 1, CT_UV_CALLINFO);
-    lua_getiuservalue(L, -1, 1);
-    return pushresult(L, s, rbuf, lua_gettop(L), 0);
+    NEXT();
   }
+#undef NEXT
+ call:
+  fn = *(void **)ct_cdptr(cd);
+  if (fn == NULL) return nullfunc(L);
+  if (s->rscalar == CT_DOUBLE && s->rk == CT_RK_SCALAR) {   /* xmm0 */
+    double r;
+    AROUND(L, s, r = CT_DCALL(double, fn, g, x, s->nsse));
+    checkpending(L);
+    ct_fast_push(L, CT_DOUBLE, &r);
+    return 1;
+  }
+  AROUND(L, s, ct_x64_call(fn, s->rd, g, x, s->nsse, rbuf));
+  checkpending(L);
+  if (s->rk == CT_RK_SCALAR) {
+    ct_fast_push(L, s->rscalar, rbuf);
+    return 1;
+  }
+  if (s->rk == CT_RK_VOID) return 0;
+  lua_getiuservalue(L, 1, CT_UV_CALLINFO);
+  lua_getiuservalue(L, -1, 1);
+  return pushresult(L, s, rbuf, lua_gettop(L), 0);
+ slow:
+  return slowcall(L, ci, cd, n);
+}
 #endif
 
 
-/* The hot path: a register-only signature with argtypes, the exact count,
-** no errcheck or paramflags, and arguments that convert without help. It
-** converts straight into register images and calls; anything else (and
-** any argument that needs more than the quick checks below) goes to
-** general(), which starts over: nothing here has side effects. */
+/* the fast paths (ct_Call.path) */
+enum { PATH_DBL, PATH_DIRECT };
+
+/* the call path's choice for a function object, made once when its
+** signature or flags change: one comparison per call decides */
+void ct_call_prepare (ct_Call *ci) {
+  ci->intn = ci->fastn = -1;
+  ci->path = PATH_DIRECT;
+#if CT_X64_DIRECT
+  {
+    ct_CallSig *s = ci->sig;
+    /* exactly the declared arguments (a prototype's CT_CI_EXACT then
+    ** changes nothing), nothing to do after the call */
+    if (!s->fast || (ci->flags & (CT_CI_ERRCHECK | CT_CI_PARAMFLAGS)))
+      return;
+    if (s->hotint) ci->intn = s->s.nargs;
+    else ci->fastn = s->s.nargs;
+    ci->path = s->hotdbl ? PATH_DBL : PATH_DIRECT;
+  }
+#endif
+}
+
+
+/* obj(...): the path ct_call_prepare chose when the argument count is the
+** one it was chosen for (and direct calls are on), else the general one.
+** The int-only path is here, in this frame: up to six int/long arguments,
+** nothing but rax back. The callee reads only the low 32 bits of an int
+** register, so the Lua integer goes as it is (narrower types are not on
+** this path). */
 int ct_func_call (lua_State *L) {
   ct_CData *cd = ct_cdof(lua_touserdata(L, 1));
   ct_Call *ci, **slot = ct_func_cislot(cd);
-  ct_CallSig *s;
   int n;
   if (slot != NULL && *slot != NULL)
     ci = *slot;
@@ -214,14 +312,11 @@ int ct_func_call (lua_State *L) {
     }
     ci = ct_func_callinfo(L, 1);
   }
-  s = ci->sig;
   n = lua_gettop(L) - 1;
 #if CT_X64_DIRECT
-  /* hotter still: up to six int/long arguments, nothing but rax back. The
-  ** callee reads only the low 32 bits of an int register, so the Lua
-  ** integer goes as it is (narrower types are not on this path). */
-  if (n == ci->hotn && !ct_nodirect) {
-    void *fn = *(void **)ct_cdptr(cd);
+  if (n == ci->intn && !ct_nodirect) {
+    ct_CallSig *s = ci->sig;
+    void *fn;
     lua_Integer a0, a1, a2, a3, a4, a5;
     uint64_t r;
     typedef lua_Integer I;
@@ -231,38 +326,38 @@ int ct_func_call (lua_State *L) {
                   } while (0)
     switch (n) {
       case 0:
-        if (fn == NULL) return nullfunc(L);
+        if ((fn = *(void **)ct_cdptr(cd)) == NULL) return nullfunc(L);
         AROUND(L, s, r = ((uint64_t (*) (void))fn)());
         break;
       case 1:
         ARG(0);
-        if (fn == NULL) return nullfunc(L);
+        if ((fn = *(void **)ct_cdptr(cd)) == NULL) return nullfunc(L);
         AROUND(L, s, r = ((uint64_t (*) (I))fn)(a0));
         break;
       case 2:
         ARG(0); ARG(1);
-        if (fn == NULL) return nullfunc(L);
+        if ((fn = *(void **)ct_cdptr(cd)) == NULL) return nullfunc(L);
         AROUND(L, s, r = ((uint64_t (*) (I, I))fn)(a0, a1));
         break;
       case 3:
         ARG(0); ARG(1); ARG(2);
-        if (fn == NULL) return nullfunc(L);
+        if ((fn = *(void **)ct_cdptr(cd)) == NULL) return nullfunc(L);
         AROUND(L, s, r = ((uint64_t (*) (I, I, I))fn)(a0, a1, a2));
         break;
       case 4:
         ARG(0); ARG(1); ARG(2); ARG(3);
-        if (fn == NULL) return nullfunc(L);
+        if ((fn = *(void **)ct_cdptr(cd)) == NULL) return nullfunc(L);
         AROUND(L, s, r = ((uint64_t (*) (I, I, I, I))fn)(a0, a1, a2, a3));
         break;
       case 5:
         ARG(0); ARG(1); ARG(2); ARG(3); ARG(4);
-        if (fn == NULL) return nullfunc(L);
+        if ((fn = *(void **)ct_cdptr(cd)) == NULL) return nullfunc(L);
         AROUND(L, s, r = ((uint64_t (*) (I, I, I, I, I))fn)(a0, a1, a2, a3,
                                                               a4));
         break;
       default:
         ARG(0); ARG(1); ARG(2); ARG(3); ARG(4); ARG(5);
-        if (fn == NULL) return nullfunc(L);
+        if ((fn = *(void **)ct_cdptr(cd)) == NULL) return nullfunc(L);
         AROUND(L, s, r = ((uint64_t (*) (I, I, I, I, I, I))fn)(a0, a1, a2,
                                                                  a3, a4, a5));
         break;
@@ -270,54 +365,20 @@ int ct_func_call (lua_State *L) {
 #undef ARG
     if (ct_cb_pending) ct_callback_raise(L);
     if (s->rscalar == CT_INT) {  /* ct_fast_push's first case, unswitched */
-      ct_fast_push(L, CT_INT, &r);        /* the low bytes: little endian */
+      int ri = (int)r;                    /* the low bytes (in a register) */
+      ct_fast_push(L, CT_INT, &ri);
       return 1;
     }
     if (s->rk == CT_RK_VOID) return 0;
     ct_fast_push(L, s->rscalar, &r);      /* the low bytes: little endian */
     return 1;
   }
-  if (n == ci->hotdn && !ct_nodirect) {
-    void *fn = *(void **)ct_cdptr(cd);
-    double d0 = 0, d1 = 0, d2 = 0, d3 = 0;
-    switch (n) {   /* numbers only (strings go the strict way) */
-#define DARG(k) if (!ct_fast_todouble(L, k + 2, &d##k)) goto slow;
-      case 4: DARG(3) /* FALLTHROUGH */
-      case 3: DARG(2) /* FALLTHROUGH */
-      case 2: DARG(1) /* FALLTHROUGH */
-      case 1: DARG(0) /* FALLTHROUGH */
-      default: break;
-#undef DARG
-    }
-    if (fn == NULL) return nullfunc(L);
-    /* a double-only callee reads xmm0..xmm3 and ignores the rest */
-    if (s->rscalar == CT_DOUBLE) {
-      double r;
-      AROUND(L, s, r = ((double (*) (double, double, double, double))fn)
-                       (d0, d1, d2, d3));
-      if (ct_cb_pending) ct_callback_raise(L);
-      ct_fast_push(L, CT_DOUBLE, &r);
-      return 1;
-    }
-    else {
-      uint64_t r;
-      AROUND(L, s, r = ((uint64_t (*) (double, double, double, double))fn)
-                       (d0, d1, d2, d3));
-      if (ct_cb_pending) ct_callback_raise(L);
-      if (s->rk == CT_RK_VOID) return 0;
-      ct_fast_push(L, s->rscalar, &r);
-      return 1;
-    }
-  }
-  if (s->fast && ci->flags == 0 && n == s->s.nargs && !ct_nodirect) {
-    int r = directpath(L, cd, s, n);
-    if (r >= 0) return r;
-  }
+  if (n == ci->fastn && !ct_nodirect)
+    return ci->path == PATH_DBL ? hotdbl(L, ci, cd, n)
+                                : directpath(L, ci, cd, n);
  slow:
 #endif
-  (void)s;
-  if (*(void **)ct_cdptr(cd) == NULL) return nullfunc(L);
-  return general(L, ci, *(void **)ct_cdptr(cd), n);
+  return slowcall(L, ci, cd, n);
 }
 
 

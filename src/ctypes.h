@@ -727,7 +727,8 @@ void ct_open_handle (lua_State *L);
 /* fast argument converters */
 enum {
   CT_FC_GEN, CT_FC_I8, CT_FC_U8, CT_FC_I16, CT_FC_U16, CT_FC_I32, CT_FC_U32, CT_FC_I64, CT_FC_BOOL,
-  CT_FC_FLOAT, CT_FC_DOUBLE, CT_FC_CHARP, CT_FC_VOIDP, CT_FC_PTR, CT_FC_AGG
+  CT_FC_FLOAT, CT_FC_DOUBLE, CT_FC_CHARP, CT_FC_VOIDP, CT_FC_PTR, CT_FC_AGG,
+  CT_FC_END   /* the record after the last argument (ct_CallSig.a[nargs]) */
 };
 
 /* how results come back */
@@ -744,6 +745,10 @@ typedef struct ct_Arg {
   unsigned char hasfp;  /* the type's body defines from_param */
   unsigned char adapter;/* not a type but an object with from_param (t is
                            NULL): converts what from_param returns */
+#if CT_ABI_X64
+  unsigned char r[2];   /* direct calls: the register of each eightbyte,
+                           an index among those of its class */
+#endif
 } ct_Arg;
 
 typedef struct ct_CallSig {
@@ -760,6 +765,7 @@ typedef struct ct_CallSig {
   unsigned char fast;   /* direct, and a result the hot path can push */
   unsigned char hotint; /* fast, only int/long arguments, result in rax */
   unsigned char hotdbl; /* fast, only double arguments (at most 4) */
+  unsigned char nsse;   /* direct: the SSE registers the arguments take */
   const void *cdmt;     /* the "ctypes.CData" metatable (identity only) */
   unsigned char split;  /* some argument needs the libffi bug workaround */
   unsigned char rd;     /* CT_RD_* */
@@ -781,10 +787,14 @@ typedef struct ct_CallSig {
 typedef struct ct_Call {
   ct_CallSig *sig;
   unsigned flags;
-  int hotn;      /* the argument count when the int-only hot path applies,
-                    else -1 */
-  int hotdn;     /* the same for the double-only hot path */
+  /* call.c's fast path for this signature and flags, chosen once by
+  ** ct_call_prepare: the argument count of the int-only path (else -1),
+  ** of the other paths (else -1), and which of those */
+  int intn, fastn, path;
 } ct_Call;
+/* call.c: chooses ci->fast and ci->fastn (after any change of the
+** signature or the flags) */
+void ct_call_prepare (ct_Call *ci);
 
 /* one argument's storage: big enough and aligned for any scalar and for
 ** aggregates of up to 16 bytes */

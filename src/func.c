@@ -379,9 +379,11 @@ ct_Sig *ct_newsig (lua_State *L, int retidx, int argsidx, unsigned flags) {
     }
   }
   checkrestype(L, retidx);
-  /* ct_CallSig, then ct_Type *args[n], ffi_type *atypes[n], ct_Arg a[n], and on
-  ** x86-64 ffi_type *satypes[2n], ct_Low lw[n] */
-  sz = sizeof(ct_CallSig) + (size_t)n * (2 * sizeof(void *) + sizeof(ct_Arg));
+  /* ct_CallSig, then ct_Type *args[n], ffi_type *atypes[n], ct_Arg a[n + 1]
+  ** (a CT_FC_END record last), and on x86-64 ffi_type *satypes[2n],
+  ** ct_Low lw[n] */
+  sz = sizeof(ct_CallSig) + (size_t)n * (2 * sizeof(void *) + sizeof(ct_Arg))
+       + sizeof(ct_Arg);
 #if CT_ABI_X64
   sz += (size_t)n * (sizeof(ct_Low) + 2 * sizeof(void *));
 #endif
@@ -396,7 +398,8 @@ ct_Sig *ct_newsig (lua_State *L, int retidx, int argsidx, unsigned flags) {
 #if CT_ABI_X64
   s->satypes = (ffi_type **)mem; mem += 2 * (size_t)n * sizeof(void *);
 #endif
-  s->a = (ct_Arg *)mem; mem += (size_t)n * sizeof(ct_Arg);
+  s->a = (ct_Arg *)mem; mem += (size_t)(n + 1) * sizeof(ct_Arg);
+  s->a[n].fc = CT_FC_END;
 #if CT_ABI_X64
   lw = (ct_Low *)mem;
   luaL_getmetatable(L, "ctypes.CData");
@@ -510,6 +513,15 @@ ct_Sig *ct_newsig (lua_State *L, int retidx, int argsidx, unsigned flags) {
   for (i = 0; i < n && s->hotdbl; i++)
     if (s->a[i].fc != CT_FC_DOUBLE) s->hotdbl = 0;
   if (s->rk == CT_RK_VOID) s->rscalar = CT_VOID_P;
+  /* where each eightbyte travels: the ABI takes the registers of each
+  ** class in order (all fit, or the call is not direct) */
+  if (s->direct) {
+    int gi = hidden, xi = 0, j;
+    for (i = 0; i < n; i++)
+      for (j = 0; j < lw[i].n; j++)
+        s->a[i].r[j] = (unsigned char)(lw[i].c[j] == CT_CL_INT ? gi++ : xi++);
+    s->nsse = (unsigned char)xi;
+  }
 #else
   (void)allreg;
 #endif
@@ -540,17 +552,6 @@ ct_Sig *ct_newsig (lua_State *L, int retidx, int argsidx, unsigned flags) {
 /* {======================================================================
 ** Function objects
 ** ======================================================================= */
-
-/* the argument counts of the hot paths (after any change of the flags) */
-static void sethot (ct_Call *ci) {
-#if CT_X64_DIRECT
-  ci->hotn = (ci->sig->hotint && ci->flags == 0) ? ci->sig->s.nargs : -1;
-  ci->hotdn = (ci->sig->hotdbl && ci->flags == 0) ? ci->sig->s.nargs : -1;
-#else
-  ci->hotn = ci->hotdn = -1;
-#endif
-}
-
 
 /* pushes the default type of library functions (restype c_int, arguments
 ** by their Lua types) for the given CT_SIG_* flags */
@@ -589,7 +590,7 @@ static ct_Call *setcallinfo (lua_State *L, int idx, unsigned cflags) {
   ci = (ct_Call *)lua_newuserdatauv(L, sizeof(ct_Call), 2);   /* sig, ci */
   ci->sig = (ct_CallSig *)lua_touserdata(L, -2);
   ci->flags = cflags;
-  sethot(ci);
+  ct_call_prepare(ci);
   if (ct_func_cislot(cd) != NULL) *ct_func_cislot(cd) = ci;
   lua_insert(L, -2);                                    /* ci, sig */
   lua_setiuservalue(L, -2, 1);                          /* ci */
@@ -866,7 +867,7 @@ int ct_func_newindex (lua_State *L) {
       ci = ct_func_callinfo(L, 1);
       if (lua_isnil(L, 3)) ci->flags &= ~(unsigned)CT_CI_ERRCHECK;
       else ci->flags |= CT_CI_ERRCHECK;
-      sethot(ci);
+      ct_call_prepare(ci);
       lua_setiuservalue(L, 1, CT_UV_ERRCHECK);
       return 0;
     }

@@ -175,9 +175,23 @@ void ct_registerscalar (lua_State *L, int code, int tidx) {
 
 
 void ct_newmetatable (lua_State *L, const char *name, const luaL_Reg *funcs) {
-  if (!luaL_newmetatable(L, name))
+  int n = 0;
+  if (luaL_getmetatable(L, name) != LUA_TNIL)
     luaL_error(L, "metatable '%s' exists already", name);
+  lua_pop(L, 1);
+  while (funcs[n].name != NULL) n++;
+  /* luaL_newmetatable's table, made with room for four times its keys and
+  ** the metamethods first: it never grows, so nothing is moved after it is
+  ** placed, and the metamethods the VM looks up on every access (listed
+  ** first: __index, __newindex, __call) rarely share a node's chain (one
+  ** lookup step more per access when they do, as the string hash seed
+  ** decides) */
+  lua_createtable(L, 0, 4 * (n + 2));
   luaL_setfuncs(L, funcs, 0);
+  lua_pushstring(L, name);
+  lua_setfield(L, -2, "__name");
+  lua_pushvalue(L, -1);
+  lua_setfield(L, LUA_REGISTRYINDEX, name);
   /* getmetatable(obj) gives the name, not the table: the metamethods trust
   ** their first argument (checking it would cost the hot paths), so Lua
   ** code must not be able to call them with anything else */
