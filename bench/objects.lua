@@ -111,10 +111,10 @@ local ROWS = {
       for i = 1, n do o = T(i) end return o end },
   { name = "pointer", what = "pointer(x) to a c_int (keeps x alive)",
     n = 1000000, cg = 50000, base = loop,
-    ct = function(n) local P, x, o = ctypes.pointer, c_int(5)
-      for _ = 1, n do o = P(x) end return o end,
-    ref = function(n) local P, x, o = binding.ref, binding.int(5)
-      for _ = 1, n do o = P(x) end return o end },
+    ct = function(n) local mk, x, o = ctypes.pointer, c_int(5)
+      for _ = 1, n do o = mk(x) end return o end,
+    ref = function(n) local mk, x, o = binding.ref, binding.int(5)
+      for _ = 1, n do o = mk(x) end return o end },
   { name = "qsort", what = "qsort, POINTER(c_int) comparator, per compare",
     n = NQ, cg = 2000, ops = function(n) return ncmp[n] end,
     base = function(n) binding.fill(q_ref, n) end,
