@@ -88,8 +88,7 @@ static inline void pushelem (lua_State *L, int code, const char *p) {
 }
 
 
-int ct_array_index (lua_State *L) {
-  ct_CData *cd = ct_cdof(lua_touserdata(L, 1));
+int ct_array_index (lua_State *L, ct_CData *cd) {
   const ct_Type *t = cd->type;
   ct_Type *e = t->proto;
   int isint;
@@ -205,8 +204,7 @@ void ct_array_setstring (lua_State *L, const ct_Type *t, void *p, int idx,
 }
 
 
-int ct_array_newindex (lua_State *L) {
-  ct_CData *cd = ct_cdof(lua_touserdata(L, 1));
+int ct_array_newindex (lua_State *L, ct_CData *cd) {
   ct_Type *e = cd->type->proto;
   int isint;
   lua_Integer i;

@@ -298,12 +298,15 @@ void ct_call_prepare (ct_Call *ci) {
 ** register, so the Lua integer goes as it is (narrower types are not on
 ** this path). */
 int ct_func_call (lua_State *L) {
-  ct_CData *cd = ct_cdof(lua_touserdata(L, 1));
+  /* resolved (ct_cdof) only off the hot path: a function object made by
+  ** func.c is never compact, and no other object has CT_CD_CALLINFO */
+  ct_CData *cd = (ct_CData *)lua_touserdata(L, 1);
   ct_Call *ci, **slot = ct_func_cislot(cd);
   int n;
   if (slot != NULL && *slot != NULL)
     ci = *slot;
   else {
+    cd = ct_cdof(cd);
     /* also fit to be the CData __call itself: other kinds are an error */
     if (cd->type->kind != CT_FUNC) {
       ct_pushcdtype(L, 1);

@@ -492,8 +492,9 @@ const char *ct_cdname (lua_State *L, int idx);   /* name of its type */
 void ct_open_cdata (lua_State *L);
 
 /* array.c: arrays and pointers */
-int ct_array_index (lua_State *L);      /* __index/__newindex by kind */
-int ct_array_newindex (lua_State *L);
+/* __index/__newindex by kind: cd is the header of the instance at 1 */
+int ct_array_index (lua_State *L, ct_CData *cd);
+int ct_array_newindex (lua_State *L, ct_CData *cd);
 int ct_array_new (lua_State *L);        /* T(...) for arrays and pointers */
 int ct_array_init (lua_State *L, int tidx, void *p, int idx, int cdidx);
 int ct_array_pairs (lua_State *L);      /* __pairs: 0-based (i, v) */
@@ -546,8 +547,8 @@ typedef struct ct_Field {
   unsigned flags;      /* CT_F_* */
 } ct_Field;
 ct_Field *ct_tofield (lua_State *L, int idx);   /* NULL if not a Field */
-int ct_struct_index (lua_State *L);
-int ct_struct_newindex (lua_State *L);
+int ct_struct_index (lua_State *L, ct_CData *cd);
+int ct_struct_newindex (lua_State *L, ct_CData *cd);
 int ct_struct_new (lua_State *L);        /* T(...) */
 int ct_struct_typeindex (lua_State *L);  /* T.field, T.method; 0 if none */
 int ct_struct_typenewindex (lua_State *L);

@@ -1084,8 +1084,7 @@ static int bodyattr (lua_State *L, int tidx, int kidx) {
 
 
 /* (obj, key) */
-int ct_struct_index (lua_State *L) {
-  ct_CData *cd = ct_cdof(lua_touserdata(L, 1));
+int ct_struct_index (lua_State *L, ct_CData *cd) {
   if (lua_type(L, 2) == LUA_TSTRING) {           /* the hot case: p.x */
     const ct_Field *f = fmapget(cd->type->fmap, lua_tostring(L, 2));
     if (plainfield(f)) {
@@ -1115,8 +1114,7 @@ int ct_struct_index (lua_State *L) {
 
 
 /* (obj, key, value) */
-int ct_struct_newindex (lua_State *L) {
-  ct_CData *cd = ct_cdof(lua_touserdata(L, 1));
+int ct_struct_newindex (lua_State *L, ct_CData *cd) {
   if (lua_type(L, 2) == LUA_TSTRING) {           /* the hot case: p.x = n */
     const ct_Field *f = fmapget(cd->type->fmap, lua_tostring(L, 2));
     if (plainfield(f) &&
