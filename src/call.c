@@ -297,6 +297,10 @@ void ct_call_prepare (ct_Call *ci) {
 ** nothing but rax back. The callee reads only the low 32 bits of an int
 ** register, so the Lua integer goes as it is (narrower types are not on
 ** this path). */
+/* the address a function object calls: its payload. A function object
+** is never compact (cdata.c's nuvfor), so its ptr field is there */
+#define FNADDR(cd) (*(void **)(cd)->ptr)
+
 int ct_func_call (lua_State *L) {
   /* resolved (ct_cdof) only off the hot path: a function object made by
   ** func.c is never compact, and no other object has CT_CD_CALLINFO */
@@ -329,38 +333,38 @@ int ct_func_call (lua_State *L) {
                   } while (0)
     switch (n) {
       case 0:
-        if ((fn = *(void **)ct_cdptr(cd)) == NULL) return nullfunc(L);
+        if ((fn = FNADDR(cd)) == NULL) return nullfunc(L);
         AROUND(L, s, r = ((uint64_t (*) (void))fn)());
         break;
       case 1:
         ARG(0);
-        if ((fn = *(void **)ct_cdptr(cd)) == NULL) return nullfunc(L);
+        if ((fn = FNADDR(cd)) == NULL) return nullfunc(L);
         AROUND(L, s, r = ((uint64_t (*) (I))fn)(a0));
         break;
       case 2:
         ARG(0); ARG(1);
-        if ((fn = *(void **)ct_cdptr(cd)) == NULL) return nullfunc(L);
+        if ((fn = FNADDR(cd)) == NULL) return nullfunc(L);
         AROUND(L, s, r = ((uint64_t (*) (I, I))fn)(a0, a1));
         break;
       case 3:
         ARG(0); ARG(1); ARG(2);
-        if ((fn = *(void **)ct_cdptr(cd)) == NULL) return nullfunc(L);
+        if ((fn = FNADDR(cd)) == NULL) return nullfunc(L);
         AROUND(L, s, r = ((uint64_t (*) (I, I, I))fn)(a0, a1, a2));
         break;
       case 4:
         ARG(0); ARG(1); ARG(2); ARG(3);
-        if ((fn = *(void **)ct_cdptr(cd)) == NULL) return nullfunc(L);
+        if ((fn = FNADDR(cd)) == NULL) return nullfunc(L);
         AROUND(L, s, r = ((uint64_t (*) (I, I, I, I))fn)(a0, a1, a2, a3));
         break;
       case 5:
         ARG(0); ARG(1); ARG(2); ARG(3); ARG(4);
-        if ((fn = *(void **)ct_cdptr(cd)) == NULL) return nullfunc(L);
+        if ((fn = FNADDR(cd)) == NULL) return nullfunc(L);
         AROUND(L, s, r = ((uint64_t (*) (I, I, I, I, I))fn)(a0, a1, a2, a3,
                                                               a4));
         break;
       default:
         ARG(0); ARG(1); ARG(2); ARG(3); ARG(4); ARG(5);
-        if ((fn = *(void **)ct_cdptr(cd)) == NULL) return nullfunc(L);
+        if ((fn = FNADDR(cd)) == NULL) return nullfunc(L);
         AROUND(L, s, r = ((uint64_t (*) (I, I, I, I, I, I))fn)(a0, a1, a2,
                                                                  a3, a4, a5));
         break;
