@@ -16,8 +16,11 @@
 ** comparison on the hottest paths (making and recognising instances) */
 static const char cdata_mt_key = 'c';
 
-static void setcdatamt (lua_State *L) {
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &cdata_mt_key);
+/* sets the metatable of the new object on top: the one at mtidx (an
+** upvalue holding it), or (0) the one in the registry */
+static void setcdatamt (lua_State *L, int mtidx) {
+  if (mtidx != 0) lua_pushvalue(L, mtidx);
+  else lua_rawgetp(L, LUA_REGISTRYINDEX, &cdata_mt_key);
   lua_setmetatable(L, -2);
 }
 
@@ -102,7 +105,7 @@ static void zero (void *p, size_t size) {
 /* an owning instance of the type t (at tidx, absolute); compact when it
 ** has no user value (nuvfor) and the type's size */
 static ct_CData *newcdata (lua_State *L, int tidx, ct_Type *t, size_t size,
-                           int nuv) {
+                           int nuv, int mtidx) {
   ct_CData *cd;
   size_t align, extra;
   uintptr_t a;
@@ -113,7 +116,7 @@ static ct_CData *newcdata (lua_State *L, int tidx, ct_Type *t, size_t size,
     cd->type = t;
     cd->flags = CT_CD_OWNS | CT_CD_COMPACT | (unsigned)off << CT_CD_OFFSHIFT;
     zero((char *)cd + off, size);
-    setcdatamt(L);
+    setcdatamt(L, mtidx);
     return cd;
   }
   /* Lua aligns userdata memory only as LUAI_MAXALIGN's members need
@@ -130,7 +133,7 @@ static ct_CData *newcdata (lua_State *L, int tidx, ct_Type *t, size_t size,
   cd->size = size;
   cd->flags = CT_CD_OWNS;
   zero(cd->ptr, size);
-  setcdatamt(L);
+  setcdatamt(L, mtidx);
   lua_pushvalue(L, tidx);
   lua_setiuservalue(L, -2, CT_UV_TYPE);
   return cd;
@@ -142,14 +145,14 @@ ct_CData *ct_newcdata_sized (lua_State *L, int tidx, size_t size, int nuv) {
   tidx = lua_absindex(L, tidx);
   t = (ct_Type *)lua_touserdata(L, tidx);
   if (nuv == CT_UV_N) nuv = nuvfor(t, 0);
-  return newcdata(L, tidx, t, size, nuv);
+  return newcdata(L, tidx, t, size, nuv, 0);
 }
 
 
 ct_CData *ct_newcdata (lua_State *L, int tidx) {
   ct_Type *t = (ct_Type *)lua_touserdata(L, tidx);
   if (t->flags & CT_INCOMPLETE) ct_checkcomplete(L, tidx);
-  return newcdata(L, lua_absindex(L, tidx), t, t->size, nuvfor(t, 0));
+  return newcdata(L, lua_absindex(L, tidx), t, t->size, nuvfor(t, 0), 0);
 }
 
 
@@ -165,7 +168,7 @@ ct_CData *ct_newview (lua_State *L, int tidx, void *ptr, int baseidx) {
   cd->ptr = ptr;
   cd->size = t->size;
   cd->flags = 0;
-  setcdatamt(L);
+  setcdatamt(L, 0);
   lua_pushvalue(L, tidx);
   lua_setiuservalue(L, -2, CT_UV_TYPE);
   if (baseidx != 0) {
@@ -604,7 +607,8 @@ int ct_simple_new (lua_State *L) {
   if (n > 1)
     return ct_error(L, "TypeError", "%s() takes at most 1 argument (%d given)",
                     ct_typename(L, 1), n);
-  cd = newcdata(L, 1, t, t->size, nuvfor(t, 0));
+  /* the metatable from type_call's upvalue: no registry lookup */
+  cd = newcdata(L, 1, t, t->size, nuvfor(t, 0), lua_upvalueindex(1));
   /* the hot case, a number into a native integer or floating type */
   if (n == 1 && !(cd->type->flags & CT_SWAPPED) &&
       ct_fastset(L, cd->type->scalar, ct_cdptr(cd), 2))
@@ -735,7 +739,9 @@ void ct_open_cdata (lua_State *L) {
   lua_setmetatable(L, -2);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &sidekeep_key);
   luaL_getmetatable(L, CDATA_MT);
-  lua_rawsetp(L, LUA_REGISTRYINDEX, &cdata_mt_key);
+  ct_markmetatable(L, -1, &cdata_mt_key);
+  ct_type_setcdatamt(L, -1);      /* T(...) makes instances with it */
+  lua_pop(L, 1);
   ct_settypemethod(L, "from_address", type_from_address);
   ct_settypemethod(L, "from_buffer", type_from_buffer);
   ct_settypemethod(L, "from_buffer_copy", type_from_buffer_copy);

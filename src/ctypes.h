@@ -240,19 +240,25 @@ static inline void ct_storeptr (void *slot, const void *a) {
   memcpy(slot, &a, sizeof a);
 }
 
-/* the userdata at idx if its metatable is the one stored in the registry
-** under key (metatables are recognised by address, not by name) */
+/* Metatables recognised by address carry that address (a static key) as
+** a light userdata at [1] (ct_markmetatable): a userdata is one of ours
+** when its metatable has the mark, which one array lookup in the metatable
+** finds (a registry lookup by key and a comparison cost twice as much). Lua
+** code cannot read or copy the mark: the metatables are protected
+** (__metatable) and the key is the address of a static of this module. */
 static inline void *ct_testudata (lua_State *L, int idx, const void *key) {
   void *p = lua_touserdata(L, idx);
   if (p != NULL && lua_getmetatable(L, idx)) {
-    int same;
-    lua_rawgetp(L, LUA_REGISTRYINDEX, key);
-    same = lua_rawequal(L, -1, -2);
+    int same = lua_rawgeti(L, -1, 1) == LUA_TLIGHTUSERDATA &&
+               lua_touserdata(L, -1) == key;
     lua_pop(L, 2);
     if (same) return p;
   }
   return NULL;
 }
+/* marks the metatable at idx for ct_testudata(..., key) and stores it in
+** the registry under key */
+void ct_markmetatable (lua_State *L, int idx, const void *key);
 
 /* The hot half of ct_scalar_set: stores the Lua number at idx into the
 ** integer or floating scalar `code` at p exactly as ct_scalar_set would
@@ -333,6 +339,9 @@ void ct_registerscalar (lua_State *L, int code, int tidx);
 /* keeps the type at tidx alive for the life of the state, found by the
 ** address of its descriptor (CT_ANCHORED) */
 void ct_anchortype (lua_State *L, int tidx);
+/* cdata.c, once "ctypes.CData" (at mtidx) exists: T(...) gets it as an
+** upvalue */
+void ct_type_setcdatamt (lua_State *L, int mtidx);
 void ct_open_type (lua_State *L);
 
 /* The scalar rules' fast halves: scalar.c's ct_scalar_set/ct_scalar_push

@@ -201,6 +201,15 @@ void ct_newmetatable (lua_State *L, const char *name, const luaL_Reg *funcs) {
 }
 
 
+void ct_markmetatable (lua_State *L, int idx, const void *key) {
+  idx = lua_absindex(L, idx);
+  lua_pushlightuserdata(L, (void *)key);
+  lua_rawseti(L, idx, 1);
+  lua_pushvalue(L, idx);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, key);
+}
+
+
 void ct_settypemethod (lua_State *L, const char *name, lua_CFunction f) {
   lua_rawgetp(L, LUA_REGISTRYINDEX, &typemethods_key);
   lua_pushcfunction(L, f);
@@ -213,6 +222,9 @@ void ct_settypemethod (lua_State *L, const char *name, lua_CFunction f) {
 ** Metamethods of type objects
 ** ======================================================================= */
 
+/* T(...): upvalue 1 is the "ctypes.CData" metatable, which the scalar
+** constructor gives its object without a registry lookup (the closure is
+** made by ct_type_setcdatamt once that metatable exists) */
 static int type_call (lua_State *L) {
   ct_Type *t = (ct_Type *)lua_touserdata(L, 1);
   switch (t->kind) {
@@ -325,6 +337,16 @@ static int type_tostring (lua_State *L) {
 /* } ====================================================================== */
 
 
+void ct_type_setcdatamt (lua_State *L, int mtidx) {
+  mtidx = lua_absindex(L, mtidx);
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &type_mt_key);
+  lua_pushvalue(L, mtidx);
+  lua_pushcclosure(L, type_call, 1);
+  lua_setfield(L, -2, "__call");
+  lua_pop(L, 1);
+}
+
+
 void ct_open_type (lua_State *L) {
   static const luaL_Reg meta[] = {
     {"__call", type_call},
@@ -336,7 +358,8 @@ void ct_open_type (lua_State *L) {
   };
   ct_newmetatable(L, TYPE_MT, meta);
   luaL_getmetatable(L, TYPE_MT);
-  lua_rawsetp(L, LUA_REGISTRYINDEX, &type_mt_key);
+  ct_markmetatable(L, -1, &type_mt_key);
+  lua_pop(L, 1);
   lua_newtable(L);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &typemethods_key);
   lua_newtable(L);
