@@ -11,15 +11,7 @@ local c_int, c_long, c_double, c_void_p =
 
 local lib = ctypes.CDLL(helper.fixture)
 
--- runs f once with the register paths and once through libffi
-local function bothpaths(f)
-  for _, direct in ipairs({ true, false }) do
-    require("ctypes.core")._calls_direct(direct)
-    local ok, err = pcall(f, direct)
-    require("ctypes.core")._calls_direct(true)
-    if not ok then error(err, 0) end
-  end
-end
+local bothpaths = helper.bothpaths
 
 local ADD = ctypes.CFUNCTYPE(c_int, c_int, c_int)
 local SIX = ctypes.CFUNCTYPE(c_double, c_int, c_double, c_void_p, c_long,

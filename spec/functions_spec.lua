@@ -11,15 +11,7 @@ local c_int, c_uint, c_long, c_double, c_float, c_char_p, c_void_p =
 local lib = ctypes.CDLL(helper.fixture)
 local libc = ctypes.CDLL(nil)
 
--- runs f once through the direct register path and once through libffi
-local function bothpaths(f)
-  for _, direct in ipairs({ true, false }) do
-    require("ctypes.core")._calls_direct(direct)
-    local ok, err = pcall(f, direct)
-    require("ctypes.core")._calls_direct(true)
-    if not ok then error(err, 0) end
-  end
-end
+local bothpaths = helper.bothpaths
 
 local Point = ctypes.Structure("Point", {
   _fields_ = { { "x", c_int }, { "y", c_int } },

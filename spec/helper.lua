@@ -112,6 +112,18 @@ function M.gc()
   collectgarbage("collect")
 end
 
+-- runs f(direct) twice: with the register call paths (direct = true) and
+-- with them switched off, every call through libffi (direct = false)
+function M.bothpaths(f)
+  local core = require("ctypes.core")
+  for _, direct in ipairs({ true, false }) do
+    core._calls_direct(direct)
+    local ok, err = pcall(f, direct)
+    core._calls_direct(true)
+    if not ok then error(err, 0) end
+  end
+end
+
 -- A private copy of the fixture: its own dlopen reference count, so that a
 -- spec can watch it being mapped and unmapped.
 local copies = 0
