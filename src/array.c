@@ -64,30 +64,6 @@ static void *elemaddr (lua_State *L, ct_CData *cd, ct_Type *e, lua_Integer i) {
 ** Indexing
 ** ======================================================================= */
 
-/* pushes the native-order scalar `code` at p, which may be unaligned (a
-** pointer can hold any address): the common integers and double inline,
-** the rest as ct_scalar_push does */
-static inline void pushelem (lua_State *L, int code, const char *p) {
-  switch (code) {
-    case CT_INT: { int v; memcpy(&v, p, sizeof v); lua_pushinteger(L, v); break; }
-    case CT_LONG: { long v; memcpy(&v, p, sizeof v); lua_pushinteger(L, v); break; }
-    case CT_LONGLONG: {
-      long long v;
-      memcpy(&v, p, sizeof v);
-      lua_pushinteger(L, (lua_Integer)v);
-      break;
-    }
-    case CT_DOUBLE: {
-      double v;
-      memcpy(&v, p, sizeof v);
-      lua_pushnumber(L, v);
-      break;
-    }
-    default: ct_scalar_push(L, code, p); break;
-  }
-}
-
-
 int ct_array_index (lua_State *L, ct_CData *cd) {
   const ct_Type *t = cd->type;
   ct_Type *e = t->proto;
@@ -101,12 +77,12 @@ int ct_array_index (lua_State *L, ct_CData *cd) {
     i = lua_tointegerx(L, 2, NULL);
     if (t->kind == CT_POINTER) {
       if ((base = (const char *)ct_loadptr(ct_cdptr(cd))) != NULL) {
-        pushelem(L, e->scalar, base + i * (ptrdiff_t)e->size);
+        ct_fast_push(L, e->scalar, base + i * (ptrdiff_t)e->size);
         return 1;
       }
     }
     else if (i >= 0 && (lua_Unsigned)i < t->length) {
-      pushelem(L, e->scalar, (const char *)ct_cdptr(cd) + (size_t)i * e->size);
+      ct_fast_push(L, e->scalar, (const char *)ct_cdptr(cd) + (size_t)i * e->size);
       return 1;
     }
   }

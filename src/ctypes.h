@@ -184,7 +184,8 @@ static inline size_t ct_cdsize (const ct_CData *cd) {
 
 /* uservalue slots of a CData. Views have all three; objects that own their
 ** memory only what they can need: the type, and the keep slot unless they
-** are scalars that cannot hold a pointer (c_int(5) has one user value).
+** are scalars that cannot hold a pointer (one user value, or none at all
+** when compact: c_int(5)).
 ** Keep tables of objects without the slot (rare: resize, a pointer stored
 ** through a view of a scalar) live in a weak-keyed side table: always use
 ** ct_pushkeep, never the slot directly. */
@@ -439,14 +440,18 @@ static inline int ct_fast_set (lua_State *L, int code, void *p, int idx) {
   }
 }
 void ct_scalar_push (lua_State *L, int code, const void *p);
-/* loads: the most common scalars inline, the rest by ct_scalar_push (p is
-** aligned for the type) */
+/* loads: the most common scalars inline, the rest by ct_scalar_push (p may
+** be unaligned, as the address a pointer holds: each load is a memcpy, one
+** move where the target allows it) */
 static inline void ct_fast_push (lua_State *L, int code, const void *p) {
   switch (code) {
-    case CT_INT: lua_pushinteger(L, *(const int *)p); break;
-    case CT_LONG: lua_pushinteger(L, *(const long *)p); break;
-    case CT_LONGLONG: lua_pushinteger(L, *(const long long *)p); break;
-    case CT_DOUBLE: lua_pushnumber(L, *(const double *)p); break;
+#define CT_FP_LOAD(CODE, T, PUSH, LT) \
+    case CT_##CODE: { T v; memcpy(&v, p, sizeof v); PUSH(L, (LT)v); break; }
+    CT_FP_LOAD(INT, int, lua_pushinteger, lua_Integer)
+    CT_FP_LOAD(LONG, long, lua_pushinteger, lua_Integer)
+    CT_FP_LOAD(LONGLONG, long long, lua_pushinteger, lua_Integer)
+    CT_FP_LOAD(DOUBLE, double, lua_pushnumber, lua_Number)
+#undef CT_FP_LOAD
     default: ct_scalar_push(L, code, p); break;
   }
 }
@@ -828,7 +833,7 @@ typedef union ct_Slot {
 static inline ct_Call **ct_func_cislot (const ct_CData *cd) {
   if ((cd->flags & (CT_CD_CALLINFO | CT_CD_RESIZED)) != CT_CD_CALLINFO)
     return NULL;
-  return (ct_Call **)ct_cdptr(cd) - 1;
+  return (ct_Call **)cd->ptr - 1;   /* never compact: the field is there */
 }
 
 /* conv.c's ct_pushvalue loads a non-scalar (baseidx 0) with this; inline
