@@ -4,6 +4,8 @@
 ** hand-written Lua C binding of the same three functions (luaopen_
 ** calls_binding), written the way one would by hand: luaL_check*, the call,
 ** lua_push*. Both sides call the same code through the same kind of call.
+** Beside it, not a yardstick: addobj(), the structural floor of a call
+** through a function object (see below).
 */
 #include <lua.h>
 #include <lauxlib.h>
@@ -46,6 +48,31 @@ static int l_six (lua_State *L) {
   return 1;
 }
 
+/* The floor of calling a function object, as ctypes' function objects
+** are (they carry argtypes, restype ... so they are userdata, not Lua
+** functions): addobj() is a userdata whose protected metatable's __call
+** does what l_add does. Lua's own __call dispatch (finding the metamethod,
+** moving the arguments up) and reading the object are what it adds. */
+#define FOBJ_MT "calls_binding.fobj"
+
+static int fobj_call (lua_State *L) {
+  int (*const *f) (int, int) =
+    (int (*const *) (int, int))lua_touserdata(L, 1);  /* protected: only
+                                                          fobj objects */
+  int a = (int)luaL_checkinteger(L, 2);
+  int b = (int)luaL_checkinteger(L, 3);
+  lua_pushinteger(L, (*f)(a, b));
+  return 1;
+}
+
+static int l_addobj (lua_State *L) {
+  int (**f) (int, int) =
+    (int (**) (int, int))lua_newuserdatauv(L, sizeof *f, 0);
+  *f = p_add;
+  luaL_setmetatable(L, FOBJ_MT);
+  return 1;
+}
+
 #define VEC2_MT "calls_binding.Vec2"
 
 static int l_vec2 (lua_State *L) {
@@ -67,9 +94,15 @@ __attribute__((visibility("default")))
 int luaopen_calls_binding (lua_State *L) {
   static const luaL_Reg funcs[] = {
     {"add", l_add}, {"six", l_six}, {"vec2", l_vec2}, {"dot", l_dot},
-    {NULL, NULL}
+    {"addobj", l_addobj}, {NULL, NULL}
   };
   luaL_newmetatable(L, VEC2_MT);
+  lua_pop(L, 1);
+  luaL_newmetatable(L, FOBJ_MT);
+  lua_pushcfunction(L, fobj_call);
+  lua_setfield(L, -2, "__call");
+  lua_pushboolean(L, 0);
+  lua_setfield(L, -2, "__metatable");
   lua_pop(L, 1);
   luaL_newlib(L, funcs);
   return 1;

@@ -16,6 +16,12 @@
 --          the two *ints* (less the cost of filling the array)
 --   lib    lib.bench_add_i(i, 1): the library lookup on every call
 --          (binding: ns.add_i(i, 1) in the module table)
+-- A row may have a structural floor beside: the same shape as lua-ctypes
+-- (qsort: pointer objects read with p[0] through __index, the comparator
+-- called protected) written by hand as cheaply as that shape allows
+-- (binding.sortp). It is what no FFI with that shape can go below; its
+-- ratio to the hand-written binding says how much of lua-ctypes' ratio the
+-- shape costs.
 -- Time: rounds where lua-ctypes, the binding and the empty loop each run
 -- once, in turns; ns per operation from the best times, net of the loop;
 -- the ratio is the median over the rounds of the two sides' ratio in that
@@ -67,6 +73,7 @@ qsort.argtypes = { c_void_p, c_size_t, c_size_t, CMP }
 qsort.restype = nil
 local cmp_ptr = CMP(function(a, b) return a[0] - b[0] end)
 local function cmp_int(a, b) return a - b end
+local function cmp_ptr_floor(a, b) return a[0] - b[0] end
 
 -- comparisons qsort makes on the first n of the filled array (the same for
 -- every comparator with the same signs: glibc's qsort is deterministic)
@@ -123,7 +130,10 @@ local ROWS = {
       qsort(q_ct, n, 4, cmp_ptr) end,
     ref = function(n)
       binding.fill(q_ref, n)
-      binding.sort(q_ref, n, cmp_int) end },
+      binding.sort(q_ref, n, cmp_int) end,
+    floor = function(n)
+      binding.fill(q_ref, n)
+      binding.sortp(q_ref, n, cmp_ptr_floor) end },
   { name = "lib", what = "lib.add_i(i, 1), lookup every call", n = 2000000,
     cg = 20000, base = loop,
     ct = function(n) local l, s = lib, 0
@@ -134,7 +144,7 @@ local ROWS = {
 local BYROW = {}
 for _, r in ipairs(ROWS) do BYROW[r.name] = r end
 
--- child mode for callgrind: bench/objects.lua --child <row> <ct|ref|base> <n>
+-- child mode for callgrind: bench/objects.lua --child <row> <ct|ref|base|floor> <n>
 if arg and arg[1] == "--child" then
   local r = assert(BYROW[arg[2]], "no such row")
   r[arg[3]](tonumber(arg[4]))
@@ -168,6 +178,9 @@ do
   assert(c == ncmp[NQ], "different comparison counts")
   BYROW.qsort.ref(NQ)
   assert(binding.sorted(q_ref, NQ))
+  binding.fill(q_ref, NQ)
+  assert(binding.sortp(q_ref, NQ, cmp_ptr_floor) == ncmp[NQ])
+  assert(binding.sorted(q_ref, NQ))
 end
 
 -- bytes per object: K objects kept in a table sized beforehand, GC stopped
@@ -185,9 +198,11 @@ local function bytes_per(make, k)
 end
 
 -- the results: res[row][column] = { ns = , ir = } with columns ct, ref,
--- py, lj (all per operation, net of the loop)
+-- py, lj, floor (all per operation, net of the loop)
 local res = {}
-for _, r in ipairs(ROWS) do res[r.name] = { ct = {}, ref = {}, py = {}, lj = {} } end
+for _, r in ipairs(ROWS) do
+  res[r.name] = { ct = {}, ref = {}, py = {}, lj = {}, floor = {} }
+end
 
 print(fmt("objects: %d rounds, lengths x%g (BENCH_SCALE); %s", RUNS, SCALE,
           "ns and instructions per operation, net of the loop"))
@@ -196,9 +211,10 @@ for _, r in ipairs(ROWS) do
   if r.name == "array" then n = math.min(n, NA) end
   if r.name == "qsort" then n = math.min(n, NQ) end
   local ops = r.ops and r.ops(n) or n
-  local tct, tref, tbase = H.race(RUNS, function() r.ct(n) end,
-                                  function() r.ref(n) end,
-                                  function() r.base(n) end)
+  local tct, tref, tbase, tfloor = H.race(RUNS, function() r.ct(n) end,
+                                          function() r.ref(n) end,
+                                          function() r.base(n) end,
+                                          r.floor and function() r.floor(n) end)
   local e = res[r.name]
   e.ct.ns = (tct.best - tbase.best) / ops * 1e9
   e.ref.ns = (tref.best - tbase.best) / ops * 1e9
@@ -206,6 +222,12 @@ for _, r in ipairs(ROWS) do
   print(fmt("objects %-5s time   lua-ctypes %8.1f ns/op  hand-written %8.1f " ..
             "ns/op  ratio %.2f (best/best %.2f)", r.name, e.ct.ns, e.ref.ns,
             e.ratio, e.ct.ns / e.ref.ns))
+  if tfloor then
+    e.floor.ns = (tfloor.best - tbase.best) / ops * 1e9
+    e.floor_ratio = H.ratio(tfloor, tref, tbase)
+    print(fmt("objects %-5s time   structural floor %8.1f ns/op  ratio %.2f",
+              r.name, e.floor.ns, e.floor_ratio))
+  end
 end
 
 local K = 100000
@@ -242,6 +264,12 @@ if CG then
                 e.ref.ir, e.ct.ir / e.ref.ir, base))
     else
       print(fmt("objects %-5s instr  callgrind failed", r.name))
+    end
+    local floor = r.floor and H.per_op(lua_ir(r.name, "floor"), n1, n2, r.ops)
+    if floor and base and e.ref.ir then
+      e.floor.ir = floor - base
+      print(fmt("objects %-5s instr  structural floor %8.0f /op     ratio %.2f",
+                r.name, e.floor.ir, e.floor.ir / e.ref.ir))
     end
   end
 end
@@ -346,8 +374,8 @@ end
 print()
 print("objects summary: ratio to the hand-written binding (time / callgrind " ..
       "instructions), lower is better")
-local head = "| operation | lua-ctypes |"
-local sep = "|---|---|"
+local head = "| operation | lua-ctypes | structural floor |"
+local sep = "|---|---|---|"
 if have_py then head, sep = head .. " Python ctypes |", sep .. "---|" end
 if have_lj then head, sep = head .. " LuaJIT -joff |", sep .. "---|" end
 print(head)
@@ -355,13 +383,16 @@ print(sep)
 for _, r in ipairs(ROWS) do
   local e = res[r.name]
   -- lua-ctypes' time ratio: the same-round median
-  local line = fmt("| %s | %.2f / %s |", r.what, e.ratio,
-                   e.ct.ir and e.ref.ir and fmt("%.2f", e.ct.ir / e.ref.ir) or "-")
+  local line = fmt("| %s | %.2f / %s | %s |", r.what, e.ratio,
+                   e.ct.ir and e.ref.ir and fmt("%.2f", e.ct.ir / e.ref.ir) or "-",
+                   e.floor_ratio and fmt("%.2f / %s", e.floor_ratio,
+                     e.floor.ir and fmt("%.2f", e.floor.ir / e.ref.ir) or "-")
+                   or "-")
   if have_py then line = line .. " " .. cell(e.py, e.ref) .. " |" end
   if have_lj then line = line .. " " .. cell(e.lj, e.ref) .. " |" end
   print(line)
 end
-local line = fmt("| bytes per c_int object (hand-written %.0f B) | %.0f B |",
+local line = fmt("| bytes per c_int object (hand-written %.0f B) | %.0f B | - |",
                  bytes.ref, bytes.ct)
 if have_py then line = line .. fmt(" %s |", bytes.py and fmt("%.0f B", bytes.py) or "-") end
 if have_lj then line = line .. fmt(" %s |", bytes.lj and fmt("%.0f B", bytes.lj) or "-") end

@@ -13,6 +13,11 @@
 **   add_i   int bench_add_i(int, int), exported so that lua-ctypes, Python's
 **           ctypes and LuaJIT's ffi can load it too (found in the module
 **           table: a namespace lookup on every call)
+** and one structural floor, not a yardstick:
+**   sortp   qsort of an int array with the comparator shaped as lua-ctypes
+**           must shape it: each argument a pointer object read with p[0],
+**           the Lua comparator called protected; written as cheaply as that
+**           shape allows (see "sortp" below)
 */
 #include <stdint.h>
 #include <stdlib.h>
@@ -237,6 +242,84 @@ static int l_sort (lua_State *L) {
   return 1;
 }
 
+/* The floor of the qsort row's shape, written as cheaply as it can be
+** while still safe: each comparator argument is a pointer object (a
+** userdata holding an int *) that the Lua function reads with p[0] through
+** __index, found again by address in a table (made on a miss, protected:
+** making one allocates), and the Lua function is called with lua_pcall, as
+** no Lua error may unwind through qsort's frames (an error compares equal).
+** It checks less than lua-ctypes must: its objects cannot change address
+** or type (no .contents =, no resize), so a cached one is not checked
+** again, and p[0] has no NULL or type check. */
+#define PTR_MT "objects_binding.ptr"
+
+static int sortp_cidx;  /* the cache table's stack slot */
+
+static int ptr_index (lua_State *L) {
+  int *const *u = (int *const *)lua_touserdata(L, 1);  /* its metatable is
+                                                          protected */
+  lua_Integer i = luaL_checkinteger(L, 2);
+  lua_pushinteger(L, (*u)[i]);
+  return 1;
+}
+
+/* (cache, address) -> a new pointer object, kept in the cache */
+static int ptr_make (lua_State *L) {
+  lua_Integer a = lua_tointeger(L, 2);
+  const int **u = (const int **)lua_newuserdatauv(L, sizeof *u, 0);
+  *u = (const int *)(uintptr_t)a;
+  luaL_setmetatable(L, PTR_MT);
+  lua_pushvalue(L, -1);
+  lua_rawseti(L, 1, a);
+  return 1;
+}
+
+/* pushes the pointer object for p; 0 if it could not be made */
+static int pushptr (lua_State *L, const int *p) {
+  lua_Integer a = (lua_Integer)(uintptr_t)p;
+  if (lua_rawgeti(L, sortp_cidx, a) == LUA_TUSERDATA) return 1;
+  lua_pop(L, 1);
+  lua_pushcfunction(L, ptr_make);
+  lua_pushvalue(L, sortp_cidx);
+  lua_pushinteger(L, a);
+  return lua_pcall(L, 2, 1, 0) == LUA_OK;
+}
+
+static int cmp_ptr (const void *a, const void *b) {
+  lua_State *L = sort_L;
+  int top = lua_gettop(L), r = 0, isnum;
+  sort_count++;
+  lua_pushvalue(L, sort_fidx);
+  if (pushptr(L, (const int *)a) && pushptr(L, (const int *)b) &&
+      lua_pcall(L, 2, 1, 0) == LUA_OK) {
+    r = (int)lua_tointegerx(L, -1, &isnum);
+    if (!isnum) r = 0;
+  }
+  lua_settop(L, top);
+  return r;
+}
+
+/* sortp(ints, n, fn) -> number of comparisons: sort() with cmp_ptr */
+static int l_sortp (lua_State *L) {
+  Ints *a = (Ints *)luaL_checkudata(L, 1, INTS_MT);
+  lua_Integer n = luaL_checkinteger(L, 2);
+  luaL_argcheck(L, n >= 0 && n <= a->n, 2, "bad count");
+  luaL_checktype(L, 3, LUA_TFUNCTION);
+  lua_settop(L, 3);
+  lua_getfield(L, LUA_REGISTRYINDEX, PTR_MT ".cache");  /* 4: the cache,
+                                                           kept across sorts
+                                                           as lua-ctypes'
+                                                           is */
+  luaL_checkstack(L, 8, NULL);
+  sort_L = L;
+  sort_fidx = 3;
+  sortp_cidx = 4;
+  sort_count = 0;
+  qsort(a->a, (size_t)n, sizeof(int), cmp_ptr);
+  lua_pushinteger(L, sort_count);
+  return 1;
+}
+
 /* fill(ints, n): bench_fill on the first n */
 static int l_fill (lua_State *L) {
   Ints *a = (Ints *)luaL_checkudata(L, 1, INTS_MT);
@@ -289,7 +372,11 @@ int luaopen_objects_binding (lua_State *L) {
   static const luaL_Reg funcs[] = {
     {"vec", vec_new}, {"ints", ints_new}, {"int", int_new},
     {"address", ints_address}, {"sort", l_sort}, {"fill", l_fill},
-    {"sorted", l_sorted}, {"add_i", l_add_i}, {"ref", ref_new}, {NULL, NULL}
+    {"sorted", l_sorted}, {"add_i", l_add_i}, {"ref", ref_new},
+    {"sortp", l_sortp}, {NULL, NULL}
+  };
+  static const luaL_Reg ptr_m[] = {
+    {"__index", ptr_index}, {NULL, NULL}
   };
   newmt(L, VEC_MT, vec_m);
   newmt(L, INTS_MT, ints_m);
@@ -298,6 +385,13 @@ int luaopen_objects_binding (lua_State *L) {
     static const luaL_Reg none[] = {{NULL, NULL}};
     newmt(L, REF_MT, none);
   }
+  newmt(L, PTR_MT, ptr_m);
+  luaL_getmetatable(L, PTR_MT);
+  lua_pushboolean(L, 0);
+  lua_setfield(L, -2, "__metatable");
+  lua_pop(L, 1);
+  lua_newtable(L);
+  lua_setfield(L, LUA_REGISTRYINDEX, PTR_MT ".cache");
   luaL_newlib(L, funcs);
   return 1;
 }
