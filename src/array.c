@@ -65,27 +65,11 @@ static void *elemaddr (lua_State *L, ct_CData *cd, ct_Type *e, lua_Integer i) {
 ** ======================================================================= */
 
 int ct_array_index (lua_State *L, ct_CData *cd) {
-  const ct_Type *t = cd->type;
-  ct_Type *e = t->proto;
+  ct_Type *e;
   int isint;
   lua_Integer i;
-  /* the hot case, p[i] / a[i] of a scalar, touches no stack slot; every
-  ** check of the general path below is made (a NULL pointer, an index out
-  ** of bounds, any other key go there and raise there) */
-  if (e->kind == CT_SIMPLE && !(e->flags & CT_SWAPPED) && lua_isinteger(L, 2)) {
-    const char *base;
-    i = lua_tointegerx(L, 2, NULL);
-    if (t->kind == CT_POINTER) {
-      if ((base = (const char *)ct_loadptr(ct_cdptr(cd))) != NULL) {
-        ct_fast_push(L, e->scalar, base + i * (ptrdiff_t)e->size);
-        return 1;
-      }
-    }
-    else if (i >= 0 && (lua_Unsigned)i < t->length) {
-      ct_fast_push(L, e->scalar, (const char *)ct_cdptr(cd) + (size_t)i * e->size);
-      return 1;
-    }
-  }
+  /* the hot case, p[i] / a[i] of a scalar, was tried by the caller
+  ** (ct_array_fastindex) */
   e = pushproto(L, 1);                                /* 3: element type */
   i = toindex(L, 2, &isint);
   if (isint) {
@@ -181,23 +165,11 @@ void ct_array_setstring (lua_State *L, const ct_Type *t, void *p, int idx,
 
 
 int ct_array_newindex (lua_State *L, ct_CData *cd) {
-  ct_Type *e = cd->type->proto;
+  ct_Type *e;
   int isint;
   lua_Integer i;
-  /* the hot case, p[i] = n / a[i] = n of a number scalar, touches no stack
-  ** slot; anything else (and every error) takes the general path below */
-  if (lua_isinteger(L, 2) && e->kind == CT_SIMPLE && !(e->flags & CT_SWAPPED)) {
-    char *base;
-    i = lua_tointeger(L, 2);
-    if (cd->type->kind == CT_ARRAY) {
-      if (i >= 0 && (lua_Unsigned)i < cd->type->length &&
-          ct_fastset(L, e->scalar, (char *)ct_cdptr(cd) + (size_t)i * e->size, 3))
-        return 0;
-    }
-    else if ((base = (char *)ct_pointervalue(cd)) != NULL &&
-             ct_fastset(L, e->scalar, base + i * (ptrdiff_t)e->size, 3))
-      return 0;
-  }
+  /* the hot case, p[i] = n / a[i] = n of a number scalar, was tried by the
+  ** caller (ct_array_fastnewindex) */
   e = pushproto(L, 1);                                /* 4: element type */
   i = toindex(L, 2, &isint);
   if (isint) {

@@ -451,7 +451,8 @@ static int cdata_index (lua_State *L) {
         return 1;
       }
       return noattr(L);
-    case CT_POINTER: case CT_ARRAY: return ct_array_index(L, cd);
+    case CT_POINTER: case CT_ARRAY:
+      return ct_array_fastindex(L, cd) ? 1 : ct_array_index(L, cd);
     case CT_STRUCT: case CT_UNION: return ct_struct_index(L, cd);
     case CT_FUNC: return ct_func_index(L);
   }
@@ -470,7 +471,8 @@ static int cdata_newindex (lua_State *L) {
         return 0;
       }
       return noattr(L);
-    case CT_POINTER: case CT_ARRAY: return ct_array_newindex(L, cd);
+    case CT_POINTER: case CT_ARRAY:
+      return ct_array_fastnewindex(L, cd) ? 0 : ct_array_newindex(L, cd);
     case CT_STRUCT: case CT_UNION: return ct_struct_newindex(L, cd);
     case CT_FUNC: return ct_func_newindex(L);
   }
