@@ -188,7 +188,7 @@ ct_CData *ct_tocdata (lua_State *L, int idx) {
 void ct_pushcdtype (lua_State *L, int idx) {
   const ct_CData *cd = (const ct_CData *)lua_touserdata(L, idx);
   if (cd->flags & CT_CD_COMPACT)     /* no user values; moved or not */
-    lua_rawgetp(L, LUA_REGISTRYINDEX, ct_cdof((void *)cd)->type);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, ct_cdof((void *)cd)->type->anchor);
   else
     lua_getiuservalue(L, idx, CT_UV_TYPE);
 }
@@ -295,6 +295,14 @@ static int keepdirect (lua_State *L, int cdidx, const void *addr,
   if (obj) lua_pushvalue(L, validx); else lua_pushnil(L);
   lua_setiuservalue(L, cdidx, CT_UV_KEEP);
   return 1;
+}
+
+
+void ct_keepnew (lua_State *L, int validx) {
+  ct_assert(ct_cdof(lua_touserdata(L, -1))->type->kind == CT_POINTER &&
+            lua_type(L, validx) == LUA_TUSERDATA);
+  lua_pushvalue(L, validx);                  /* keepdirect's first store */
+  lua_setiuservalue(L, -2, CT_UV_KEEP);
 }
 
 

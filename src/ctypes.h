@@ -89,9 +89,9 @@ typedef enum {
 #define CT_INCOMPLETE 0x01  /* struct/union declared without _fields_ yet */
 #define CT_FINAL      0x02  /* _fields_ assigned: layout can no longer change */
 #define CT_SWAPPED    0x08  /* fields stored in the non-native byte order */
-#define CT_ANCHORED   0x10  /* kept alive for the life of the state, found
-                               by its address in the registry: instances
-                               need not keep it (ct_anchortype) */
+#define CT_ANCHORED   0x10  /* kept alive for the life of the state in the
+                               registry at [anchor]: instances need not
+                               keep it (ct_anchortype) */
 
 /* Arrays and structures nest at most this deep: initialising, copying and
 ** classifying a value recurse once per level on the C stack (pointers and
@@ -115,6 +115,7 @@ typedef struct ct_Type {
   const struct ct_FieldMap *fmap;  /* CT_STRUCT/CT_UNION with _fields_: name
                              -> Field for instance access (struct.c; owned
                              by the CT_TUV_FIELDS table); NULL otherwise */
+  int anchor;          /* CT_ANCHORED: its registry index (luaL_ref) */
 } ct_Type;
 
 /* uservalue slots of a type userdata */
@@ -124,11 +125,13 @@ enum {
                        = void), base type (derived struct) */
   CT_TUV_FIELDS,    /* struct/union: { [1..n] = Field, [name] = Field };
                        func: argtypes sequence */
-  CT_TUV_CACHE,     /* { ["*"] = POINTER(T), [n] = T * n } */
+  CT_TUV_CACHE,     /* { [n] = T * n } */
   CT_TUV_BODY,      /* struct/union: class body (methods, _pack_, ...);
                        func: options table */
   CT_TUV_EXT,       /* userdata owning ext/ffi storage, or nil */
-  CT_TUV_N = CT_TUV_EXT
+  CT_TUV_POINTER,   /* POINTER(T), once made (one API call away: pointer(x)
+                       asks for it every time) */
+  CT_TUV_N = CT_TUV_POINTER
 };
 
 /* } ====================================================================== */
@@ -337,8 +340,8 @@ void ct_settypemethod (lua_State *L, const char *name, lua_CFunction f);
 ** getmetatable() on its objects returns `name` (__metatable) */
 void ct_newmetatable (lua_State *L, const char *name, const luaL_Reg *funcs);
 void ct_registerscalar (lua_State *L, int code, int tidx);
-/* keeps the type at tidx alive for the life of the state, found by the
-** address of its descriptor (CT_ANCHORED) */
+/* keeps the type at tidx alive for the life of the state, at registry
+** index t->anchor (CT_ANCHORED) */
 void ct_anchortype (lua_State *L, int tidx);
 /* cdata.c, once "ctypes.CData" (at mtidx) exists: T(...) gets it as an
 ** upvalue */
@@ -486,6 +489,9 @@ ct_CData *ct_checkinstance (lua_State *L, int idx, const char *fname);
 ** returns 1; when it has none, a new one if create, else nil and 0 */
 int ct_pushkeep (lua_State *L, int idx, int create);
 void ct_keep (lua_State *L, int cdidx, const void *addr, int validx);
+/* ct_keep for a new pointer object on top (it keeps nothing yet) whose
+** memory now holds the address of the instance at validx */
+void ct_keepnew (lua_State *L, int validx);
 /* ct_keep for CT_CONV_KEEPARG stores: a pointer value copied from a
 ** pointer-like instance keeps what keeps that instance's target alive */
 void ct_keepvalue (lua_State *L, int cdidx, const void *addr, int validx);

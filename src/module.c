@@ -167,7 +167,7 @@ static int ct_pointer (lua_State *L) {
   ct_pointertype(L, -1);
   p = ct_newcdata(L, -1);
   ct_storeptr(ct_cdptr(p), ct_cdptr(cd));
-  ct_keep(L, -1, ct_cdptr(p), 1);
+  ct_keepnew(L, 1);
   return 1;
 }
 

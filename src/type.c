@@ -92,16 +92,12 @@ static void getcache (lua_State *L, int tidx) {
 
 void ct_pointertype (lua_State *L, int tidx) {
   ct_Type *pt;
-  tidx = lua_absindex(L, tidx);
-  getcache(L, tidx);                          /* cache */
-  if (lua_getfield(L, -1, "*") != LUA_TNIL) { /* cache, P */
-    lua_remove(L, -2);
-    return;
-  }
+  if (lua_getiuservalue(L, tidx, CT_TUV_POINTER) != LUA_TNIL) return;
   lua_pop(L, 1);
+  tidx = lua_absindex(L, tidx);
   pt = ct_newtype(L, CT_POINTER, lua_pushfstring(L, "LP_%s",
                                                  ct_typename(L, tidx)));
-  lua_remove(L, -2);                          /* cache, P */
+  lua_remove(L, -2);                          /* P */
   pt->size = sizeof(void *);
   pt->align = alignof(void *);
   pt->ffi = &ffi_type_pointer;
@@ -109,8 +105,7 @@ void ct_pointertype (lua_State *L, int tidx) {
   lua_pushvalue(L, tidx);
   lua_setiuservalue(L, -2, CT_TUV_PROTO);
   lua_pushvalue(L, -1);
-  lua_setfield(L, -3, "*");                   /* cache["*"] = P */
-  lua_remove(L, -2);
+  lua_setiuservalue(L, tidx, CT_TUV_POINTER);
 }
 
 
@@ -159,7 +154,9 @@ void ct_pushscalartype (lua_State *L, int code) {
 void ct_anchortype (lua_State *L, int tidx) {
   ct_Type *t = (ct_Type *)lua_touserdata(L, tidx);
   lua_pushvalue(L, tidx);
-  lua_rawsetp(L, LUA_REGISTRYINDEX, t);
+  /* an integer key: instances find their type there (ct_pushcdtype) with
+  ** the cheapest lookup of the registry */
+  t->anchor = luaL_ref(L, LUA_REGISTRYINDEX);
   t->flags |= CT_ANCHORED;
 }
 
