@@ -11,6 +11,9 @@
 
 #define BYREF_MT "ctypes.CArgObject"
 
+/* its metatable's mark (ct_testudata); byref() has it as upvalue 1 */
+static const char byref_mt_key = 'b';
+
 typedef struct ct_ByRef {
   void *ptr;     /* address of the referenced object plus offset */
   size_t avail;  /* bytes of the object from there on (0 if the offset
@@ -23,13 +26,13 @@ typedef struct ct_ByRef {
 ** ======================================================================= */
 
 void *ct_tobyref (lua_State *L, int idx) {
-  ct_ByRef *r = (ct_ByRef *)luaL_testudata(L, idx, BYREF_MT);
+  ct_ByRef *r = (ct_ByRef *)ct_testudata(L, idx, &byref_mt_key);
   return r != NULL ? r->ptr : NULL;
 }
 
 
 void *ct_tobyrefsized (lua_State *L, int idx, size_t *avail) {
-  ct_ByRef *r = (ct_ByRef *)luaL_testudata(L, idx, BYREF_MT);
+  ct_ByRef *r = (ct_ByRef *)ct_testudata(L, idx, &byref_mt_key);
   if (r == NULL) return NULL;
   *avail = r->avail;
   return r->ptr;
@@ -37,7 +40,7 @@ void *ct_tobyrefsized (lua_State *L, int idx, size_t *avail) {
 
 
 int ct_describebyref (lua_State *L, int idx) {
-  ct_ByRef *r = (ct_ByRef *)luaL_testudata(L, idx, BYREF_MT);
+  ct_ByRef *r = (ct_ByRef *)ct_testudata(L, idx, &byref_mt_key);
   ct_CData *cd;
   if (r == NULL) return 0;
   lua_getiuservalue(L, idx, 1);                  /* the referenced object */
@@ -76,7 +79,8 @@ static int ct_byref (lua_State *L) {
   r->ptr = (void *)((uintptr_t)ct_cdptr(cd) + (uintptr_t)off);
   r->avail = (off >= 0 && (lua_Unsigned)off <= ct_cdsize(cd))
              ? ct_cdsize(cd) - (size_t)off : 0;
-  luaL_setmetatable(L, BYREF_MT);
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_setmetatable(L, -2);
   lua_pushvalue(L, 1);
   lua_setiuservalue(L, -2, 1);
   return 1;
@@ -225,7 +229,6 @@ int luaopen_ctypes_core (lua_State *L) {
     {"sizeof", ct_sizeof},
     {"alignment", ct_alignment},
     {"addressof", ct_addressof},
-    {"byref", ct_byref},
     {"pointer", ct_pointer},
     {"POINTER", ct_POINTER},
     {"cast", ct_cast},
@@ -243,6 +246,10 @@ int luaopen_ctypes_core (lua_State *L) {
   ct_open_cdata(L);
   luaL_setfuncs(L, funcs, 0);
   ct_newmetatable(L, BYREF_MT, byref_meta);
+  luaL_getmetatable(L, BYREF_MT);
+  ct_markmetatable(L, -1, &byref_mt_key);
+  lua_pushcclosure(L, ct_byref, 1);
+  lua_setfield(L, -2, "byref");
   ct_open_memory(L);
   ct_open_struct(L);
   ct_open_library(L);
