@@ -589,8 +589,13 @@ void *ct_tobyrefsized (lua_State *L, int idx, size_t *avail);
 ** create_string_buffer, create_unicode_buffer */
 void ct_open_memory (lua_State *L);
 
-/* struct.c: structures, unions, field descriptors.
-** A Field is a userdata "ctypes.Field" (uservalue 1: its type, 2: its name).
+/* {======================================================================
+** Structures and unions: struct.c (instances, field access, initialisers,
+** type objects, Fields), layout.c (T._fields_ = ...: the layout engine)
+** and type.c (the byte-swapped twins a swapped structure's fields get)
+** ======================================================================= */
+
+/* A Field is a userdata "ctypes.Field" (uservalue 1: its type, 2: its name).
 ** CT_TUV_FIELDS of a struct/union: [1..n] = every _fields_ entry in order
 ** (a base type's first; unnamed bit fields too, name ""), [name] = Field for
 ** the named ones (plus those promoted from _anonymous_ members). */
@@ -609,7 +614,11 @@ typedef struct ct_Field {
                           storage unit read as an integer of its type */
   unsigned flags;      /* CT_F_* */
 } ct_Field;
+/* struct.c: instances, field access, initialisers, type objects, Fields */
 ct_Field *ct_tofield (lua_State *L, int idx);   /* NULL if not a Field */
+/* for layout.c: a new Field (pushed); the field map of a new field table */
+ct_Field *ct_newfield (lua_State *L, const ct_Field *from);
+const struct ct_FieldMap *ct_buildfieldmap (lua_State *L, int fidx);
 int ct_struct_index (lua_State *L, ct_CData *cd);
 int ct_struct_newindex (lua_State *L, ct_CData *cd);
 int ct_struct_new (lua_State *L);        /* T(...) */
@@ -617,6 +626,21 @@ int ct_struct_typeindex (lua_State *L);  /* T.field, T.method; 0 if none */
 int ct_struct_typenewindex (lua_State *L);
 int ct_struct_init (lua_State *L, int tidx, void *p, int idx, int cdidx);
 void ct_open_struct (lua_State *L);
+
+/* layout.c: T._fields_ = the table at fidx (T at tidx) */
+void ct_setfields (lua_State *L, int tidx, int fidx);
+/* type.c: pushes the byte-swapped twin of the type at tidx (c_int_be on a
+** little-endian host) for the field `name` of a swapped structure */
+void ct_otherendian (lua_State *L, int tidx, const char *name);
+
+/* is this host big-endian? (a constant once inlined) */
+static inline int ct_hostbig (void) {
+  const union { uint16_t u; unsigned char c[2]; } probe = { 0x0102 };
+  return probe.c[0] == 0x01;
+}
+
+/* } ====================================================================== */
+
 
 /* library.c */
 void ct_open_library (lua_State *L);

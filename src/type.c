@@ -1,6 +1,6 @@
 /*
 ** type.c -- type objects: creation, names, the POINTER(T) and T * n
-** caches, and the metamethods of "ctypes.Type".
+** caches, the byte-swapped twins, and the metamethods of "ctypes.Type".
 */
 #include <stdalign.h>
 #include <stdint.h>
@@ -14,6 +14,8 @@
 static const char typemethods_key = 'm';   /* name -> function(T, ...) */
 static const char scalartypes_key = 's';   /* code -> scalar type object */
 static const char type_mt_key = 't';       /* the metatable, by address */
+/* { [native scalar type] = its byte-swapped twin } */
+static const char twins_key = 'w';
 
 
 ct_Type *ct_newtype (lua_State *L, ct_Kind kind, const char *name) {
@@ -141,6 +143,70 @@ void ct_arraytype (lua_State *L, int tidx, lua_Integer n) {
   lua_rawseti(L, -3, n);
   lua_remove(L, -2);
 }
+
+
+/* {======================================================================
+** Byte-swapped twins (c_int_be on this little-endian host), as ctypes'
+** __ctype_be__: the type a field gets inside a swapped struct.
+** ======================================================================= */
+
+/* pushes the other-endian version of the type at tidx or raises an error
+** naming field `name` */
+void ct_otherendian (lua_State *L, int tidx, const char *name) {
+  ct_Type *t;
+  tidx = lua_absindex(L, tidx);
+  t = (ct_Type *)lua_touserdata(L, tidx);
+  luaL_checkstack(L, 6, NULL);              /* recursive for arrays */
+  switch (t->kind) {
+    case CT_STRUCT: case CT_UNION:
+      lua_pushvalue(L, tidx);   /* kept as it is, as ctypes does */
+      return;
+    case CT_ARRAY: {
+      lua_getiuservalue(L, tidx, CT_TUV_PROTO);
+      ct_otherendian(L, -1, name);
+      ct_arraytype(L, -1, (lua_Integer)t->length);
+      lua_replace(L, -3);
+      lua_pop(L, 1);
+      return;
+    }
+    case CT_SIMPLE:
+      if (t->size == 1 || (t->flags & CT_SWAPPED)) {
+        lua_pushvalue(L, tidx);
+        return;
+      }
+      if (t->scalar != CT_CHAR_P && t->scalar != CT_WCHAR_P &&
+          t->scalar != CT_VOID_P && t->scalar != CT_LONGDOUBLE) {
+        ct_Type *w;
+        lua_rawgetp(L, LUA_REGISTRYINDEX, &twins_key);
+        lua_pushvalue(L, tidx);
+        if (lua_rawget(L, -2) != LUA_TNIL) {
+          lua_remove(L, -2);
+          return;
+        }
+        lua_pop(L, 1);
+        w = ct_newtype(L, CT_SIMPLE, lua_pushfstring(L, "%s%s",
+                       ct_typename(L, tidx), ct_hostbig() ? "_le" : "_be"));
+        lua_remove(L, -2);
+        w->scalar = t->scalar;
+        w->size = t->size;
+        w->align = t->align;
+        w->ffi = t->ffi;
+        w->flags = CT_SWAPPED;
+        ct_anchortype(L, -1);                 /* as the twins table */
+        lua_pushvalue(L, tidx);
+        lua_pushvalue(L, -2);
+        lua_rawset(L, -4);                    /* twins[T] = W */
+        lua_remove(L, -2);
+        return;
+      }
+      break;
+    default: break;
+  }
+  ct_error(L, "TypeError", "field '%s': This type does not support other "
+           "endian: %s", name, ct_typename(L, tidx));
+}
+
+/* } ====================================================================== */
 
 
 void ct_pushscalartype (lua_State *L, int code) {
@@ -361,4 +427,6 @@ void ct_open_type (lua_State *L) {
   lua_rawsetp(L, LUA_REGISTRYINDEX, &typemethods_key);
   lua_newtable(L);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &scalartypes_key);
+  lua_newtable(L);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &twins_key);
 }
