@@ -304,6 +304,37 @@ describe("callbacks with pointer arguments", function()
     end
   end)
 
+  it("let an object no one else uses go two collections after its last use",
+     function()
+    -- the cache keeps the objects of the current cycle; the end of each
+    -- collection cycle makes them weakly kept, the next one frees them
+    local out = child([[
+      local P = ctypes.POINTER(ctypes.c_int)
+      local CMP = ctypes.CFUNCTYPE(ctypes.c_int, P, P)
+      local libc = ctypes.CDLL(nil)
+      local qsort = libc.qsort
+      qsort.argtypes = { ctypes.c_void_p, ctypes.c_size_t, ctypes.c_size_t, CMP }
+      qsort.restype = nil
+      local a = (ctypes.c_int * 4)(5, 3, 9, 1)
+      local seen, n = setmetatable({}, { __mode = "v" }), 0
+      local cmp = CMP(function(x, y)
+        seen[n + 1], seen[n + 2], n = x, y, n + 2
+        return x[0] - y[0]
+      end)
+      local function live()
+        local k = 0
+        for _ in pairs(seen) do k = k + 1 end
+        return k
+      end
+      qsort(a, 4, 4, cmp)
+      local before = live()
+      collectgarbage()
+      collectgarbage()
+      print(a[0], a[3], before > 0, live())
+    ]])
+    assert.equal("1\t9\ttrue\t0", out)
+  end)
+
   it("use the cache on the general path too (use_errno callbacks)", function()
     local out = child([[
       local P = ctypes.POINTER(ctypes.c_int)
