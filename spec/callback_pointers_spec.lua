@@ -46,6 +46,19 @@ local function child(script)
   return out
 end
 
+-- child() with P = POINTER(c_int), CMP = CFUNCTYPE(c_int, P, P<opts>) and
+-- libc's qsort declared for CMP (opts: Lua source, "" or ", {...}")
+local function qsort_child(opts, script)
+  return child(([[
+    local P = ctypes.POINTER(ctypes.c_int)
+    local CMP = ctypes.CFUNCTYPE(ctypes.c_int, P, P%s)
+    local libc = ctypes.CDLL(nil)
+    local qsort = libc.qsort
+    qsort.argtypes = { ctypes.c_void_p, ctypes.c_size_t, ctypes.c_size_t, CMP }
+    qsort.restype = nil
+  ]]):format(opts) .. script)
+end
+
 describe("callbacks with pointer arguments", function()
 
   it("read the right values, also from objects handed out again", function()
@@ -89,13 +102,7 @@ describe("callbacks with pointer arguments", function()
   end)
 
   it("give the same object for the same address (a new Lua state)", function()
-    local out = child([[
-      local P = ctypes.POINTER(ctypes.c_int)
-      local CMP = ctypes.CFUNCTYPE(ctypes.c_int, P, P)
-      local libc = ctypes.CDLL(nil)
-      local qsort = libc.qsort
-      qsort.argtypes = { ctypes.c_void_p, ctypes.c_size_t, ctypes.c_size_t, CMP }
-      qsort.restype = nil
+    local out = qsort_child("", [[
       local a = (ctypes.c_int * 8)(8, 7, 6, 5, 4, 3, 2, 1)
       local byaddr, objects, args = {}, 0, 0
       local cmp = CMP(function(x, y)
@@ -304,14 +311,33 @@ describe("callbacks with pointer arguments", function()
     end
   end)
 
+  it("let an object no one else uses go two collections after its last use",
+     function()
+    -- the cache keeps the objects of the current cycle; the end of each
+    -- collection cycle makes them weakly kept, the next one frees them
+    local out = qsort_child("", [[
+      local a = (ctypes.c_int * 4)(5, 3, 9, 1)
+      local seen, n = setmetatable({}, { __mode = "v" }), 0
+      local cmp = CMP(function(x, y)
+        seen[n + 1], seen[n + 2], n = x, y, n + 2
+        return x[0] - y[0]
+      end)
+      local function live()
+        local k = 0
+        for _ in pairs(seen) do k = k + 1 end
+        return k
+      end
+      qsort(a, 4, 4, cmp)
+      local before = live()
+      collectgarbage()
+      collectgarbage()
+      print(a[0], a[3], before > 0, live())
+    ]])
+    assert.equal("1\t9\ttrue\t0", out)
+  end)
+
   it("use the cache on the general path too (use_errno callbacks)", function()
-    local out = child([[
-      local P = ctypes.POINTER(ctypes.c_int)
-      local CMP = ctypes.CFUNCTYPE(ctypes.c_int, P, P, { use_errno = true })
-      local libc = ctypes.CDLL(nil)
-      local qsort = libc.qsort
-      qsort.argtypes = { ctypes.c_void_p, ctypes.c_size_t, ctypes.c_size_t, CMP }
-      qsort.restype = nil
+    local out = qsort_child(", { use_errno = true }", [[
       local a = (ctypes.c_int * 6)(6, 5, 4, 3, 2, 1)
       local byaddr, objects = {}, 0
       local cmp = CMP(function(x, y)

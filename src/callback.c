@@ -25,6 +25,9 @@
 **   what the call still needs to its end (cb_settle). Anything unusual goes
 **   to the general code (cb_trampoline), which keeps the userdata on the
 **   stack.
+** - POINTER(T) arguments come from the per-state pointer cache (ptrcache.c):
+**   cb_fast looks them up unprotected in the current table the window keeps
+**   at cb_win + 3; a miss runs the whole call protected (cb_rest).
 ** - Errors never unwind through C: the Lua function runs under lua_pcall with
 **   a traceback handler; the callback returns its error value and the first
 **   error is stored in the per-state record, then re-raised by
@@ -62,6 +65,9 @@
 ** clear cb_last too (never a stale pointer). */
 static CT_TLS int cb_win;
 static CT_TLS const void *cb_last;
+/* the epoch (ct_PtrCache.epoch) of the pointer cache's current table that
+** the window keeps at cb_win + 3 */
+static CT_TLS unsigned cb_winep;
 
 #define CLOSURE_MT "ctypes.Closure"
 #define SHARED_MT  "ctypes.CallbackState"
@@ -70,9 +76,6 @@ static CT_TLS const void *cb_last;
 static const char KEY_SHARED = 'S';  /* the per-state cb_Shared userdata */
 static const char KEY_AUTO = 'A';    /* weak keys: Lua function -> { [F] =
                                         its callback of type F } */
-static const char KEY_WEAKV = 'V';   /* { __mode = "v" } */
-static const char KEY_PTYPES = 'T';  /* weak values: light userdata ct_Type *
-                                        -> the type, for pointer arguments */
 
 /* collected callbacks whose code stays valid (reporting late calls from C)
 ** before it may be reused: the last this many */
@@ -150,13 +153,7 @@ typedef struct cb_Shared {
                               registry lookup); cb_fast reads the registry,
                               once per window */
   lua_Integer nextid;      /* ids ever handed out */
-  int curref, oldref;      /* registry indices of the pointer cache's two
-                              tables (cb_cachedptr) */
-  unsigned epoch;          /* pointer cache rotations (cb_rotate) */
-  int ncur;                /* objects put into the current table */
-  int cursize;             /* the size it was made for */
-  int caching;             /* the cache pays: every new object goes in */
-  uint64_t nhit, nmiss;    /* found and not found since the rotation */
+  ct_PtrCache pc;          /* the pointer cache (ptrcache.c) */
   struct cb_State *graves; /* debug mode: closures kept as tombstones */
   struct cb_State *qhead, *qtail;  /* quarantine, oldest first */
   int nq;
@@ -310,168 +307,6 @@ static void slowresult (lua_State *L, const cb_State *st, int udidx,
 
 
 /* {======================================================================
-** Pointer arguments: the pointer cache
-** ======================================================================= */
-
-/* A pointer object is a value (an address of a type) plus what it keeps
-** alive, so a POINTER(T) argument may be handed to the Lua function as an
-** object made for the same address earlier, if that object still is exactly
-** what a new one would be: the same type, that address as its value, its
-** memory not moved by resize(). An object the user changed (`.contents =
-** x`, memmove through addressof, a view written through) no longer holds
-** the address and is not handed out for it again; the next call with that
-** address makes a new object, which replaces it in the cache.
-**
-** The cache belongs to the Lua state (every callback shares it) and has two
-** tables, keyed by the address as an integer (registry, sh->curref and
-** sh->oldref):
-**   current  strong values: the objects handed out since the last rotation
-**   old      weak values (or nil): those of the rotation before
-** A rotation (cb_rotate) happens once per garbage-collection cycle, when a
-** sentinel object is finalized: the current table becomes the old one
-** (weak), and a new current table starts. An object found in the old table
-** moves back into the current one. So a cached object outlives the user's
-** last reference to it and the last call that handed it out by one or two
-** collection cycles, never longer, and a program that keeps sorting the
-** same array allocates no new pointer objects between cycles: most
-** comparator calls find both arguments in the current table. Lua clears a
-** weak entry before its object is freed, so the old table never hands out
-** a collected object.
-**
-** Finding an object in the current table neither allocates nor raises
-** (cb_fast does it unprotected); looking in the old table, moving an object
-** and making one allocate, and run protected (cb_rest, cb_body). */
-
-/* the epoch of the current table at cb_win + 3 (with cb_win) */
-static CT_TLS unsigned cb_winep;
-
-/* pushes the object cached at the table cidx for address a of the pointer
-** type t and returns 1 if there is a valid one; else returns 0, the stack
-** as it was. Never allocates, never raises. */
-static inline int cb_cachedptr (lua_State *L, int cidx, const ct_Type *t,
-                                void *a) {
-  if (lua_rawgeti(L, cidx, (lua_Integer)(uintptr_t)a) == LUA_TUSERDATA) {
-    const ct_CData *cd = ct_cdof(lua_touserdata(L, -1));
-    if (cd->type == t && !(cd->flags & CT_CD_RESIZED) &&
-        ct_loadptr(ct_cdptr(cd)) == a)
-      return 1;
-  }
-  lua_pop(L, 1);
-  return 0;
-}
-
-
-/* pushes the old table, or nil if there is none, for cb_makeptr */
-static void cb_pushold (lua_State *L, const cb_Shared *sh) {
-  if (lua_rawgeti(L, LUA_REGISTRYINDEX, sh->oldref) != LUA_TTABLE) {
-    lua_pop(L, 1);
-    lua_pushnil(L);
-  }
-}
-
-
-/* after a miss in the current table at cidx: pushes the object for address
-** a of pointer argument i (0-based; its type t) from the old table at oidx
-** (cb_pushold), or a new one, and puts it into the current table
-** (allocates: protected callers only). The type comes from the callback's
-** argtypes at atidx, or (atidx 0: its closure userdata is gone, it was
-** collected during its own call) from the weak table of pointer argument
-** types. While the cache does not pay (sh->caching 0), only one new object
-** in CB_SAMPLE goes into it (each kept object costs the allocator more
-** than the object alone), and the old table is not searched. Caching stops
-** at a rotation (cb_rotate decides) or as soon as CB_EARLY arguments were
-** not found since the last one and fewer than one in three were. */
-#define CB_SAMPLE 64
-#define CB_EARLY 1024
-static void cb_makeptr (lua_State *L, cb_Shared *sh, int cidx, int oidx,
-                        int atidx, int i, const ct_Type *t, void *a) {
-  int keep;
-  /* a period that starts with too few finds stops caching at once */
-  if (sh->caching && sh->nmiss >= CB_EARLY && sh->nhit * 2 < sh->nmiss)
-    sh->caching = 0;
-  keep = sh->caching || sh->nmiss % CB_SAMPLE == 0;
-  sh->nmiss++;
-  if (!sh->caching || lua_isnil(L, oidx) || !cb_cachedptr(L, oidx, t, a)) {
-    if (atidx == 0 || lua_rawgeti(L, atidx, i + 1) != LUA_TUSERDATA) {
-      if (atidx != 0) lua_pop(L, 1);
-      lua_rawgetp(L, LUA_REGISTRYINDEX, &KEY_PTYPES);
-      lua_rawgetp(L, -1, t);                           /* ptypes, type */
-      lua_replace(L, -2);
-    }
-    ct_assert(ct_totype(L, -1) == t);
-    ct_pushcopy(L, t, -1, &a);                         /* type, obj */
-    lua_replace(L, -2);                                /* obj */
-  }
-  if (keep) {
-    lua_pushvalue(L, -1);
-    lua_rawseti(L, cidx, (lua_Integer)(uintptr_t)a);
-    if (sh->ncur < INT_MAX) sh->ncur++;
-  }
-}
-
-
-/* the current table becomes the old one (weak values) and a new current
-** table starts, sized for as many objects as the last one got. With
-** nothing put into the current table since the last rotation, the old
-** table goes, and a current table sized for more is replaced by an empty
-** one. (false, not nil, marks "no old table": a nil would free the
-** registry index for luaL_ref.) */
-static void cb_rotate (lua_State *L, cb_Shared *sh) {
-  /* the period that ends decides whether the cache pays: when at least one
-  ** pointer argument in three was found (while it did not pay, only the
-  ** sample could be found: its finds count CB_SAMPLE times) */
-  if (sh->nhit + sh->nmiss >= 64)
-    sh->caching = sh->nhit * 3 * (sh->caching ? 1 : CB_SAMPLE) >=
-                  sh->nhit + sh->nmiss;
-  sh->nhit = sh->nmiss = 0;
-  if (sh->ncur == 0) {
-    lua_pushboolean(L, 0);
-    lua_rawseti(L, LUA_REGISTRYINDEX, sh->oldref);
-    if (sh->cursize == 0) return;
-    lua_newtable(L);
-  }
-  else {
-    lua_rawgeti(L, LUA_REGISTRYINDEX, sh->curref);
-    lua_rawgetp(L, LUA_REGISTRYINDEX, &KEY_WEAKV);
-    lua_setmetatable(L, -2);
-    lua_rawseti(L, LUA_REGISTRYINDEX, sh->oldref);
-    lua_createtable(L, 0, sh->ncur);
-  }
-  lua_rawseti(L, LUA_REGISTRYINDEX, sh->curref);
-  sh->cursize = sh->ncur;
-  sh->ncur = 0;
-  sh->epoch++;
-}
-
-
-static const char KEY_SENTINEL = 'Z';  /* the sentinels' metatable */
-
-/* a new sentinel: an empty table nothing refers to, whose finalizer runs
-** once the collection cycle in progress (or the next) has finished */
-static void cb_arm (lua_State *L) {
-  lua_createtable(L, 0, 0);
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &KEY_SENTINEL);
-  lua_setmetatable(L, -2);
-  lua_pop(L, 1);
-}
-
-
-/* the sentinel's __gc: a collection cycle has finished */
-static int cb_sentinel_gc (lua_State *L) {
-  cb_Shared *sh;
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &KEY_SHARED);
-  sh = (cb_Shared *)lua_touserdata(L, -1);
-  lua_pop(L, 1);
-  if (sh == NULL) return 0;
-  cb_rotate(L, sh);
-  cb_arm(L);
-  return 0;
-}
-
-/* } ====================================================================== */
-
-
-/* {======================================================================
 ** Reports that cannot reach Lua (any OS thread)
 ** ======================================================================= */
 
@@ -533,8 +368,8 @@ static int cb_body (lua_State *L) {
   if (lua_type(L, udidx) != LUA_TUSERDATA)  /* released meanwhile */
     return ct_error(L, "ValueError", "callback called after release");
   lua_getiuservalue(L, udidx, CB_UV_ARGTYPES);
-  lua_rawgeti(L, LUA_REGISTRYINDEX, st->shared->curref);
-  cb_pushold(L, st->shared);
+  ct_ptrcache_pushcur(L, &st->shared->pc);
+  ct_ptrcache_pushold(L, &st->shared->pc);
   luaL_checkstack(L, sig->nargs + 8, "too many callback arguments");
   lua_pushvalue(L, 3);
   for (i = 0; i < sig->nargs; i++) {
@@ -543,8 +378,8 @@ static int cb_body (lua_State *L) {
       ct_scalar_push(L, t->scalar, fr->args[i]);
     else if (t->kind == CT_POINTER) {  /* cached or new, as in cb_fast */
       void *a = ct_loadptr(fr->args[i]);
-      if (cb_cachedptr(L, cidx, t, a)) st->shared->nhit++;
-      else cb_makeptr(L, st->shared, cidx, cidx + 1, atidx, i, t, a);
+      if (ct_ptrcache_lookup(L, cidx, t, a)) ct_ptrcache_hit(&st->shared->pc);
+      else ct_ptrcache_make(L, &st->shared->pc, cidx, cidx + 1, atidx, i, t, a);
     }
     else {  /* structures, unions, functions: a CData copy */
       lua_rawgeti(L, atidx, i + 1);
@@ -797,7 +632,7 @@ static int cb_rest (lua_State *L) {
     lua_replace(L, 3);
     atidx = 3;
   }
-  cb_pushold(L, sh);                     /* current, function, argtypes, old */
+  ct_ptrcache_pushold(L, &sh->pc);       /* current, function, argtypes, old */
   lua_pushvalue(L, 2);
   for (i = 0; i < n; i++) {
     const void *a;
@@ -811,8 +646,9 @@ static int cb_rest (lua_State *L) {
     else {
       const ct_Type *t = st->sig->args[i];
       void *p = ct_loadptr(a);
-      if (i != rf->miss && cb_cachedptr(L, 1, t, p)) sh->nhit++;
-      else cb_makeptr(L, sh, 1, 4, atidx, i, t, p);
+      if (i != rf->miss && ct_ptrcache_lookup(L, 1, t, p))
+        ct_ptrcache_hit(&sh->pc);
+      else ct_ptrcache_make(L, &sh->pc, 1, 4, atidx, i, t, p);
     }
   }
   lua_call(L, n, 1);
@@ -857,10 +693,10 @@ int cb_fast (cb_State *st, void *ret, void **args, const char *regs) {
     lua_pushcfunction(L, cb_msgh);
     lua_rawgeti(L, LUA_REGISTRYINDEX, st->shared->funcsref);
     lua_pushnil(L);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, st->shared->curref);
+    ct_ptrcache_pushcur(L, &st->shared->pc);
     lua_pushnil(L);
     cb_win = w = lua_gettop(L) - 4;
-    cb_winep = st->shared->epoch;
+    cb_winep = st->shared->pc.epoch;
     cb_last = NULL;
     ct_active_L = (lua_State *)((uintptr_t)L | CT_WIN_SET);
   }
@@ -878,10 +714,10 @@ int cb_fast (cb_State *st, void *ret, void **args, const char *regs) {
   }
   /* the pointer cache's current table, at w + 3 (a rotation replaced it) */
   ep = cb_winep;
-  if (st->hasptr && ep != st->shared->epoch) {
-    lua_rawgeti(L, LUA_REGISTRYINDEX, st->shared->curref);
+  if (st->hasptr && ep != st->shared->pc.epoch) {
+    ct_ptrcache_pushcur(L, &st->shared->pc);
     lua_replace(L, w + 3);
-    cb_winep = ep = st->shared->epoch;
+    cb_winep = ep = st->shared->pc.epoch;
   }
   ct_active_L = L;  /* Lua runs: no window until it returns (W3) */
   st->inflight++;
@@ -917,7 +753,8 @@ int cb_fast (cb_State *st, void *ret, void **args, const char *regs) {
       ct_fast_push(L, st->acode[i], a);
     else {
       void *p = ct_loadptr(a);
-      if (cb_cachedptr(L, w + 3, st->sig->args[i], p)) st->shared->nhit++;
+      if (ct_ptrcache_lookup(L, w + 3, st->sig->args[i], p))
+        ct_ptrcache_hit(&st->shared->pc);
       else {  /* not cached: the call runs protected (cb_rest) */
         cb_Rest rf;
         rf.st = st; rf.args = args; rf.regs = regs; rf.miss = i;
@@ -1307,17 +1144,7 @@ int ct_callback_new (lua_State *L, int tidx, int fidx) {
   lua_pushvalue(L, tidx);
   lua_setiuservalue(L, udidx, CB_UV_FTYPE);
   lua_getiuservalue(L, tidx, CT_TUV_FIELDS);
-  if (st->hasptr) {  /* the types of pointer arguments, for cb_makeptr */
-    int atidx = lua_gettop(L);
-    lua_rawgetp(L, LUA_REGISTRYINDEX, &KEY_PTYPES);
-    for (i = 0; i < sig->nargs; i++) {
-      if (sig->args[i]->kind != CT_POINTER) continue;
-      lua_rawgeti(L, atidx, i + 1);
-      ct_assert(ct_totype(L, -1) == sig->args[i]);
-      lua_rawsetp(L, -2, sig->args[i]);
-    }
-    lua_pop(L, 1);
-  }
+  if (st->hasptr) ct_ptrcache_types(L, sig, -1);
   lua_setiuservalue(L, udidx, CB_UV_ARGTYPES);
   lua_getiuservalue(L, tidx, CT_TUV_PROTO);
   lua_setiuservalue(L, udidx, CB_UV_RESTYPE);
@@ -1713,27 +1540,7 @@ void ct_open_callback (lua_State *L) {
   lua_setfield(L, -2, "__mode");
   lua_setmetatable(L, -2);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &KEY_AUTO);
-  /* the pointer cache (cb_cachedptr): a weak metatable, the types, the
-  ** two tables, the first sentinel */
-  lua_createtable(L, 0, 1);
-  lua_pushliteral(L, "v");
-  lua_setfield(L, -2, "__mode");
-  lua_pushvalue(L, -1);
-  lua_rawsetp(L, LUA_REGISTRYINDEX, &KEY_WEAKV);
-  lua_newtable(L);
-  lua_insert(L, -2);
-  lua_setmetatable(L, -2);
-  lua_rawsetp(L, LUA_REGISTRYINDEX, &KEY_PTYPES);
-  lua_newtable(L);
-  sh->curref = luaL_ref(L, LUA_REGISTRYINDEX);
-  sh->caching = 1;
-  lua_pushboolean(L, 0);
-  sh->oldref = luaL_ref(L, LUA_REGISTRYINDEX);
-  lua_createtable(L, 0, 1);
-  lua_pushcfunction(L, cb_sentinel_gc);
-  lua_setfield(L, -2, "__gc");
-  lua_rawsetp(L, LUA_REGISTRYINDEX, &KEY_SENTINEL);
-  cb_arm(L);
+  ct_ptrcache_open(L, &sh->pc);
   lua_pushcfunction(L, cb_release_api);
   lua_setfield(L, -2, "release");
   lua_pushcfunction(L, cb_errors);

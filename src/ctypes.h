@@ -800,6 +800,64 @@ int ct_callback_close (lua_State *L);    /* __close / explicit release */
 int ct_callback_raise (lua_State *L);    /* raise the pending error */
 void ct_open_callback (lua_State *L);
 
+/* {======================================================================
+** The pointer cache of callback arguments (ptrcache.c, whose head states
+** its invariants): one per Lua state, in callback.c's per-state record
+** ======================================================================= */
+
+typedef struct ct_PtrCache {
+  int curref, oldref;      /* registry indices of the current and the old
+                              table (false when there is none) */
+  unsigned epoch;          /* rotations: the callback window refetches the
+                              current table when this changed */
+  int ncur;                /* objects put into the current table */
+  int cursize;             /* the size it was made for */
+  int caching;             /* the cache pays: every new object goes in */
+  uint64_t nhit, nmiss;    /* found and not found since the rotation */
+} ct_PtrCache;
+
+/* pushes the object cached at the table cidx for address a of the pointer
+** type t and returns 1 if there is a valid one; else returns 0, the stack
+** as it was. Never allocates, never raises. */
+static inline int ct_ptrcache_lookup (lua_State *L, int cidx,
+                                      const ct_Type *t, void *a) {
+  if (lua_rawgeti(L, cidx, (lua_Integer)(uintptr_t)a) == LUA_TUSERDATA) {
+    const ct_CData *cd = ct_cdof(lua_touserdata(L, -1));
+    if (cd->type == t && !(cd->flags & CT_CD_RESIZED) &&
+        ct_loadptr(ct_cdptr(cd)) == a)
+      return 1;
+  }
+  lua_pop(L, 1);
+  return 0;
+}
+/* counts a find of ct_ptrcache_lookup in the current table (a miss is
+** counted by ct_ptrcache_make) */
+static inline void ct_ptrcache_hit (ct_PtrCache *pc) {
+  pc->nhit++;
+}
+/* pushes the current table */
+static inline void ct_ptrcache_pushcur (lua_State *L, const ct_PtrCache *pc) {
+  lua_rawgeti(L, LUA_REGISTRYINDEX, pc->curref);
+}
+/* pushes the old table, or nil if there is none, for ct_ptrcache_make */
+static inline void ct_ptrcache_pushold (lua_State *L, const ct_PtrCache *pc) {
+  if (lua_rawgeti(L, LUA_REGISTRYINDEX, pc->oldref) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    lua_pushnil(L);
+  }
+}
+/* after a miss in the current table at cidx: pushes an object for address
+** a of pointer argument i and caches it (allocates: protected callers only;
+** ptrcache.c has the rest) */
+void ct_ptrcache_make (lua_State *L, ct_PtrCache *pc, int cidx, int oidx,
+                       int atidx, int i, const ct_Type *t, void *a);
+/* records the types of sig's pointer arguments (argtypes at atidx) */
+void ct_ptrcache_types (lua_State *L, const ct_Sig *sig, int atidx);
+/* sets up pc (zeroed) for this state; pc must live as long as the state */
+void ct_ptrcache_open (lua_State *L, ct_PtrCache *pc);
+
+/* } ====================================================================== */
+
 /* handle.c: ctypes.gc's views and close hooks, cdef's library functions */
 void ct_open_handle (lua_State *L);
 
