@@ -104,7 +104,7 @@ for _, c in ipairs(CASES) do
   local tct, tref, ratio, tfl, rfl = race(c.ct, c.ref, N, c.floor)
   local nct, nref = tct / N * 1e9, tref / N * 1e9
   print(fmt("calls %-4s time   lua-ctypes %6.1f ns/call  hand-written %6.1f " ..
-            "ns/call  ratio %.2f (target <= %.2g; best/best %.2f)", c.name,
+            "ns/call  ratio %.2f (target <= %s; best/best %.2f)", c.name,
             nct, nref, ratio, c.target, nct / nref))
   if tfl then
     print(fmt("calls %-4s time   structural floor %6.1f ns/call  ratio %.2f",
@@ -133,7 +133,7 @@ for _, c in ipairs(CASES) do
   end
   if r.ct and r.ref then
     print(fmt("calls %-4s instr  lua-ctypes %6.0f /call   hand-written %6.0f " ..
-              "/call   ratio %.2f (target <= %.2g)", c.name, r.ct, r.ref,
+              "/call   ratio %.2f (target <= %s)", c.name, r.ct, r.ref,
               r.ct / r.ref, c.itarget or c.target))
     if c.floor then
       local a, b = instructions(c.name, "floor", N1), instructions(c.name, "floor", N2)
