@@ -69,7 +69,7 @@ int ct_array_index (lua_State *L, ct_CData *cd) {
   int isint;
   lua_Integer i;
   /* the hot case, p[i] / a[i] of a scalar, was tried by the caller
-  ** (ct_array_fastindex) */
+  ** (ct_array_fastelem) */
   e = pushproto(L, 1);                                /* 3: element type */
   i = toindex(L, 2, &isint);
   if (isint) {
@@ -169,7 +169,7 @@ int ct_array_newindex (lua_State *L, ct_CData *cd) {
   int isint;
   lua_Integer i;
   /* the hot case, p[i] = n / a[i] = n of a number scalar, was tried by the
-  ** caller (ct_array_fastnewindex) */
+  ** caller (ct_array_fastelem) */
   e = pushproto(L, 1);                                /* 4: element type */
   i = toindex(L, 2, &isint);
   if (isint) {

@@ -459,8 +459,12 @@ static int cdata_index (lua_State *L) {
         return 1;
       }
       return noattr(L);
-    case CT_POINTER: case CT_ARRAY:
-      return ct_array_fastindex(L, cd) ? 1 : ct_array_index(L, cd);
+    case CT_POINTER: case CT_ARRAY: {
+      const char *p = ct_array_fastelem(L, cd);
+      if (p == NULL) return ct_array_index(L, cd);
+      ct_fast_push(L, cd->type->proto->scalar, p);
+      return 1;
+    }
     case CT_STRUCT: case CT_UNION: return ct_struct_index(L, cd);
     case CT_FUNC: return ct_func_index(L);
   }
@@ -479,8 +483,12 @@ static int cdata_newindex (lua_State *L) {
         return 0;
       }
       return noattr(L);
-    case CT_POINTER: case CT_ARRAY:
-      return ct_array_fastnewindex(L, cd) ? 0 : ct_array_newindex(L, cd);
+    case CT_POINTER: case CT_ARRAY: {
+      char *p = ct_array_fastelem(L, cd);
+      if (p == NULL || !ct_fastset(L, cd->type->proto->scalar, p, 3))
+        return ct_array_newindex(L, cd);
+      return 0;
+    }
     case CT_STRUCT: case CT_UNION: return ct_struct_newindex(L, cd);
     case CT_FUNC: return ct_func_newindex(L);
   }

@@ -515,49 +515,28 @@ void ct_open_cdata (lua_State *L);
 /* __index/__newindex by kind: cd is the header of the instance at 1 */
 int ct_array_index (lua_State *L, ct_CData *cd);
 
-/* The hot case of ct_array_index, inline in the CData __index: p[i] or a[i]
-** of a native-order scalar with an integer i, a non-NULL pointer or an
-** index in bounds. Returns 1 with the value pushed, or 0 with nothing done:
-** ct_array_index then makes every check again and raises where one fails
-** (NULL, out of bounds, any other key). */
-static inline int ct_array_fastindex (lua_State *L, const ct_CData *cd) {
-  const ct_Type *t = cd->type, *e = t->proto;
-  const char *base;
-  lua_Integer i;
-  if (e->kind != CT_SIMPLE || (e->flags & CT_SWAPPED) || !lua_isinteger(L, 2))
-    return 0;
-  i = lua_tointegerx(L, 2, NULL);
-  if (t->kind == CT_POINTER) {
-    if ((base = (const char *)ct_loadptr(ct_cdptr(cd))) == NULL) return 0;
-    ct_fast_push(L, e->scalar, base + i * (ptrdiff_t)e->size);
-  }
-  else {
-    if (i < 0 || (lua_Unsigned)i >= t->length) return 0;
-    ct_fast_push(L, e->scalar, (const char *)ct_cdptr(cd) + (size_t)i * e->size);
-  }
-  return 1;
-}
-
-int ct_array_newindex (lua_State *L, ct_CData *cd);
-
-/* The hot case of ct_array_newindex, inline in the CData __newindex:
-** p[i] = n or a[i] = n of a native-order scalar with an integer i, a
-** non-NULL pointer or an index in bounds, and a plain number (ct_fastset).
-** Returns 1 when stored, or 0 with nothing done: ct_array_newindex then
-** makes every check again and raises where one fails. */
-static inline int ct_array_fastnewindex (lua_State *L, const ct_CData *cd) {
+/* The hot case of ct_array_index/ct_array_newindex, inline in the CData
+** __index/__newindex: the address of element i of p[i] or a[i] for a
+** native-order scalar element, an integer i, a non-NULL pointer or an
+** index in bounds; else NULL with nothing done, and the general path makes
+** every check again and raises where one fails (NULL, out of bounds, any
+** other key). The caller loads (ct_fast_push) or stores (ct_fastset, a
+** plain number) the element's scalar, t->proto->scalar. */
+static inline char *ct_array_fastelem (lua_State *L, const ct_CData *cd) {
   const ct_Type *t = cd->type, *e = t->proto;
   char *base;
   lua_Integer i;
   if (e->kind != CT_SIMPLE || (e->flags & CT_SWAPPED) || !lua_isinteger(L, 2))
-    return 0;
+    return NULL;
   i = lua_tointegerx(L, 2, NULL);
   if (t->kind == CT_POINTER)
-    return (base = (char *)ct_loadptr(ct_cdptr(cd))) != NULL &&
-           ct_fastset(L, e->scalar, base + i * (ptrdiff_t)e->size, 3);
-  return i >= 0 && (lua_Unsigned)i < t->length &&
-         ct_fastset(L, e->scalar, (char *)ct_cdptr(cd) + (size_t)i * e->size, 3);
+    return (base = (char *)ct_loadptr(ct_cdptr(cd))) != NULL
+               ? base + i * (ptrdiff_t)e->size : NULL;
+  return i >= 0 && (lua_Unsigned)i < t->length
+             ? (char *)ct_cdptr(cd) + (size_t)i * e->size : NULL;
 }
+
+int ct_array_newindex (lua_State *L, ct_CData *cd);
 int ct_array_new (lua_State *L);        /* T(...) for arrays and pointers */
 int ct_array_init (lua_State *L, int tidx, void *p, int idx, int cdidx);
 int ct_array_pairs (lua_State *L);      /* __pairs: 0-based (i, v) */
